@@ -1,0 +1,79 @@
+from django.conf import settings
+from django.db import models
+
+
+class AgentProfile(models.Model):
+    """An approved agent: what they can take, and their live dispatch state.
+
+    `load` counts assigned open tickets plus pending offers. It is changed only by the
+    dispatch services, inside the transaction that changes the ticket or offer, with the
+    profile row locked, so `load < capacity` is a safe eligibility test.
+    """
+
+    class Tier(models.TextChoices):
+        PROBATION = "probation"
+        STANDARD = "standard"
+        EXPERT = "expert"
+
+    class Status(models.TextChoices):
+        OFFLINE = "offline"
+        AVAILABLE = "available"
+        AWAY = "away"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
+    display_name = models.CharField(max_length=80)
+    brands = models.ManyToManyField("marketplace.Brand", blank=True, related_name="certified_agents")
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.PROBATION)
+    capacity = models.PositiveSmallIntegerField(default=1, help_text="Concurrent chats")
+    quality_score = models.DecimalField(max_digits=4, decimal_places=3, default=3)
+    suspended = models.BooleanField(default=False)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFFLINE)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    load = models.PositiveSmallIntegerField(default=0)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    consecutive_timeouts = models.PositiveSmallIntegerField(default=0)
+    connections = models.PositiveSmallIntegerField(default=0, help_text="Open agent sockets")
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "load"], name="agent_dispatch_idx")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_available(self) -> bool:
+        return self.status == self.Status.AVAILABLE and not self.suspended
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [lang.code for lang in self.languages.all()]
+
+    @property
+    def skill_codes(self) -> list[str]:
+        return [skill.code for skill in self.skills.all()]
+
+
+class AgentLanguage(models.Model):
+    class Proficiency(models.TextChoices):
+        NATIVE = "native"
+        FLUENT = "fluent"
+        WORKING = "working"
+
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="languages")
+    code = models.CharField(max_length=8, help_text="BCP-47 primary tag, e.g. en, sv")
+    proficiency = models.CharField(max_length=8, choices=Proficiency.choices, default=Proficiency.FLUENT)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "code"], name="agent_language_unique")]
+        indexes = [models.Index(fields=["code", "agent"], name="agent_language_code_idx")]
+
+
+class AgentSkill(models.Model):
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="skills")
+    code = models.SlugField(max_length=40)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "code"], name="agent_skill_unique")]
+        indexes = [models.Index(fields=["code", "agent"], name="agent_skill_code_idx")]

@@ -1,0 +1,205 @@
+"""REST plumbing shared by every app: error shape, brand API keys, login tokens, health."""
+
+import asyncio
+import hmac
+import logging
+import uuid
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.auth import authenticate
+from django.db import connection
+from django.http import Http404, JsonResponse
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import DomainError
+from .models import Brand, BrandApiKey, hash_api_key
+
+log = logging.getLogger(__name__)
+
+
+# --- Error shape ---------------------------------------------------------------------------
+
+_CODES = {
+    exceptions.ParseError: "malformed_json",
+    exceptions.AuthenticationFailed: "unauthenticated",
+    exceptions.NotAuthenticated: "unauthenticated",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+    exceptions.ValidationError: "invalid",
+}
+
+
+def error_body(code: str, message: str, fields=None) -> dict:
+    error = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return {"error": error}
+
+
+def exception_handler(exc, context):
+    """Every API error becomes `{"error": {"code", "message", "fields"?}}`."""
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and answer 500
+    code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body(code, "The request has invalid fields.", fields)
+    else:
+        message = str(exc.detail) if hasattr(exc, "detail") else str(exc)
+        response.data = error_body(code, message)
+    return response
+
+
+# --- Brand API keys --------------------------------------------------------------------------
+
+
+class BrandClient:
+    """The request.user of a brand system: authenticated, but not a person."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+
+    def __init__(self, brand: Brand):
+        self.brand = brand
+        self.pk = None
+
+    def __str__(self) -> str:
+        return f"brand:{self.brand.slug}"
+
+
+class BrandApiKeyAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <brand API key>`; request.auth is the Brand."""
+
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Send the key as: Authorization: Bearer <brand API key>.")
+        raw = parts[1].decode("latin1")
+        digest = hash_api_key(raw)
+        key = BrandApiKey.objects.select_related("brand").filter(key_hash=digest, revoked_at__isnull=True).first()
+        if key is None or not hmac.compare_digest(key.key_hash, digest):
+            raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.")
+        return BrandClient(key.brand), key.brand
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class BrandApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "marketplace.api.BrandApiKeyAuthentication"
+    name = "brandApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "Brand API key"}
+
+
+class IsBrand(BasePermission):
+    message = "A brand API key is required (Authorization: Bearer <key>)."
+
+    def has_permission(self, request, view):
+        return isinstance(request.auth, Brand)
+
+
+class BrandThrottle(SimpleRateThrottle):
+    scope = "brand"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, Brand):
+            return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+# --- Login tokens ---------------------------------------------------------------------------
+
+
+class AuthTokenThrottle(SimpleRateThrottle):
+    scope = "auth_token"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class AuthTokenView(APIView):
+    """Exchange an agent's e-mail and password for an API token (REST and websockets)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AuthTokenThrottle]
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={
+            200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
+            400: OpenApiResponse(description="Wrong e-mail or password"),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request, email=data.validated_data["email"].lower(), password=data.validated_data["password"])
+        if user is None or not user.is_active:
+            raise DomainError("invalid_credentials", "The e-mail or password is not correct.")
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# --- Health ---------------------------------------------------------------------------------
+
+
+def _database_ok() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def healthz(request):
+    """200 when the database and the channel layer both answer, else 503 with the failure."""
+    checks = {}
+    try:
+        await sync_to_async(_database_ok)()
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        layer = get_channel_layer()
+        channel = await layer.new_channel("healthz.")
+        marker = uuid.uuid4().hex
+        await layer.send(channel, {"type": "healthz", "marker": marker})
+        received = await asyncio.wait_for(layer.receive(channel), timeout=2)
+        checks["channel_layer"] = "ok" if received.get("marker") == marker else "error: wrong message"
+    except Exception as exc:
+        checks["channel_layer"] = f"error: {exc.__class__.__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    body = {"status": "ok" if healthy else "error", **checks, "time": timezone.now().isoformat()}
+    return JsonResponse(body, status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,0 +1,29 @@
+class DomainError(Exception):
+    """A refusal by a service: a stable machine code plus a human message.
+
+    REST turns it into `{"error": {"code", "message"}}` with `status`; websockets into an
+    `error` frame with the same code. Raising it inside `transaction.atomic()` rolls back,
+    so a refused action changes nothing.
+    """
+
+    status = 400
+
+    def __init__(self, code: str, message: str, *, status: int | None = None, fields: dict | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = fields
+        if status is not None:
+            self.status = status
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class Conflict(DomainError):
+    status = 409

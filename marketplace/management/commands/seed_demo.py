@@ -1,0 +1,83 @@
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from agents.models import AgentLanguage, AgentProfile, AgentSkill
+from marketplace.models import Brand, User
+from marketplace.services import brand_demo_api_key
+from payouts.models import RateCard
+
+DEMO_PASSWORD = "demo-pass-123"
+
+AGENTS = [
+    # (n, display name, languages, skills, tier)
+    (1, "Alex", ["en", "sv"], ["billing", "cards"], AgentProfile.Tier.STANDARD),
+    (2, "Bea", ["en"], ["billing"], AgentProfile.Tier.STANDARD),
+    (3, "Chen", ["en", "de"], ["cards"], AgentProfile.Tier.EXPERT),
+    (4, "Dana", ["sv", "en"], [], AgentProfile.Tier.STANDARD),
+    (5, "Eli", ["en"], [], AgentProfile.Tier.PROBATION),
+]
+
+RATES = {"": 4500, "billing": 5500, "cards": 6000}  # öre per resolved case
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo brand, supervisor and five agents. Safe to run again."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            brand, _ = Brand.objects.update_or_create(slug="demo", defaults={"name": "Demo Bank", "currency": "SEK"})
+            for category, amount in RATES.items():
+                RateCard.objects.update_or_create(brand=brand, category=category, defaults={"amount_minor": amount})
+
+            supervisor = self._user("supervisor@demo.test", User.Role.SUPERVISOR, is_staff=True)
+            supervisor.user_permissions.add(
+                *Permission.objects.filter(
+                    content_type__app_label__in=["tasks", "agents", "payouts"], codename__startswith="view_"
+                )
+            )
+            brand.supervisors.add(supervisor)
+
+            for n, name, languages, skills, tier in AGENTS:
+                user = self._user(f"agent{n}@demo.test", User.Role.AGENT)
+                capacity = settings.PROBATION_CAPACITY if tier == AgentProfile.Tier.PROBATION else settings.DEFAULT_CAPACITY
+                profile, _ = AgentProfile.objects.update_or_create(
+                    user=user, defaults={"display_name": name, "tier": tier, "capacity": capacity}
+                )
+                profile.brands.add(brand)
+                for code in languages:
+                    AgentLanguage.objects.get_or_create(agent=profile, code=code)
+                for code in skills:
+                    AgentSkill.objects.get_or_create(agent=profile, code=code)
+
+            key = brand_demo_api_key(brand=brand)
+
+        self.stdout.write(f"Brand: {brand.slug} ({brand.name}, {brand.currency})")
+        self.stdout.write("Supervisor: supervisor@demo.test")
+        self.stdout.write("Agents: " + ", ".join(f"agent{n}@demo.test" for n, *_ in AGENTS))
+        if settings.DEMO_MODE:
+            self.stdout.write(f"Password for all demo accounts: {DEMO_PASSWORD}")
+        else:
+            self.stdout.write("DEMO_MODE is off: demo accounts have no usable password (set one in /admin/).")
+        self.stdout.write(f"API key: {key}")
+
+    def _user(self, email: str, role: str, is_staff: bool = False) -> User:
+        user, created = User.objects.get_or_create(email=email, defaults={"role": role, "is_staff": is_staff})
+        user.role = role
+        user.is_staff = is_staff
+        if settings.DEMO_MODE:
+            user.set_password(DEMO_PASSWORD)
+        elif created:
+            user.set_unusable_password()
+        user.save()
+        self._verify_email(user)
+        return user
+
+    @staticmethod
+    def _verify_email(user: User) -> None:
+        from allauth.account.models import EmailAddress
+
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )

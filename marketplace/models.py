@@ -1,0 +1,107 @@
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        extra.setdefault("role", User.Role.STAFF)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """Everyone who logs in. The e-mail address is the login name."""
+
+    class Role(models.TextChoices):
+        APPLICANT = "applicant"
+        AGENT = "agent"
+        SUPERVISOR = "supervisor"
+        STAFF = "staff"
+
+    username = None
+    email = models.EmailField(unique=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.APPLICANT)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Brand(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3, default="SEK", help_text="ISO 4217 code for pay")
+    offer_timeout_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Offer countdown; empty uses the platform default"
+    )
+    supervisors = models.ManyToManyField(User, blank=True, related_name="supervised_brands")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def hash_api_key(raw: str) -> str:
+    # Keys are 256-bit random strings, so a fast hash is enough: no dictionary to attack.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class BrandApiKey(models.Model):
+    """A brand system's credential. Only the hash is stored; the key is shown once."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.brand.slug}:{self.prefix}…"
+
+    @staticmethod
+    def generate() -> tuple[str, str, str]:
+        """Return (raw key, prefix, hash)."""
+        prefix = secrets.token_hex(4)
+        raw = f"mk_{prefix}_{secrets.token_urlsafe(32)}"
+        return raw, prefix, hash_api_key(raw)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyRecord(models.Model):
+    """First response to a brand request carrying an Idempotency-Key, replayed on retries."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "key"], name="idempotency_unique_brand_key")]

@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from agents import views as agent_views
+from marketplace import api as core_api
+from marketplace import views as core_views
+from tasks import api as tasks_api
+from tasks import views as tasks_views
+
+api_v1 = [
+    path("auth/token/", core_api.AuthTokenView.as_view(), name="api-auth-token"),
+    path("tickets/", tasks_api.TicketListCreateView.as_view(), name="api-tickets"),
+    path("tickets/<int:ticket_id>/", tasks_api.TicketDetailView.as_view(), name="api-ticket-detail"),
+]
+
+urlpatterns = [
+    path("", core_views.landing, name="landing"),
+    path("after-login/", core_views.after_login, name="after-login"),
+    path("accounts/", include("allauth.urls")),
+    path("agent/", agent_views.agent_app, name="agent-app"),
+    path("chat/<str:token>/", tasks_views.customer_chat, name="customer-chat"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", core_api.healthz, name="healthz"),
+]
+
+handler404 = "marketplace.views.not_found"

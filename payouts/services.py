@@ -1,0 +1,56 @@
+"""Pay for resolved cases. Every write is append-only (see Earning)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from .models import Earning, RateCard
+
+
+def rate_for(*, brand_id: int, category: str) -> int:
+    """Pay per case in minor units: the category's rate, else the brand default, else 0."""
+    rates = dict(RateCard.objects.filter(brand_id=brand_id, category__in=[category, ""]).values_list("category", "amount_minor"))
+    return rates.get(category, rates.get("", 0))
+
+
+def earning_credit(*, ticket, agent, amount_minor: int) -> Earning:
+    """Credit the agent for one resolution of `ticket`. Called inside the resolve transaction.
+
+    The unique (ticket, round, kind) constraint makes a retried resolution harmless.
+    """
+    window = timedelta(hours=settings.REOPEN_WINDOW_HOURS)
+    try:
+        with transaction.atomic():
+            return Earning.objects.create(
+                agent=agent,
+                brand_id=ticket.brand_id,
+                ticket=ticket,
+                kind=Earning.Kind.CASE,
+                round=ticket.resolution_count,
+                amount_minor=amount_minor,
+                currency=ticket.brand.currency,
+                available_at=ticket.resolved_at + window,
+            )
+    except IntegrityError:
+        return Earning.objects.get(ticket=ticket, round=ticket.resolution_count, kind=Earning.Kind.CASE)
+
+
+def earning_reverse(*, ticket) -> Earning | None:
+    """Reverse the credit of the ticket's latest resolution (a reopen costs the case's pay)."""
+    credit = (
+        Earning.objects.filter(ticket=ticket, kind=Earning.Kind.CASE, reversal__isnull=True).order_by("-round").first()
+    )
+    if credit is None:
+        return None
+    return Earning.objects.create(
+        agent_id=credit.agent_id,
+        brand_id=credit.brand_id,
+        ticket=ticket,
+        kind=Earning.Kind.REVERSAL,
+        round=credit.round,
+        amount_minor=-credit.amount_minor,
+        currency=credit.currency,
+        reverses=credit,
+        available_at=credit.created_at,
+    )

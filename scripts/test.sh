@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite on PostgreSQL and Redis. Extra arguments go to pytest.
+source "$(dirname "$0")/lib.sh"
+ensure_venv requirements-dev.txt
+export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/marketplace}"
+export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
+ensure_services "$DATABASE_URL" "$REDIS_URL"
+ensure_chromium
+export ENVIRONMENT=test CHANNEL_PREFIX="mkt-test-$$"
+mkdir -p test-output
+exec "$VENV/bin/pytest" "$@"

@@ -1,0 +1,130 @@
+"""REST endpoints for brand systems: hand a conversation over, follow its status."""
+
+import re
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace.api import BrandApiKeyAuthentication, BrandThrottle, IsBrand
+from marketplace.errors import DomainError, NotFound
+
+from . import services
+from .models import Ticket
+
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+PRIORITIES = {label: value for value, label in Ticket.Priority.choices}
+
+
+class CustomerSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class TranscriptTurnSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["customer", "bot"])
+    text = serializers.CharField(max_length=settings.MESSAGE_MAX_CHARS)
+    at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    customer = CustomerSerializer()
+    language = serializers.CharField(max_length=35, help_text="BCP-47 tag; its primary subtag is used (en-GB -> en)")
+    subject = serializers.CharField(max_length=300)
+    category = serializers.SlugField(max_length=60, required=False, allow_blank=True)
+    priority = serializers.ChoiceField(choices=list(PRIORITIES), required=False, default="normal")
+    tags = serializers.ListField(child=serializers.SlugField(max_length=40), required=False, max_length=20)
+    transcript = TranscriptTurnSerializer(many=True, required=False, max_length=500)
+    summary = serializers.CharField(max_length=settings.MESSAGE_MAX_CHARS, required=False, allow_blank=True)
+
+    def validate_language(self, value: str) -> str:
+        if not LANGUAGE_TAG.match(value):
+            raise serializers.ValidationError("Use a BCP-47 language tag such as en, sv or pt-BR.")
+        return value.split("-")[0].lower()
+
+    def validate_priority(self, value: str) -> int:
+        return PRIORITIES[value]
+
+    def to_internal_value(self, data):
+        result = super().to_internal_value(data)
+        for turn in result.get("transcript") or []:
+            if turn.get("at") is not None:
+                turn["at"] = turn["at"].isoformat()
+        return result
+
+
+class TicketCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    customer_token = serializers.CharField()
+    customer_chat_url = serializers.URLField()
+
+
+class AgentNameSerializer(serializers.Serializer):
+    display_name = serializers.CharField()
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    agent = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "status", "language", "agent", "created_at", "assigned_at", "resolved_at", "rating"]
+
+    @extend_schema_field(AgentNameSerializer(allow_null=True))
+    def get_agent(self, ticket) -> dict | None:
+        return {"display_name": ticket.agent.display_name} if ticket.agent_id else None
+
+
+def chat_url_builder(request):
+    def build(token: str) -> str:
+        path = reverse("customer-chat", args=[token])
+        return f"{settings.SITE_URL}{path}" if settings.SITE_URL else request.build_absolute_uri(path)
+
+    return build
+
+
+class TicketListCreateView(APIView):
+    authentication_classes = [BrandApiKeyAuthentication]
+    permission_classes = [IsBrand]
+    throttle_classes = [BrandThrottle]
+
+    @extend_schema(
+        request=TicketCreateSerializer,
+        responses={201: TicketCreatedSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Retries with the same key get the first response back",
+            )
+        ],
+    )
+    def post(self, request):
+        serializer = TicketCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (1 <= len(key) <= 255):
+            raise DomainError("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters.")
+        result = services.ticket_create(
+            brand=request.auth, data=serializer.validated_data, idempotency_key=key, chat_url_for=chat_url_builder(request)
+        )
+        return Response(result.response, status=status.HTTP_201_CREATED)
+
+
+class TicketDetailView(APIView):
+    authentication_classes = [BrandApiKeyAuthentication]
+    permission_classes = [IsBrand]
+    throttle_classes = [BrandThrottle]
+
+    @extend_schema(responses={200: TicketSerializer})
+    def get(self, request, ticket_id: int):
+        ticket = Ticket.objects.select_related("agent").filter(pk=ticket_id, brand=request.auth).first()
+        if ticket is None:
+            raise NotFound("ticket_not_found", "There is no such ticket for this brand.")
+        return Response(TicketSerializer(ticket).data)

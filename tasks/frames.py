@@ -1,0 +1,104 @@
+"""Websocket frame builders: the shapes the public contract (PRODUCT.md section 4) fixes."""
+
+from django.utils import timezone
+
+from payouts.models import minor_to_decimal
+
+from .models import Message, Offer, Ticket
+
+
+def iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def pay(amount_minor: int, currency: str) -> dict:
+    return {"amount": str(minor_to_decimal(amount_minor, currency)), "currency": currency}
+
+
+def offer_frame(offer: Offer, ticket: Ticket) -> dict:
+    waiting = (timezone.now() - ticket.created_at).total_seconds()
+    return {
+        "type": "offer",
+        "offer_id": offer.pk,
+        "expires_at": iso(offer.expires_at),
+        "pay": pay(offer.pay_amount_minor, offer.currency),
+        "ticket": {
+            "id": ticket.pk,
+            "language": ticket.language,
+            "subject": ticket.subject,
+            "category": ticket.category,
+            "priority": ticket.priority_name,
+            "summary": ticket.summary,
+            "waiting_seconds": max(0, int(waiting)),
+        },
+    }
+
+
+def offer_rescinded_frame(offer_id: int, reason: str) -> dict:
+    return {"type": "offer.rescinded", "offer_id": offer_id, "reason": reason}
+
+
+def message_frame(message: Message) -> dict:
+    return {
+        "type": "message",
+        "ticket_id": message.ticket_id,
+        "id": message.pk,
+        "sender": message.sender,
+        "text": message.text,
+        "sent_at": iso(message.sent_at),
+    }
+
+
+def message_dict(message: Message) -> dict:
+    frame = message_frame(message)
+    del frame["type"]
+    return frame
+
+
+def ticket_assigned_frame(ticket: Ticket, messages: list[Message]) -> dict:
+    """Everything an agent needs to work the case; sent only once they accepted it."""
+    return {
+        "type": "ticket.assigned",
+        "ticket": {
+            "id": ticket.pk,
+            "status": ticket.status,
+            "language": ticket.language,
+            "subject": ticket.subject,
+            "category": ticket.category,
+            "priority": ticket.priority_name,
+            "summary": ticket.summary,
+            "tags": ticket.tags,
+            "customer": {"name": ticket.customer.name},
+            "transcript": ticket.transcript,
+            "assigned_at": iso(ticket.assigned_at),
+            "pay": pay(ticket.pay_amount_minor, ticket.brand.currency) if ticket.pay_amount_minor is not None else None,
+            "messages": [message_dict(m) for m in messages],
+        },
+    }
+
+
+def agent_ticket_updated_frame(ticket_id: int, status: str, **extra) -> dict:
+    return {"type": "ticket.updated", "ticket_id": ticket_id, "status": status, **extra}
+
+
+def customer_ticket_updated_frame(
+    ticket: Ticket, *, queue_position: int | None = None, eta_seconds: int | None = None, agent_name: str | None = None
+) -> dict:
+    frame: dict = {"type": "ticket.updated", "status": ticket.status}
+    if ticket.is_waiting:
+        if queue_position is not None:
+            frame["queue_position"] = queue_position
+        if eta_seconds is not None:
+            frame["eta_seconds"] = eta_seconds
+    if agent_name:
+        frame["agent"] = {"display_name": agent_name}
+    if ticket.status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED):
+        frame["rating"] = ticket.rating
+    return frame
+
+
+def presence_frame(status: str, reason: str | None = None) -> dict:
+    frame = {"type": "presence", "status": status}
+    if reason:
+        frame["reason"] = reason
+    return frame

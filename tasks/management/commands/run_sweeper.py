@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from tasks.sweeper import run_blocking
+
+
+class Command(BaseCommand):
+    help = "Run the dispatch sweeper: offer expiry, disconnect grace, waiting tickets, queue positions."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=settings.SWEEPER_INTERVAL_SECONDS)
+        parser.add_argument("--iterations", type=int, default=None, help="Stop after N sweeps (default: forever)")
+
+    def handle(self, *args, interval, iterations, **options):
+        self.stdout.write(f"sweeper running every {interval}s")
+        run_blocking(interval=interval, iterations=iterations)

@@ -1,0 +1,146 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def new_customer_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Customer(models.Model):
+    """A brand's end customer, known to us only by the brand's own id."""
+
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="customers")
+    external_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "external_id"], name="customer_unique_external_id")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        OFFERED = "offered"
+        ASSIGNED = "assigned"
+        RESOLVED = "resolved"
+        CLOSED = "closed"
+        CANCELLED = "cancelled"
+
+    class Priority(models.IntegerChoices):
+        LOW = 0, "low"
+        NORMAL = 1, "normal"
+        HIGH = 2, "high"
+        URGENT = 3, "urgent"
+
+    WAITING = (Status.QUEUED, Status.OFFERED)
+
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.PROTECT, related_name="tickets")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets")
+    customer_token = models.CharField(max_length=64, unique=True, default=new_customer_token)
+    language = models.CharField(max_length=8)
+    subject = models.CharField(max_length=300)
+    category = models.CharField(max_length=60, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    tags = models.JSONField(default=list, blank=True)
+    transcript = models.JSONField(default=list, blank=True, help_text="What the AI assistant saw before handover")
+    summary = models.TextField(blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    agent = models.ForeignKey(
+        "agents.AgentProfile", null=True, blank=True, on_delete=models.PROTECT, related_name="tickets"
+    )
+    previous_agent = models.ForeignKey(
+        "agents.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    queue_reason = models.CharField(max_length=40, blank=True, help_text="Why the ticket is (back) in the queue")
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    pay_amount_minor = models.BigIntegerField(null=True, blank=True, help_text="Pay of the accepted offer")
+    resolution_count = models.PositiveSmallIntegerField(default=0)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["brand", "language", "-priority", "created_at"],
+                name="ticket_queue_idx",
+                condition=Q(status__in=["queued", "offered"]),
+            ),
+            models.Index(fields=["agent", "status"], name="ticket_agent_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status in self.WAITING
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.OFFERED, self.Status.ASSIGNED)
+
+    @property
+    def priority_name(self) -> str:
+        return self.Priority(self.priority).label
+
+
+class Message(models.Model):
+    class Sender(models.TextChoices):
+        AGENT = "agent"
+        CUSTOMER = "customer"
+        BOT = "bot"
+        SYSTEM = "system"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    text = models.TextField(help_text="Stored with card numbers and IBANs masked")
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ticket", "id"], name="message_ticket_idx")]
+
+
+class Offer(models.Model):
+    """A timed proposal of one ticket to one agent. At most one is pending per ticket."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+        EXPIRED = "expired"
+        RESCINDED = "rescinded"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="offers")
+    agent = models.ForeignKey("agents.AgentProfile", on_delete=models.CASCADE, related_name="offers")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    pay_amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket"], condition=Q(state="pending"), name="offer_one_pending_per_ticket"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["expires_at"], name="offer_pending_expiry_idx", condition=Q(state="pending")),
+            models.Index(fields=["ticket", "agent"], name="offer_ticket_agent_idx"),
+        ]

@@ -1,0 +1,164 @@
+"""Reads that span tables: who may take a ticket, where a customer stands in the queue."""
+
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
+from django.utils import timezone
+
+from agents.models import AgentProfile
+
+from . import frames
+from .models import Message, Offer, Ticket
+
+
+def offer_timeout_seconds(ticket: Ticket) -> int:
+    return ticket.brand.offer_timeout_seconds or settings.OFFER_TIMEOUT_SECONDS
+
+
+def eligible_agents(ticket: Ticket):
+    """Agents who may be offered `ticket` now, best first.
+
+    Eligible: available, connected, not suspended, certified for the brand, speaks the
+    language, has every skill tag, below capacity, not yet offered this ticket since it
+    (re-)entered the queue. Ranking: the previous agent of a reopened ticket, then quality
+    score, then longest since last assignment (fairness), then id for a stable order.
+    """
+    qs = AgentProfile.objects.filter(
+        status=AgentProfile.Status.AVAILABLE,
+        suspended=False,
+        connections__gt=0,
+        load__lt=F("capacity"),
+        brands=ticket.brand_id,
+        languages__code=ticket.language,
+    )
+    for tag in ticket.tags or []:
+        qs = qs.filter(skills__code=tag)
+    already = Offer.objects.filter(ticket_id=ticket.pk, created_at__gte=ticket.queued_at).values("agent_id")
+    qs = qs.exclude(pk__in=already)
+    previous = ticket.previous_agent_id or 0
+    return qs.annotate(
+        is_previous=Case(When(pk=previous, then=Value(0)), default=Value(1), output_field=IntegerField())
+    ).order_by("is_previous", "-quality_score", F("last_assigned_at").asc(nulls_first=True), "pk")
+
+
+def waiting_tickets_for_agent(agent: AgentProfile, limit: int = 20) -> list[Ticket]:
+    """Queued tickets this agent could take, in queue order (priority, then age)."""
+    languages = list(agent.languages.values_list("code", flat=True))
+    skills = set(agent.skills.values_list("code", flat=True))
+    offered_before = Offer.objects.filter(ticket=OuterRef("pk"), agent=agent, created_at__gte=OuterRef("queued_at"))
+    candidates = (
+        Ticket.objects.filter(status=Ticket.Status.QUEUED, brand__in=agent.brands.all(), language__in=languages)
+        .exclude(Exists(offered_before))
+        .order_by("-priority", "created_at")[:limit]
+    )
+    return [t for t in candidates if set(t.tags or []) <= skills]
+
+
+def queue_positions(brand_id: int | None = None) -> dict[int, int]:
+    """Position (1-based) of every waiting ticket within its brand and language queue."""
+    qs = Ticket.objects.filter(status__in=Ticket.WAITING)
+    if brand_id is not None:
+        qs = qs.filter(brand_id=brand_id)
+    rows = qs.order_by("brand_id", "language", "-priority", "created_at").values_list("pk", "brand_id", "language")
+    positions: dict[int, int] = {}
+    current_key = None
+    position = 0
+    for pk, brand, language in rows:
+        if (brand, language) != current_key:
+            current_key, position = (brand, language), 0
+        position += 1
+        positions[pk] = position
+    return positions
+
+
+def queue_position(ticket: Ticket) -> int:
+    ahead = Ticket.objects.filter(
+        brand_id=ticket.brand_id, language=ticket.language, status__in=Ticket.WAITING
+    ).filter(Q(priority__gt=ticket.priority) | Q(priority=ticket.priority, created_at__lt=ticket.created_at))
+    return ahead.count() + 1
+
+
+def average_handle_seconds(brand_id: int) -> float:
+    since = timezone.now() - timedelta(hours=24)
+    stats = Ticket.objects.filter(brand_id=brand_id, resolved_at__gte=since, assigned_at__isnull=False).aggregate(
+        avg=Avg(F("resolved_at") - F("assigned_at"))
+    )
+    avg = stats["avg"]
+    if avg is None:
+        return float(settings.DEFAULT_HANDLE_SECONDS)
+    return max(avg.total_seconds(), 1.0)
+
+
+def estimate_wait_seconds(ticket: Ticket, position: int) -> int:
+    """A rough wait: the queue ahead shared over the agents who could serve it."""
+    if ticket.status == Ticket.Status.OFFERED:
+        return offer_timeout_seconds(ticket)
+    agents = (
+        AgentProfile.objects.filter(
+            brands=ticket.brand_id, languages__code=ticket.language, suspended=False, connections__gt=0
+        )
+        .exclude(status=AgentProfile.Status.OFFLINE)
+        .aggregate(slots=Count("pk"))["slots"]
+    )
+    handle = average_handle_seconds(ticket.brand_id)
+    if not agents:
+        return int(handle * position)
+    return int(math.ceil(position / agents) * handle)
+
+
+def ticket_messages(ticket_id: int) -> list[Message]:
+    return list(Message.objects.filter(ticket_id=ticket_id).order_by("id"))
+
+
+def agent_open_tickets(agent: AgentProfile) -> list[Ticket]:
+    return list(
+        Ticket.objects.filter(agent=agent, status=Ticket.Status.ASSIGNED)
+        .select_related("customer", "brand")
+        .order_by("assigned_at")
+    )
+
+
+def agent_pending_offers(agent: AgentProfile) -> list[Offer]:
+    return list(
+        Offer.objects.filter(agent=agent, state=Offer.State.PENDING, expires_at__gt=timezone.now())
+        .select_related("ticket")
+        .order_by("created_at")
+    )
+
+
+def customer_status_frame(ticket: Ticket) -> dict:
+    position = eta = None
+    if ticket.is_waiting:
+        position = queue_position(ticket)
+        eta = estimate_wait_seconds(ticket, position)
+    agent_name = ticket.agent.display_name if ticket.agent_id else None
+    return frames.customer_ticket_updated_frame(ticket, queue_position=position, eta_seconds=eta, agent_name=agent_name)
+
+
+def customer_snapshot(token: str) -> tuple[Ticket, list[dict]] | None:
+    """What a customer socket receives on (re)connect: status, then the whole conversation."""
+    ticket = Ticket.objects.select_related("brand", "agent").filter(customer_token=token).first()
+    if ticket is None:
+        return None
+    snapshot = [customer_status_frame(ticket)]
+    snapshot += [frames.message_frame(m) for m in ticket_messages(ticket.pk)]
+    return ticket, snapshot
+
+
+def agent_snapshot(agent_id: int) -> list[dict]:
+    """What an agent socket receives on (re)connect: presence, open offers, open chats."""
+    agent = AgentProfile.objects.get(pk=agent_id)
+    snapshot = [frames.presence_frame(agent.status)]
+    for offer in agent_pending_offers(agent):
+        snapshot.append(frames.offer_frame(offer, offer.ticket))
+    for ticket in agent_open_tickets(agent):
+        snapshot.append(frames.ticket_assigned_frame(ticket, ticket_messages(ticket.pk)))
+    return snapshot
+
+
+def agent_for_user(user) -> AgentProfile | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return AgentProfile.objects.filter(user=user).first()

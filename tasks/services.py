@@ -1,0 +1,539 @@
+"""Every write to tickets, offers and messages, and the dispatch engine.
+
+Concurrency rules (PRODUCT.md section 3):
+- A state change is one transaction. Work is claimed with `select_for_update(skip_locked=True)`
+  or a conditional `UPDATE ... WHERE state = ...` whose row count is checked, so two
+  workers doing the same thing is harmless.
+- Lock order is ticket -> agent profile (offers are locked only by the accept/decline/expiry
+  paths, which take offer -> ticket -> agent). Dispatch locks only QUEUED tickets and the
+  other paths only OFFERED/ASSIGNED ones, so they never wait on each other for a ticket.
+- Socket pushes are queued with `transaction.on_commit` (see realtime.push).
+- Dispatch runs after the transaction that freed capacity or queued a ticket has
+  committed: the functions here call it explicitly once their own atomic block is done.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from agents.models import AgentProfile
+from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
+from marketplace.masking import mask_sensitive
+from marketplace.models import Brand, IdempotencyRecord
+from payouts.services import earning_credit, earning_reverse, rate_for
+
+from . import frames, selectors
+from .models import Customer, Message, Offer, Ticket
+from .realtime import push_agent, push_customer
+
+log = logging.getLogger(__name__)
+
+Status = Ticket.Status
+
+
+# --- Ticket intake -------------------------------------------------------------------------
+
+
+@dataclass
+class TicketCreated:
+    ticket: Ticket | None
+    response: dict
+    replayed: bool = False
+
+
+def _request_hash(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def ticket_create(
+    *, brand: Brand, data: dict, idempotency_key: str | None = None, chat_url_for=None
+) -> TicketCreated:
+    """Queue a conversation handed over by a brand system, then offer it.
+
+    `data` is already validated (see tasks.api.TicketCreateSerializer). With an
+    `idempotency_key`, the first response is stored in the same transaction as the ticket,
+    and a retry (even a concurrent one: it waits on the unique index) gets it back.
+    `chat_url_for(token)` builds the customer's absolute chat URL.
+    """
+    with transaction.atomic():
+        record = None
+        if idempotency_key:
+            record, created = IdempotencyRecord.objects.get_or_create(
+                brand=brand, key=idempotency_key, defaults={"request_hash": _request_hash(data)}
+            )
+            if not created:
+                if record.request_hash != _request_hash(data):
+                    raise DomainError(
+                        "idempotency_key_reused",
+                        "This Idempotency-Key was used with a different request body.",
+                        status=422,
+                    )
+                return TicketCreated(ticket=None, response=record.response_body, replayed=True)
+
+        customer_data = data["customer"]
+        customer, _ = Customer.objects.update_or_create(
+            brand=brand,
+            external_id=customer_data["external_id"],
+            defaults={"name": customer_data["name"], "email": customer_data.get("email") or ""},
+        )
+        transcript = [
+            {"role": turn["role"], "text": mask_sensitive(turn["text"]), "at": turn.get("at")}
+            for turn in data.get("transcript") or []
+        ]
+        ticket = Ticket.objects.create(
+            brand=brand,
+            customer=customer,
+            language=data["language"],
+            subject=mask_sensitive(data["subject"]),
+            category=data.get("category") or "",
+            priority=data.get("priority", Ticket.Priority.NORMAL),
+            tags=sorted(set(data.get("tags") or [])),
+            transcript=transcript,
+            summary=mask_sensitive(data.get("summary") or ""),
+            queue_reason="new",
+        )
+        response = {
+            "id": ticket.pk,
+            "status": ticket.status,
+            "customer_token": ticket.customer_token,
+            "customer_chat_url": chat_url_for(ticket.customer_token) if chat_url_for else None,
+        }
+        if record is not None:
+            record.response_status = 201
+            record.response_body = response
+            record.save(update_fields=["response_status", "response_body"])
+    ticket_dispatch(ticket_id=ticket.pk)
+    return TicketCreated(ticket=ticket, response=response)
+
+
+# --- Dispatch ------------------------------------------------------------------------------
+
+
+def ticket_dispatch(*, ticket_id: int) -> Offer | None:
+    """Offer a queued ticket to the best eligible agent, if there is one.
+
+    Locks: the ticket (skip locked: someone else is dispatching it) then the chosen agent
+    profile (skip locked: take the next best rather than wait). Returns the offer or None
+    when the ticket is not queued or nobody is eligible; then it simply waits.
+    """
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("brand")
+            .filter(pk=ticket_id, status=Status.QUEUED)
+            .first()
+        )
+        if ticket is None:
+            return None
+        agent = selectors.eligible_agents(ticket).select_for_update(skip_locked=True, of=("self",)).first()
+        if agent is None:
+            return None
+        now = timezone.now()
+        offer = Offer.objects.create(
+            ticket=ticket,
+            agent=agent,
+            pay_amount_minor=rate_for(brand_id=ticket.brand_id, category=ticket.category),
+            currency=ticket.brand.currency,
+            expires_at=now + timedelta(seconds=selectors.offer_timeout_seconds(ticket)),
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(status=Status.OFFERED)
+        AgentProfile.objects.filter(pk=agent.pk).update(load=F("load") + 1)
+        ticket.status = Status.OFFERED
+        push_agent(agent.pk, frames.offer_frame(offer, ticket))
+        push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket, queue_position=1))
+    return offer
+
+
+def agent_dispatch(*, agent_id: int) -> int:
+    """Fill an agent's free capacity from the queue (highest priority, then oldest first).
+
+    Each ticket still goes through `ticket_dispatch`, so the ranking rules hold: if a better
+    agent is free too, they get it. Returns the number of offers made.
+    """
+    made = 0
+    for _ in range(10):  # bounded: capacity is small
+        agent = (
+            AgentProfile.objects.filter(
+                pk=agent_id,
+                status=AgentProfile.Status.AVAILABLE,
+                suspended=False,
+                connections__gt=0,
+                load__lt=F("capacity"),
+            )
+            .prefetch_related("languages", "skills", "brands")
+            .first()
+        )
+        if agent is None:
+            return made
+        progressed = False
+        for ticket in selectors.waiting_tickets_for_agent(agent):
+            if ticket_dispatch(ticket_id=ticket.pk) is not None:
+                made += 1
+                progressed = True
+                break
+        if not progressed:
+            return made
+    return made
+
+
+def dispatch_waiting(*, limit: int = 200) -> int:
+    """Safety net run by the sweeper: try every queued ticket in queue order.
+
+    Skips the work entirely when no agent has a free slot, which is the common case when
+    the queue is long.
+    """
+    free = AgentProfile.objects.filter(
+        status=AgentProfile.Status.AVAILABLE, suspended=False, connections__gt=0, load__lt=F("capacity")
+    )
+    if not free.exists():
+        return 0
+    made = 0
+    queued = Ticket.objects.filter(status=Status.QUEUED).order_by("-priority", "created_at").values_list("pk", flat=True)
+    for ticket_id in list(queued[:limit]):
+        if ticket_dispatch(ticket_id=ticket_id) is not None:
+            made += 1
+    return made
+
+
+# --- Offers --------------------------------------------------------------------------------
+
+
+def _refuse_offer(agent: AgentProfile, offer_id: int) -> None:
+    """Explain why a conditional update on an offer matched nothing."""
+    offer = Offer.objects.filter(pk=offer_id).first()
+    if offer is None or offer.agent_id != agent.pk:
+        raise NotFound("offer_not_found", "There is no such offer for you.")
+    if offer.state == Offer.State.PENDING or offer.state == Offer.State.EXPIRED:
+        raise Conflict("offer_expired", "This offer has expired.")
+    if offer.state == Offer.State.ACCEPTED:
+        raise Conflict("offer_already_accepted", "You already accepted this offer.")
+    raise Conflict("offer_closed", f"This offer is no longer open ({offer.state}).")
+
+
+def offer_accept(*, agent: AgentProfile, offer_id: int) -> Ticket:
+    """Accept a pending, unexpired offer made to `agent`: the ticket is assigned to them.
+
+    The claim is `UPDATE offer SET state=accepted WHERE id=.. AND agent=.. AND state=pending
+    AND expires_at > now`; only one caller can see a row count of 1, so however many
+    accepts race, one wins and the others get a clear refusal.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Offer.objects.filter(
+            pk=offer_id, agent=agent, state=Offer.State.PENDING, expires_at__gt=now
+        ).update(state=Offer.State.ACCEPTED, responded_at=now)
+        if claimed != 1:
+            _refuse_offer(agent, offer_id)
+        offer = Offer.objects.get(pk=offer_id)
+        assigned = Ticket.objects.filter(pk=offer.ticket_id, status=Status.OFFERED).update(
+            status=Status.ASSIGNED, agent=agent, assigned_at=now, pay_amount_minor=offer.pay_amount_minor,
+            queue_reason="",
+        )
+        if assigned != 1:  # cannot happen while the one-pending-offer invariant holds
+            raise Conflict("offer_closed", "This ticket is no longer waiting.")
+        AgentProfile.objects.filter(pk=agent.pk).update(consecutive_timeouts=0, last_assigned_at=now)
+        ticket = Ticket.objects.select_related("customer", "brand").get(pk=offer.ticket_id)
+        messages = selectors.ticket_messages(ticket.pk)
+        push_agent(agent.pk, frames.ticket_assigned_frame(ticket, messages))
+        push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket, agent_name=agent.display_name))
+    return ticket
+
+
+def _close_offer(offer: Offer, *, state: str, reason: str = "", count_timeout: bool = False) -> bool:
+    """Inside a transaction holding the offer row: close it and put its ticket back in the queue.
+
+    Returns True when the agent was set away for missing too many offers in a row.
+    """
+    now = timezone.now()
+    Offer.objects.filter(pk=offer.pk).update(state=state, responded_at=now, decline_reason=reason[:200])
+    Ticket.objects.filter(pk=offer.ticket_id, status=Status.OFFERED).update(status=Status.QUEUED)
+    agent = AgentProfile.objects.select_for_update().get(pk=offer.agent_id)
+    agent.load = max(0, agent.load - 1)
+    fields = ["load"]
+    set_away = False
+    if count_timeout:
+        agent.consecutive_timeouts += 1
+        fields.append("consecutive_timeouts")
+        if agent.consecutive_timeouts >= settings.MAX_TIMEOUTS_IN_ROW and agent.status == AgentProfile.Status.AVAILABLE:
+            agent.status = AgentProfile.Status.AWAY
+            agent.status_changed_at = now
+            agent.consecutive_timeouts = 0
+            fields += ["status", "status_changed_at"]
+            set_away = True
+    elif state == Offer.State.DECLINED:
+        agent.consecutive_timeouts = 0
+        fields.append("consecutive_timeouts")
+    agent.save(update_fields=fields)
+    rescind_reason = {Offer.State.EXPIRED: "expired"}.get(state, "cancelled")
+    if state != Offer.State.DECLINED:
+        push_agent(agent.pk, frames.offer_rescinded_frame(offer.pk, rescind_reason))
+    if set_away:
+        push_agent(agent.pk, frames.presence_frame(agent.status, reason="missed_offers"))
+    return set_away
+
+
+def offer_decline(*, agent: AgentProfile, offer_id: int, reason: str = "") -> None:
+    """Decline a pending offer; the ticket goes to the next agent at once."""
+    with transaction.atomic():
+        offer = (
+            Offer.objects.select_for_update()
+            .filter(pk=offer_id, agent=agent, state=Offer.State.PENDING)
+            .first()
+        )
+        if offer is None:
+            _refuse_offer(agent, offer_id)
+        _close_offer(offer, state=Offer.State.DECLINED, reason=reason or "")
+    ticket_dispatch(ticket_id=offer.ticket_id)
+    agent_dispatch(agent_id=agent.pk)
+
+
+def offers_expire_due(*, batch: int = 200) -> int:
+    """Expire pending offers whose countdown ran out and offer their tickets to the next agent.
+
+    Rows are claimed with SKIP LOCKED, so concurrent sweepers split the work and an accept
+    racing the expiry either wins (the row is no longer pending) or loses cleanly.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            Offer.objects.select_for_update(skip_locked=True)
+            .filter(state=Offer.State.PENDING, expires_at__lte=now)
+            .order_by("expires_at")[:batch]
+        )
+        for offer in due:
+            _close_offer(offer, state=Offer.State.EXPIRED, count_timeout=True)
+    for offer in due:
+        ticket_dispatch(ticket_id=offer.ticket_id)
+    return len(due)
+
+
+# --- Presence and connections -------------------------------------------------------------
+
+
+def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
+    """Set available / away / offline. Leaving `available` withdraws pending offers."""
+    if status not in AgentProfile.Status.values:
+        raise DomainError("invalid_status", "Status must be available, away or offline.")
+    withdrawn: list[int] = []
+    with transaction.atomic():
+        locked = AgentProfile.objects.select_for_update().get(pk=agent.pk)
+        if status == AgentProfile.Status.AVAILABLE and locked.suspended:
+            raise Forbidden("suspended", "Your account is suspended; you cannot take tickets.")
+        if status != AgentProfile.Status.AVAILABLE:
+            for offer in Offer.objects.select_for_update().filter(agent=locked, state=Offer.State.PENDING):
+                _close_offer(offer, state=Offer.State.RESCINDED)
+                withdrawn.append(offer.ticket_id)
+            locked.refresh_from_db()
+        if locked.status != status:
+            locked.status = status
+            locked.status_changed_at = timezone.now()
+        if status == AgentProfile.Status.AVAILABLE:
+            locked.consecutive_timeouts = 0
+        locked.save(update_fields=["status", "status_changed_at", "consecutive_timeouts"])
+        push_agent(locked.pk, frames.presence_frame(locked.status))
+    for ticket_id in withdrawn:
+        ticket_dispatch(ticket_id=ticket_id)
+    if status == AgentProfile.Status.AVAILABLE:
+        agent_dispatch(agent_id=locked.pk)
+    return locked
+
+
+def agent_connected(*, agent_id: int) -> None:
+    AgentProfile.objects.filter(pk=agent_id).update(connections=F("connections") + 1, disconnected_at=None)
+    agent_dispatch(agent_id=agent_id)
+
+
+def agent_disconnected(*, agent_id: int) -> None:
+    """Count a closed socket. The grace period starts when the last one closes."""
+    with transaction.atomic():
+        agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
+        agent.connections = max(0, agent.connections - 1)
+        if agent.connections == 0:
+            agent.disconnected_at = timezone.now()
+        agent.save(update_fields=["connections", "disconnected_at"])
+
+
+def agents_release_disconnected(*, batch: int = 100) -> int:
+    """After the grace period, give a disconnected agent's work back to the queue.
+
+    Assigned tickets are re-queued with their history (previous agent recorded, reason
+    `agent_disconnected`), the customer is told, pending offers are withdrawn and the
+    agent goes offline.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.AGENT_GRACE_SECONDS)
+    requeued: list[int] = []
+    with transaction.atomic():
+        agents = list(
+            AgentProfile.objects.select_for_update(skip_locked=True)
+            .filter(connections=0, disconnected_at__lte=cutoff)
+            .exclude(status=AgentProfile.Status.OFFLINE, load=0)[:batch]
+        )
+        for agent in agents:
+            for offer in Offer.objects.select_for_update().filter(agent=agent, state=Offer.State.PENDING):
+                _close_offer(offer, state=Offer.State.RESCINDED)
+                requeued.append(offer.ticket_id)
+            now = timezone.now()
+            tickets = list(Ticket.objects.select_for_update().filter(agent=agent, status=Status.ASSIGNED))
+            for ticket in tickets:
+                ticket.status = Status.QUEUED
+                ticket.previous_agent = agent
+                ticket.agent = None
+                ticket.queued_at = now
+                ticket.queue_reason = "agent_disconnected"
+                ticket.save(update_fields=["status", "previous_agent", "agent", "queued_at", "queue_reason"])
+                note = _system_message(
+                    ticket, "Your agent lost their connection. We are connecting you with another agent."
+                )
+                push_customer(ticket.pk, frames.message_frame(note))
+                push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket))
+                requeued.append(ticket.pk)
+            AgentProfile.objects.filter(pk=agent.pk).update(
+                status=AgentProfile.Status.OFFLINE, status_changed_at=now, load=0
+            )
+    for ticket_id in requeued:
+        ticket_dispatch(ticket_id=ticket_id)
+    return len(requeued)
+
+
+# --- Conversation --------------------------------------------------------------------------
+
+
+def _clean_text(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise DomainError("invalid_text", "Message text must be a non-empty string.")
+    if len(text) > settings.MESSAGE_MAX_CHARS:
+        raise DomainError(
+            "text_too_long", f"Messages are limited to {settings.MESSAGE_MAX_CHARS} characters ({len(text)} sent)."
+        )
+    return mask_sensitive(text.strip())
+
+
+def _system_message(ticket: Ticket, text: str) -> Message:
+    return Message.objects.create(ticket=ticket, sender=Message.Sender.SYSTEM, text=text)
+
+
+def _agent_ticket(agent: AgentProfile, ticket_id) -> Ticket:
+    """The agent's assigned ticket, locked; an outsider gets the same answer as a missing id."""
+    try:
+        ticket_id = int(ticket_id)
+    except (TypeError, ValueError):
+        raise DomainError("invalid_ticket_id", "ticket_id must be an integer.") from None
+    ticket = Ticket.objects.select_for_update().filter(pk=ticket_id, agent=agent).first()
+    if ticket is None:
+        raise NotFound("ticket_not_found", "There is no such ticket assigned to you.")
+    if ticket.status != Status.ASSIGNED:
+        raise Conflict("ticket_not_assigned", f"This ticket is {ticket.status}; it is no longer yours to work.")
+    return ticket
+
+
+def message_send_agent(*, agent: AgentProfile, ticket_id, text) -> Message:
+    clean = _clean_text(text)
+    with transaction.atomic():
+        ticket = _agent_ticket(agent, ticket_id)
+        message = Message.objects.create(ticket=ticket, sender=Message.Sender.AGENT, author=agent.user, text=clean)
+        frame = frames.message_frame(message)
+        push_agent(agent.pk, frame)
+        push_customer(ticket.pk, frame)
+    return message
+
+
+def message_send_customer(*, ticket: Ticket, text) -> Message:
+    clean = _clean_text(text)
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if not locked.is_open:
+            raise Conflict("ticket_not_open", f"This conversation is {locked.status}; reopen it to write again.")
+        message = Message.objects.create(ticket=locked, sender=Message.Sender.CUSTOMER, text=clean)
+        frame = frames.message_frame(message)
+        push_customer(locked.pk, frame)
+        if locked.status == Status.ASSIGNED and locked.agent_id:
+            push_agent(locked.agent_id, frame)
+    return message
+
+
+def ticket_resolve(*, agent: AgentProfile, ticket_id) -> Ticket:
+    """Mark the agent's assigned ticket resolved, credit the case, and free the slot."""
+    with transaction.atomic():
+        ticket = _agent_ticket(agent, ticket_id)
+        ticket.status = Status.RESOLVED
+        ticket.resolved_at = timezone.now()
+        ticket.resolution_count += 1
+        ticket.save(update_fields=["status", "resolved_at", "resolution_count"])
+        AgentProfile.objects.filter(pk=agent.pk, load__gt=0).update(load=F("load") - 1)
+        earning_credit(ticket=ticket, agent=agent, amount_minor=ticket.pay_amount_minor or 0)
+        push_agent(agent.pk, frames.agent_ticket_updated_frame(ticket.pk, ticket.status))
+        push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket, agent_name=agent.display_name))
+    agent_dispatch(agent_id=agent.pk)
+    return ticket
+
+
+def ticket_rate(*, ticket: Ticket, score, comment: str = "") -> Ticket:
+    """The customer rates a resolved case 1-5; this confirms the resolution (closed)."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise DomainError("invalid_score", "score must be a whole number from 1 to 5.")
+    if comment is not None and not isinstance(comment, str):
+        raise DomainError("invalid_comment", "comment must be text.")
+    comment = (comment or "").strip()
+    if len(comment) > settings.MESSAGE_MAX_CHARS:
+        raise DomainError("text_too_long", f"Comments are limited to {settings.MESSAGE_MAX_CHARS} characters.")
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if locked.status != Status.RESOLVED:
+            if locked.rating is not None:
+                raise Conflict("already_rated", "You have already rated this conversation.")
+            raise Conflict("ticket_not_resolved", "You can rate once the agent has resolved your case.")
+        locked.rating = score
+        locked.rating_comment = mask_sensitive(comment)
+        locked.status = Status.CLOSED
+        locked.closed_at = timezone.now()
+        locked.save(update_fields=["rating", "rating_comment", "status", "closed_at"])
+        push_customer(locked.pk, frames.customer_ticket_updated_frame(locked))
+        if locked.agent_id:
+            push_agent(locked.agent_id, frames.agent_ticket_updated_frame(locked.pk, locked.status, rating=score))
+    return locked
+
+
+def ticket_reopen(*, ticket: Ticket) -> Ticket:
+    """The customer says it is not solved: back to the queue, previous agent first.
+
+    Allowed within the reopen window after resolution. The case's pay is reversed.
+    """
+    window = timedelta(hours=settings.REOPEN_WINDOW_HOURS)
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if locked.status not in (Status.RESOLVED, Status.CLOSED):
+            raise Conflict("ticket_not_resolved", "Only a resolved conversation can be reopened.")
+        if locked.resolved_at and timezone.now() > locked.resolved_at + window:
+            raise Conflict("reopen_window_passed", "The time to reopen this conversation has passed.")
+        previous = locked.agent_id
+        locked.status = Status.QUEUED
+        locked.previous_agent_id = previous
+        locked.agent = None
+        locked.queued_at = timezone.now()
+        locked.queue_reason = "reopened"
+        locked.rating = None
+        locked.save(update_fields=["status", "previous_agent", "agent", "queued_at", "queue_reason", "rating"])
+        earning_reverse(ticket=locked)
+        note = _system_message(locked, "The customer reopened this conversation.")
+        push_customer(locked.pk, frames.message_frame(note))
+        push_customer(locked.pk, frames.customer_ticket_updated_frame(locked))
+        if previous:
+            push_agent(previous, frames.agent_ticket_updated_frame(locked.pk, locked.status))
+    ticket_dispatch(ticket_id=locked.pk)
+    return locked
+
+
+def tickets_close_after_window() -> int:
+    """Resolved cases the customer neither rated nor reopened are confirmed when the
+    reopen window ends. Idempotent: a doubled or missed run does no harm."""
+    cutoff = timezone.now() - timedelta(hours=settings.REOPEN_WINDOW_HOURS)
+    return Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff).update(
+        status=Status.CLOSED, closed_at=timezone.now()
+    )

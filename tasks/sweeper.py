@@ -1,0 +1,124 @@
+"""The database-driven clock: everything time-based is found here by querying what is due.
+
+Nothing is kept only in memory, so a crash or restart loses no timer; running several
+sweepers at once is harmless (rows are claimed with SKIP LOCKED). The queue-position
+memory below only avoids re-sending unchanged positions; losing it re-sends them once.
+"""
+
+import asyncio
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db.models import Count
+
+from agents.models import AgentProfile
+
+from . import frames, selectors, services
+from .models import Ticket
+from .realtime import customer_group, send_now
+
+log = logging.getLogger(__name__)
+
+CLOSE_WINDOW_EVERY_SECONDS = 60
+
+
+class QueueBroadcaster:
+    """Pushes queue position and estimated wait to waiting customers when they change."""
+
+    def __init__(self):
+        self.sent: dict[int, tuple] = {}
+
+    def broadcast(self) -> int:
+        positions = selectors.queue_positions()
+        if not positions:
+            self.sent.clear()
+            return 0
+        tickets = Ticket.objects.filter(pk__in=positions.keys()).select_related("brand")
+        # One estimate input per queue (brand, language), not per ticket.
+        staffed = dict(
+            (
+                (row["brands"], row["languages__code"]),
+                row["n"],
+            )
+            for row in AgentProfile.objects.filter(suspended=False, connections__gt=0)
+            .exclude(status=AgentProfile.Status.OFFLINE)
+            .values("brands", "languages__code")
+            .annotate(n=Count("pk", distinct=True))
+        )
+        handle: dict[int, float] = {}
+        pushed = 0
+        for ticket in tickets:
+            position = positions[ticket.pk]
+            if ticket.status == Ticket.Status.OFFERED:
+                eta = selectors.offer_timeout_seconds(ticket)
+            else:
+                if ticket.brand_id not in handle:
+                    handle[ticket.brand_id] = selectors.average_handle_seconds(ticket.brand_id)
+                agents = staffed.get((ticket.brand_id, ticket.language), 0)
+                eta = int(-(-position // max(agents, 1)) * handle[ticket.brand_id])
+            state = (ticket.status, position, eta // 5)  # do not re-send for a few seconds' drift
+            if self.sent.get(ticket.pk) == state:
+                continue
+            self.sent[ticket.pk] = state
+            send_now(
+                customer_group(ticket.pk),
+                frames.customer_ticket_updated_frame(ticket, queue_position=position, eta_seconds=eta),
+            )
+            pushed += 1
+        for gone in set(self.sent) - set(positions):
+            del self.sent[gone]
+        return pushed
+
+
+class Sweeper:
+    def __init__(self):
+        self.broadcaster = QueueBroadcaster()
+        self.last_window_close = 0.0
+
+    def sweep_once(self) -> dict:
+        result = {
+            "expired": services.offers_expire_due(),
+            "released": services.agents_release_disconnected(),
+            "offered": services.dispatch_waiting(),
+            "queue_updates": self.broadcaster.broadcast(),
+        }
+        if time.monotonic() - self.last_window_close >= CLOSE_WINDOW_EVERY_SECONDS:
+            result["closed"] = services.tickets_close_after_window()
+            self.last_window_close = time.monotonic()
+        return result
+
+
+def run_blocking(interval: float | None = None, iterations: int | None = None) -> None:
+    """Sweeper loop for its own process (`manage.py run_sweeper`)."""
+    from django.db import close_old_connections
+
+    interval = interval or settings.SWEEPER_INTERVAL_SECONDS
+    sweeper = Sweeper()
+    count = 0
+    while iterations is None or count < iterations:
+        started = time.monotonic()
+        close_old_connections()
+        try:
+            result = sweeper.sweep_once()
+            if any(result.values()):
+                log.debug("sweep %s", result)
+        except Exception:
+            log.exception("sweep failed; retrying next tick")
+        count += 1
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+async def run_forever(interval: float | None = None) -> None:
+    """Sweeper loop inside the ASGI server's event loop (embedded mode)."""
+    interval = interval or settings.SWEEPER_INTERVAL_SECONDS
+    sweeper = Sweeper()
+    while True:
+        try:
+            await database_sync_to_async(sweeper.sweep_once)()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sweep failed; retrying next tick")
+        await asyncio.sleep(interval)

@@ -1,0 +1,107 @@
+"""The fixed cast every test can use: a brand with an API key, two agents of that brand,
+an agent of another brand, a supervisor, and a helper to hand over tickets."""
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tasks import services
+
+from .factories import AgentFactory, UserFactory, brand_with_key
+
+
+def pytest_configure(config):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine:
+        raise pytest.UsageError(
+            "The tests run on PostgreSQL: use `make test` (or set DATABASE_URL=postgres://...)."
+        )
+
+
+@pytest.fixture
+def brand_and_key(db):
+    return brand_with_key(slug="acme", name="Acme", rate=4500)
+
+
+@pytest.fixture
+def brand(brand_and_key):
+    return brand_and_key[0]
+
+
+@pytest.fixture
+def api_key(brand_and_key):
+    return brand_and_key[1]
+
+
+@pytest.fixture
+def other_brand_and_key(db):
+    return brand_with_key(slug="globex", name="Globex", rate=3000)
+
+
+@pytest.fixture
+def other_brand(other_brand_and_key):
+    return other_brand_and_key[0]
+
+
+@pytest.fixture
+def agent(brand):
+    return AgentFactory(brands=[brand], display_name="Ada", user__email="ada@example.test")
+
+
+@pytest.fixture
+def agent2(brand):
+    return AgentFactory(brands=[brand], display_name="Bo", user__email="bo@example.test")
+
+
+@pytest.fixture
+def outsider_agent(other_brand):
+    """Certified only for another brand."""
+    return AgentFactory(brands=[other_brand], display_name="Olle", user__email="olle@example.test")
+
+
+@pytest.fixture
+def supervisor(brand):
+    user = UserFactory(email="sup@example.test", role="supervisor", is_staff=True)
+    brand.supervisors.add(user)
+    return user
+
+
+@pytest.fixture
+def brand_client(api_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
+
+
+TICKET_BODY = {
+    "customer": {"external_id": "cust-1", "name": "Maja Svensson", "email": "maja@example.test"},
+    "language": "en",
+    "subject": "My card was declined",
+    "category": "cards",
+    "priority": "normal",
+    "transcript": [
+        {"role": "customer", "text": "My card does not work"},
+        {"role": "bot", "text": "I can connect you with a human."},
+    ],
+    "summary": "Card declined at checkout; wants a human.",
+}
+
+
+@pytest.fixture
+def handover(brand):
+    """Hand a ticket over as the brand system would (service level), return the Ticket."""
+
+    def make(brand=brand, **overrides):
+        data = {**TICKET_BODY, **overrides}
+        data["priority"] = {"low": 0, "normal": 1, "high": 2, "urgent": 3}[data["priority"]]
+        result = services.ticket_create(brand=brand, data=data)
+        result.ticket.refresh_from_db()
+        return result.ticket
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings):
+    settings.REOPEN_WINDOW_HOURS = 72
+    settings.OFFER_TIMEOUT_SECONDS = 20
