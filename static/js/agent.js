@@ -1,0 +1,732 @@
+/*
+ * Agent app: presence, offers with a countdown, open chats.
+ *
+ * The server's snapshot on every (re)connect is the source of truth: frames are applied
+ * idempotently (keyed by offer id, ticket id, message id) and anything the snapshot no
+ * longer contains is dropped once it is complete, so a reconnect shows what was missed.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("agent-app");
+  if (!root || !window.ReconnectingSocket) return;
+
+  var MAX_CHARS = parseInt(root.dataset.maxChars, 10) || 4000;
+  // Only used to size the countdown bar of an offer first seen part-way through.
+  var DEFAULT_OFFER_SECONDS = 20;
+  var RESOLVE_CONFIRM_MS = 5000;
+  var NOTICE_MS = 6000;
+
+  var ERROR_TEXT = {
+    offer_expired: "This offer has expired.",
+    offer_closed: "This offer is no longer open.",
+    offer_not_found: "This offer is no longer available.",
+    offer_already_accepted: "You already accepted this offer.",
+    ticket_not_assigned: "This chat is no longer assigned to you.",
+    ticket_not_found: "This chat is no longer assigned to you.",
+    suspended: "Your account is suspended, so you can't take offers right now.",
+  };
+  var RESCIND_TEXT = {
+    expired: "An offer expired before it was accepted.",
+    taken: "That offer was taken by another agent.",
+    cancelled: "An offer was withdrawn.",
+  };
+  var STATUS_LABEL = { available: "available", away: "away", offline: "offline" };
+
+  var $ = function (testid, scope) {
+    return (scope || document).querySelector('[data-testid="' + testid + '"]');
+  };
+
+  var ui = {
+    connection: $("connection"),
+    statusCurrent: $("status-current"),
+    statusDot: document.querySelector(".status-line .status-dot"),
+    statusButtons: Array.prototype.slice.call(document.querySelectorAll(".status-toggle [data-status]")),
+    errorBox: $("error-box"),
+    error: $("error"),
+    errorDismiss: $("error-dismiss"),
+    noticeBox: $("notice-box"),
+    notice: $("notice"),
+    noticeDismiss: $("notice-dismiss"),
+    offers: $("offers"),
+    empty: $("empty-state"),
+    emptyText: $("empty-state-text"),
+    chats: $("chats"),
+    chatList: $("chat-list"),
+    chatView: $("chat-view"),
+    chatCustomer: $("chat-customer"),
+    chatSubject: $("chat-subject"),
+    chatMeta: $("chat-meta"),
+    chatPay: $("chat-pay"),
+    chatSummary: $("chat-summary"),
+    transcript: $("transcript"),
+    transcriptToggle: $("transcript-toggle"),
+    transcriptList: $("transcript-list"),
+    messages: $("messages"),
+    composer: $("composer"),
+    input: $("message-input"),
+    counter: $("message-counter"),
+    send: $("message-send"),
+    resolve: $("resolve"),
+  };
+
+  var state = {
+    status: root.dataset.status || "offline",
+    offers: new Map(), // offer_id -> {frame, el, deadline, total, tick}
+    chats: new Map(), // ticket_id -> {ticket, messages: Map, unread, el, draft}
+    openId: null,
+    sync: null, // {offers: Set, tickets: Set} while a snapshot is arriving
+    connected: false,
+  };
+
+  // --- small helpers ---------------------------------------------------------------------
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value == null || value === false) return;
+        if (key === "text") node.textContent = value;
+        else if (key === "className") node.className = value;
+        else if (key.indexOf("data") === 0 && key.length > 4) node.setAttribute("data-" + key.slice(4).replace(/[A-Z]/g, function (c) { return "-" + c.toLowerCase(); }), value);
+        else node.setAttribute(key, value === true ? "" : value);
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child == null) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function formatPay(pay) {
+    if (!pay || pay.amount == null) return "";
+    return pay.amount + " " + (pay.currency || "");
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "";
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return "";
+    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function formatWaiting(seconds) {
+    if (seconds == null) return "";
+    if (seconds < 60) return "waiting " + seconds + " s";
+    return "waiting " + Math.round(seconds / 60) + " min";
+  }
+
+  function errorText(err) {
+    if (!err) return "Something went wrong.";
+    return ERROR_TEXT[err.code] || err.message || "Something went wrong.";
+  }
+
+  function showError(err) {
+    ui.error.textContent = typeof err === "string" ? err : errorText(err);
+    ui.errorBox.hidden = false;
+  }
+
+  function clearError() {
+    ui.errorBox.hidden = true;
+    ui.error.textContent = "";
+  }
+
+  var noticeTimer = null;
+  function showNotice(text, sticky) {
+    clearTimeout(noticeTimer);
+    ui.notice.textContent = text;
+    ui.noticeBox.hidden = false;
+    ui.noticeBox.dataset.sticky = sticky ? "true" : "false";
+    if (!sticky) noticeTimer = setTimeout(hideNotice, NOTICE_MS);
+  }
+
+  function hideNotice() {
+    clearTimeout(noticeTimer);
+    ui.noticeBox.hidden = true;
+    ui.notice.textContent = "";
+  }
+
+  ui.errorDismiss.addEventListener("click", clearError);
+  ui.noticeDismiss.addEventListener("click", hideNotice);
+
+  function buzz() {
+    if (navigator.vibrate) {
+      try { navigator.vibrate([180, 80, 180]); } catch (e) { /* not allowed yet */ }
+    }
+  }
+
+  function updateTitle() {
+    var unread = 0;
+    state.chats.forEach(function (chat) { unread += chat.unread; });
+    var count = state.offers.size + unread;
+    document.title = (count ? "(" + count + ") " : "") + "Agent · Support Marketplace";
+  }
+
+  // --- connection and presence -----------------------------------------------------------
+
+  function renderConnection(status) {
+    var text = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" }[status] || status;
+    ui.connection.textContent = text;
+    ui.connection.dataset.state = status;
+  }
+
+  function renderStatus() {
+    var status = state.status;
+    ui.statusCurrent.textContent = STATUS_LABEL[status] || status;
+    ui.statusCurrent.dataset.status = status;
+    if (ui.statusDot) ui.statusDot.dataset.status = status;
+    ui.statusButtons.forEach(function (button) {
+      var current = button.dataset.status === status;
+      button.setAttribute("aria-pressed", current ? "true" : "false");
+      button.classList.toggle("is-current", current);
+    });
+    renderEmpty();
+  }
+
+  ui.statusButtons.forEach(function (button) {
+    button.addEventListener("click", function () {
+      var wanted = button.dataset.status;
+      button.setAttribute("aria-busy", "true");
+      socket.send({ type: "presence", status: wanted })
+        .then(function () {
+          // The server also pushes a presence frame; this keeps the toggle right if
+          // that push is slow.
+          state.status = wanted;
+          renderStatus();
+          if (wanted === "available") hideStickyNotice();
+        })
+        .catch(showError)
+        .then(function () { button.removeAttribute("aria-busy"); });
+    });
+  });
+
+  function hideStickyNotice() {
+    if (ui.noticeBox.dataset.sticky === "true") hideNotice();
+  }
+
+  function renderEmpty() {
+    var nothing = state.offers.size === 0 && state.chats.size === 0;
+    ui.empty.hidden = !nothing;
+    ui.emptyText.textContent = state.status === "available" ? "Waiting for offers…" : "Go available to receive offers";
+    ui.empty.dataset.status = state.status;
+    ui.chats.hidden = state.chats.size === 0;
+    updateTitle();
+  }
+
+  // --- offers ----------------------------------------------------------------------------
+
+  function addOffer(frame) {
+    var id = frame.offer_id;
+    if (state.sync) state.sync.offers.add(id);
+    var deadline = Date.parse(frame.expires_at);
+    if (isNaN(deadline)) deadline = Date.now() + DEFAULT_OFFER_SECONDS * 1000;
+    var existing = state.offers.get(id);
+    if (existing) {
+      existing.deadline = deadline;
+      tickOffer(existing);
+      return;
+    }
+    var remaining = (deadline - Date.now()) / 1000;
+    if (remaining <= 0) return;
+    var offer = { frame: frame, deadline: deadline, total: Math.max(remaining, DEFAULT_OFFER_SECONDS) };
+    offer.el = renderOffer(offer);
+    state.offers.set(id, offer);
+    ui.offers.appendChild(offer.el);
+    tickOffer(offer);
+    offer.tick = setInterval(function () { tickOffer(offer); }, 250);
+    renderEmpty();
+    buzz();
+  }
+
+  function renderOffer(offer) {
+    var frame = offer.frame;
+    var ticket = frame.ticket || {};
+    var countdown = el("span", { className: "offer-countdown", "data-testid": "offer-countdown", "aria-label": "Seconds left" });
+    var bar = el("span", { className: "offer-bar-fill" });
+    offer.countdownEl = countdown;
+    offer.barEl = bar;
+
+    var chips = el("p", { className: "chips" }, [
+      ticket.language ? el("span", { className: "chip", "data-testid": "offer-language", text: ticket.language.toUpperCase() }) : null,
+      ticket.priority ? el("span", { className: "chip chip-priority", "data-priority": ticket.priority, "data-testid": "offer-priority", text: ticket.priority }) : null,
+      ticket.category ? el("span", { className: "chip", "data-testid": "offer-category", text: ticket.category }) : null,
+      ticket.waiting_seconds != null ? el("span", { className: "chip chip-muted", text: formatWaiting(ticket.waiting_seconds) }) : null,
+    ]);
+
+    var accept = el("button", { type: "button", className: "offer-accept", "data-testid": "offer-accept", text: "Accept" });
+    var decline = el("button", { type: "button", className: "offer-decline secondary outline", "data-testid": "offer-decline", text: "Decline" });
+
+    var card = el("article", { className: "offer-card", "data-testid": "offer-card", "data-offer-id": String(frame.offer_id), "data-ticket-id": String(ticket.id) }, [
+      el("div", { className: "offer-top" }, [
+        el("div", { className: "offer-pay-box" }, [
+          el("small", { className: "muted", text: "New case · pays" }),
+          el("strong", { className: "offer-pay", "data-testid": "offer-pay", text: formatPay(frame.pay) }),
+        ]),
+        el("div", { className: "offer-timer" }, [countdown, el("small", { className: "muted", text: "s left" })]),
+      ]),
+      el("div", { className: "offer-bar", "aria-hidden": "true" }, [bar]),
+      el("h3", { className: "offer-subject", "data-testid": "offer-subject", text: ticket.subject || "(no subject)" }),
+      ticket.summary ? el("p", { className: "offer-summary", "data-testid": "offer-summary", text: ticket.summary }) : null,
+      chips,
+      el("div", { className: "offer-actions" }, [decline, accept]),
+    ]);
+
+    accept.addEventListener("click", function () { respondToOffer(offer, "offer.accept", accept, decline); });
+    decline.addEventListener("click", function () { respondToOffer(offer, "offer.decline", decline, accept); });
+    return card;
+  }
+
+  function respondToOffer(offer, type, button, other) {
+    var id = offer.frame.offer_id;
+    button.setAttribute("aria-busy", "true");
+    button.disabled = true;
+    other.disabled = true;
+    socket.send({ type: type, offer_id: id })
+      .then(function () {
+        removeOffer(id);
+      })
+      .catch(function (err) {
+        showError(err);
+        if (["offer_expired", "offer_closed", "offer_not_found", "offer_already_accepted"].indexOf(err.code) !== -1) {
+          removeOffer(id);
+        } else {
+          button.removeAttribute("aria-busy");
+          button.disabled = false;
+          other.disabled = false;
+        }
+      });
+  }
+
+  function tickOffer(offer) {
+    var left = Math.max(0, (offer.deadline - Date.now()) / 1000);
+    offer.countdownEl.textContent = String(Math.ceil(left));
+    var fraction = Math.max(0, Math.min(1, left / offer.total));
+    offer.barEl.style.width = (fraction * 100).toFixed(1) + "%";
+    offer.el.classList.toggle("is-urgent", left <= 5);
+    if (left <= 0 && removeOffer(offer.frame.offer_id)) showNotice(RESCIND_TEXT.expired);
+  }
+
+  function removeOffer(id) {
+    var offer = state.offers.get(id);
+    if (!offer) return false;
+    clearInterval(offer.tick);
+    state.offers.delete(id);
+    offer.el.remove();
+    renderEmpty();
+    return true;
+  }
+
+  // --- chats -----------------------------------------------------------------------------
+
+  function upsertChat(ticket) {
+    var id = ticket.id;
+    if (state.sync) state.sync.tickets.add(id);
+    var chat = state.chats.get(id);
+    var isNew = !chat;
+    if (isNew) {
+      chat = { ticket: ticket, messages: new Map(), unread: 0, draft: "", el: null };
+      state.chats.set(id, chat);
+    } else {
+      chat.ticket = ticket;
+    }
+    (ticket.messages || []).forEach(function (message) { chat.messages.set(message.id, message); });
+    renderChatItem(chat);
+    renderEmpty();
+    // Accepting an offer opens its chat. A snapshot replaying chats we already show
+    // must not pull the agent away from the one they are typing in.
+    if (isNew && (!state.sync || state.openId == null)) {
+      openChat(id);
+    } else if (state.openId === id) {
+      renderChatView();
+    }
+  }
+
+  function renderChatItem(chat) {
+    var ticket = chat.ticket;
+    var name = (ticket.customer && ticket.customer.name) || "Customer";
+    var badge = el("span", { className: "unread-badge", "data-testid": "unread-badge", text: String(chat.unread) });
+    badge.hidden = chat.unread === 0;
+    var button = el("button", {
+      type: "button",
+      className: "chat-item",
+      "data-testid": "chat-item",
+      "data-ticket-id": String(ticket.id),
+      "aria-current": state.openId === ticket.id ? "true" : "false",
+    }, [
+      el("span", { className: "chat-item-main" }, [
+        el("strong", { className: "chat-item-name", text: name }),
+        el("small", { className: "chat-item-subject", text: ticket.subject || "" }),
+      ]),
+      badge,
+    ]);
+    button.addEventListener("click", function () { openChat(ticket.id); });
+    var li = el("li", null, [button]);
+    if (chat.el) {
+      ui.chatList.replaceChild(li, chat.el);
+    } else {
+      ui.chatList.appendChild(li);
+    }
+    chat.el = li;
+  }
+
+  function removeChat(id) {
+    var chat = state.chats.get(id);
+    if (!chat) return false;
+    state.chats.delete(id);
+    if (chat.el) chat.el.remove();
+    if (state.openId === id) {
+      state.openId = null;
+      var next = state.chats.keys().next();
+      if (!next.done) openChat(next.value);
+      else renderChatView();
+    }
+    renderEmpty();
+    return true;
+  }
+
+  function saveDraft() {
+    var chat = state.chats.get(state.openId);
+    if (chat) chat.draft = ui.input.value;
+  }
+
+  function openChat(id) {
+    if (!state.chats.has(id)) return;
+    if (state.openId !== id) {
+      saveDraft();
+      resetResolve();
+      state.openId = id;
+    }
+    var chat = state.chats.get(id);
+    chat.unread = 0;
+    state.chats.forEach(renderChatItem);
+    ui.input.value = chat.draft || "";
+    autoGrow();
+    renderChatView(true);
+    updateCounter();
+    updateTitle();
+  }
+
+  function renderChatView(forceScroll) {
+    var chat = state.chats.get(state.openId);
+    ui.chatView.hidden = !chat;
+    root.classList.toggle("has-open-chat", !!chat);
+    if (!chat) return;
+    var ticket = chat.ticket;
+    ui.chatView.dataset.ticketId = String(ticket.id);
+    ui.chatCustomer.textContent = (ticket.customer && ticket.customer.name) || "Customer";
+    ui.chatSubject.textContent = ticket.subject || "";
+    var meta = [ticket.language ? ticket.language.toUpperCase() : null, ticket.priority, ticket.category]
+      .concat(ticket.tags || [])
+      .filter(Boolean);
+    ui.chatMeta.textContent = meta.join(" · ");
+    ui.chatPay.textContent = formatPay(ticket.pay) || "—";
+    ui.chatSummary.textContent = ticket.summary ? "Summary: " + ticket.summary : "";
+    ui.chatSummary.hidden = !ticket.summary;
+    renderTranscript(ticket.transcript || []);
+    renderMessages(chat, forceScroll);
+  }
+
+  function renderTranscript(turns) {
+    ui.transcriptList.textContent = "";
+    ui.transcriptToggle.textContent = turns.length
+      ? "AI conversation before handover (" + turns.length + ")"
+      : "No AI conversation before handover";
+    ui.transcript.classList.toggle("is-empty", turns.length === 0);
+    turns.forEach(function (turn) {
+      var role = turn.role === "customer" ? "customer" : "bot";
+      ui.transcriptList.appendChild(el("li", { className: "turn turn-" + role, "data-role": role }, [
+        el("small", { className: "turn-role", text: role === "customer" ? "Customer" : "Assistant" }),
+        el("span", { className: "turn-text", text: turn.text || "" }),
+      ]));
+    });
+  }
+
+  function messageNode(message) {
+    var sender = message.sender || "system";
+    var label = { agent: "You", customer: null, bot: "Assistant", system: null }[sender];
+    return el("li", {
+      className: "message message-" + sender,
+      "data-testid": "message",
+      "data-sender": sender,
+      "data-message-id": String(message.id),
+    }, [
+      el("div", { className: "bubble" }, [
+        label ? el("small", { className: "message-label", text: label }) : null,
+        el("span", { className: "message-text", text: message.text || "" }),
+        el("time", { className: "message-time", datetime: message.sent_at || null, text: formatTime(message.sent_at) }),
+      ]),
+    ]);
+  }
+
+  function sortedMessages(chat) {
+    return Array.from(chat.messages.values()).sort(function (a, b) { return a.id - b.id; });
+  }
+
+  function renderMessages(chat, forceScroll) {
+    var stick = forceScroll || nearBottom();
+    ui.messages.textContent = "";
+    sortedMessages(chat).forEach(function (message) { ui.messages.appendChild(messageNode(message)); });
+    if (stick) scrollToBottom();
+  }
+
+  function lastId(chat) {
+    var max = 0;
+    chat.messages.forEach(function (_, id) { if (id > max) max = id; });
+    return max;
+  }
+
+  // Phones scroll the whole page (composer sticks to the bottom); wide screens scroll
+  // the message column on its own.
+  var wide = window.matchMedia("(min-width: 960px)");
+
+  function nearBottom() {
+    if (wide.matches) {
+      return ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 120;
+    }
+    var doc = document.scrollingElement || document.documentElement;
+    return doc.scrollHeight - (doc.scrollTop + window.innerHeight) < 160;
+  }
+
+  function scrollToBottom() {
+    requestAnimationFrame(function () {
+      ui.messages.scrollTop = ui.messages.scrollHeight;
+      if (!wide.matches) {
+        var doc = document.scrollingElement || document.documentElement;
+        window.scrollTo(0, doc.scrollHeight);
+      }
+    });
+  }
+
+  function addMessage(message) {
+    var chat = state.chats.get(message.ticket_id);
+    if (!chat) return;
+    if (chat.messages.has(message.id)) return;
+    var before = lastId(chat);
+    chat.messages.set(message.id, message);
+    if (state.openId === message.ticket_id) {
+      var stick = nearBottom() || message.sender === "agent";
+      if (message.id > before) {
+        ui.messages.appendChild(messageNode(message));
+      } else {
+        renderMessages(chat);
+      }
+      if (stick) scrollToBottom();
+      if (document.hidden && message.sender !== "agent") {
+        chat.unread += 1;
+        renderChatItem(chat);
+      }
+    } else if (message.sender !== "agent") {
+      chat.unread += 1;
+      renderChatItem(chat);
+    }
+    if (message.sender === "customer" && (state.openId !== message.ticket_id || document.hidden)) buzz();
+    updateTitle();
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState !== "visible") return;
+    var chat = state.chats.get(state.openId);
+    if (chat && chat.unread) {
+      chat.unread = 0;
+      renderChatItem(chat);
+      updateTitle();
+    }
+  });
+
+  // --- composer ----------------------------------------------------------------------------
+
+  function updateCounter() {
+    var length = ui.input.value.length;
+    ui.counter.textContent = length + " / " + MAX_CHARS;
+    ui.counter.classList.toggle("is-near-limit", length > MAX_CHARS * 0.9);
+    ui.send.disabled = ui.input.value.trim() === "" || ui.input.readOnly;
+  }
+
+  function autoGrow() {
+    ui.input.style.height = "auto";
+    ui.input.style.height = Math.min(ui.input.scrollHeight + 2, 160) + "px";
+  }
+
+  ui.input.addEventListener("input", function () {
+    updateCounter();
+    autoGrow();
+  });
+  ui.input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      sendMessage();
+    }
+  });
+  ui.composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendMessage();
+  });
+
+  function sendMessage() {
+    var ticketId = state.openId;
+    var text = ui.input.value;
+    if (ticketId == null || ui.input.readOnly || text.trim() === "") return;
+    if (text.length > MAX_CHARS) {
+      showError("Messages are limited to " + MAX_CHARS + " characters.");
+      return;
+    }
+    // Read-only rather than cleared: on failure the text is still there to resend.
+    ui.input.readOnly = true;
+    ui.send.setAttribute("aria-busy", "true");
+    updateCounter();
+    socket.send({ type: "message", ticket_id: ticketId, text: text })
+      .then(function () {
+        if (state.openId === ticketId) {
+          ui.input.value = "";
+          autoGrow();
+        }
+        var chat = state.chats.get(ticketId);
+        if (chat) chat.draft = "";
+        clearError();
+      })
+      .catch(showError)
+      .then(function () {
+        ui.input.readOnly = false;
+        ui.send.removeAttribute("aria-busy");
+        updateCounter();
+        ui.input.focus();
+      });
+  }
+
+  // --- resolve (two-step, no confirm()) ------------------------------------------------------
+
+  var resolveTimer = null;
+  function resetResolve() {
+    clearTimeout(resolveTimer);
+    ui.resolve.dataset.armed = "false";
+    ui.resolve.textContent = "Resolve";
+    ui.resolve.classList.remove("is-armed");
+    ui.resolve.disabled = false;
+    ui.resolve.removeAttribute("aria-busy");
+  }
+
+  ui.resolve.addEventListener("click", function () {
+    var ticketId = state.openId;
+    if (ticketId == null) return;
+    if (ui.resolve.dataset.armed !== "true") {
+      ui.resolve.dataset.armed = "true";
+      ui.resolve.textContent = "Confirm resolve";
+      ui.resolve.classList.add("is-armed");
+      clearTimeout(resolveTimer);
+      resolveTimer = setTimeout(resetResolve, RESOLVE_CONFIRM_MS);
+      return;
+    }
+    clearTimeout(resolveTimer);
+    ui.resolve.disabled = true;
+    ui.resolve.setAttribute("aria-busy", "true");
+    socket.send({ type: "ticket.resolve", ticket_id: ticketId })
+      .then(function () {
+        var chat = state.chats.get(ticketId);
+        if (chat) {
+          var name = chat.ticket.customer && chat.ticket.customer.name;
+          removeChat(ticketId);
+          showNotice(name ? "Resolved: " + name + "'s case." : "Resolved.");
+        }
+      })
+      .catch(showError)
+      .then(resetResolve);
+  });
+
+  // --- frames from the server -----------------------------------------------------------
+
+  function onTicketUpdated(frame) {
+    var id = frame.ticket_id;
+    var status = frame.status;
+    if (status === "resolved" || status === "closed" || status === "queued" || status === "cancelled") {
+      var chat = state.chats.get(id);
+      var name = chat && chat.ticket.customer && chat.ticket.customer.name;
+      var removed = removeChat(id);
+      if (frame.rating != null) {
+        showNotice("Customer rated " + frame.rating + "/5" + (name ? " (" + name + ")" : "") + ".");
+      } else if (status === "queued") {
+        showNotice((name ? name + "'s" : "A") + " case was reopened and went back to the queue.");
+      } else if (removed) {
+        showNotice(status === "resolved" ? (name ? "Resolved: " + name + "'s case." : "Resolved.") : "Chat closed.");
+      }
+    } else {
+      var existing = state.chats.get(id);
+      if (existing) existing.ticket.status = status;
+    }
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "presence":
+        state.status = frame.status;
+        renderStatus();
+        if (frame.reason === "missed_offers") {
+          showNotice("You were set away after missing 3 offers in a row", true);
+        }
+        break;
+      case "offer":
+        addOffer(frame);
+        break;
+      case "offer.rescinded":
+        if (removeOffer(frame.offer_id)) {
+          showNotice(RESCIND_TEXT[frame.reason] || "An offer was withdrawn.");
+        }
+        break;
+      case "ticket.assigned":
+        if (frame.ticket) upsertChat(frame.ticket);
+        break;
+      case "message":
+        addMessage(frame);
+        break;
+      case "ticket.updated":
+        onTicketUpdated(frame);
+        break;
+      case "error":
+        showError(frame);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onOpen() {
+    state.sync = { offers: new Set(), tickets: new Set() };
+    // The server answers frames in order, so the ack to this ping arrives only after the
+    // whole snapshot has been sent: whatever it did not mention is gone.
+    socket.send({ type: "ping" })
+      .then(function () {
+        var seen = state.sync;
+        state.sync = null;
+        if (!seen) return;
+        Array.from(state.offers.keys()).forEach(function (id) {
+          if (!seen.offers.has(id)) removeOffer(id);
+        });
+        Array.from(state.chats.keys()).forEach(function (id) {
+          if (!seen.tickets.has(id)) removeChat(id);
+        });
+        if (state.openId == null && state.chats.size) openChat(state.chats.keys().next().value);
+      })
+      .catch(function () { state.sync = null; });
+  }
+
+  function onStatus(status, detail) {
+    renderConnection(status);
+    state.connected = status === "open";
+    if (status === "closed" && detail && (detail.code === 4401 || detail.code === 4403)) {
+      showError(detail.code === 4401
+        ? "Your session has ended. Please log in again."
+        : "This account is not an approved agent.");
+    }
+  }
+
+  var socket = new window.ReconnectingSocket(root.dataset.wsPath, {
+    onOpen: onOpen,
+    onFrame: onFrame,
+    onStatus: onStatus,
+  });
+
+  renderStatus();
+  updateCounter();
+  socket.start();
+})();

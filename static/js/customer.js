@@ -1,0 +1,384 @@
+/*
+ * Customer chat: queue position, the conversation, rating and reopening.
+ *
+ * Each (re)connect replays the status and the whole conversation; messages are keyed by
+ * id, so replays and live pushes can overlap without duplicates.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("customer-app");
+  if (!root || !window.ReconnectingSocket) return;
+
+  var MAX_CHARS = parseInt(root.dataset.maxChars, 10) || 4000;
+  var CLOSED_STATES = ["resolved", "closed", "cancelled"];
+
+  var ERROR_TEXT = {
+    ticket_not_open: "This conversation has ended. Reopen it to write again.",
+    already_rated: "You have already rated this conversation.",
+    ticket_not_resolved: "You can do that once your case is resolved.",
+    reopen_window_passed: "It's too late to reopen this conversation. Please start a new one.",
+    ticket_not_found: "This chat link is not valid.",
+  };
+
+  var $ = function (testid) {
+    return document.querySelector('[data-testid="' + testid + '"]');
+  };
+
+  var ui = {
+    connection: $("connection"),
+    status: $("chat-status"),
+    errorBox: $("error-box"),
+    error: $("error"),
+    errorDismiss: $("error-dismiss"),
+    messages: $("messages"),
+    messagesEmpty: $("messages-empty"),
+    rating: $("rating"),
+    stars: Array.prototype.slice.call(document.querySelectorAll("[data-testid^='rate-'][data-score]")),
+    rateComment: $("rate-comment"),
+    rateSubmit: $("rate-submit"),
+    reopenBox: $("reopen-box"),
+    reopen: $("reopen"),
+    composer: $("composer"),
+    input: $("message-input"),
+    counter: $("message-counter"),
+    send: $("message-send"),
+  };
+
+  var state = {
+    status: root.dataset.status || "queued",
+    queuePosition: null,
+    etaSeconds: null,
+    agentName: null,
+    rating: null,
+    score: 0,
+    messages: new Map(),
+    invalid: false,
+    unseen: 0,
+  };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value == null || value === false) return;
+        if (key === "text") node.textContent = value;
+        else if (key === "className") node.className = value;
+        else node.setAttribute(key, value === true ? "" : value);
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child == null) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "";
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return "";
+    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function showError(err) {
+    var text = typeof err === "string" ? err : (ERROR_TEXT[err && err.code] || (err && err.message) || "Something went wrong.");
+    ui.error.textContent = text;
+    ui.errorBox.hidden = false;
+  }
+
+  function clearError() {
+    ui.errorBox.hidden = true;
+    ui.error.textContent = "";
+  }
+
+  ui.errorDismiss.addEventListener("click", clearError);
+
+  // --- status line -------------------------------------------------------------------------
+
+  function renderStatus() {
+    var status = state.invalid ? "invalid" : state.status;
+    ui.status.dataset.status = status;
+    ui.status.textContent = "";
+    var line;
+    if (status === "invalid") {
+      line = el("p", { className: "status-invalid", text: "This chat link is not valid. Please start the chat again from where you asked for help." });
+    } else if (status === "queued" || status === "offered") {
+      if (state.queuePosition != null) {
+        var parts = [
+          el("span", { className: "spinner", "aria-hidden": "true" }),
+          "You are number ",
+          el("strong", { "data-testid": "queue-position", text: String(state.queuePosition) }),
+          " in line",
+        ];
+        if (state.etaSeconds != null) {
+          parts.push(" · about ", el("strong", { "data-testid": "queue-eta", text: String(Math.max(1, Math.ceil(state.etaSeconds / 60))) }), " min");
+        }
+        line = el("p", { className: "status-waiting" }, parts);
+      } else {
+        line = el("p", { className: "status-waiting" }, [
+          el("span", { className: "spinner", "aria-hidden": "true" }),
+          "Finding an agent for you…",
+        ]);
+      }
+    } else if (status === "assigned") {
+      var name = state.agentName || "an agent";
+      line = el("p", { className: "status-assigned" }, [
+        el("span", { className: "agent-avatar", "aria-hidden": "true", text: name.charAt(0).toUpperCase() }),
+        el("span", null, ["You are chatting with ", el("strong", { "data-testid": "agent-name", text: name })]),
+      ]);
+    } else if (status === "resolved") {
+      line = el("p", { className: "status-resolved", text: (state.agentName ? state.agentName + " marked" : "Your case was marked") + " this as resolved. How did we do?" });
+    } else if (status === "closed") {
+      if (state.rating != null) {
+        line = el("p", { className: "status-closed" }, [
+          "Thanks for your feedback! You rated ",
+          el("strong", { "data-testid": "rated-score", text: String(state.rating) }),
+          "/5.",
+        ]);
+      } else {
+        line = el("p", { className: "status-closed", text: "This conversation is closed." });
+      }
+    } else if (status === "cancelled") {
+      line = el("p", { className: "status-cancelled", text: "This conversation has ended." });
+    } else {
+      line = el("p", { text: status });
+    }
+    ui.status.appendChild(line);
+
+    var ended = state.invalid || CLOSED_STATES.indexOf(status) !== -1;
+    ui.input.disabled = ended;
+    ui.input.placeholder = ended
+      ? (status === "cancelled" || state.invalid ? "This conversation has ended" : "Reopen the conversation to write again")
+      : "Write a message…";
+    ui.rating.hidden = status !== "resolved";
+    ui.reopenBox.hidden = !(status === "resolved" || status === "closed");
+    updateCounter();
+  }
+
+  // --- messages ----------------------------------------------------------------------------
+
+  function messageNode(message) {
+    var sender = message.sender || "system";
+    var label = null;
+    if (sender === "agent") label = state.agentName || "Agent";
+    else if (sender === "bot") label = "Assistant";
+    return el("li", {
+      className: "message message-" + sender,
+      "data-testid": "message",
+      "data-sender": sender,
+      "data-message-id": String(message.id),
+    }, [
+      el("div", { className: "bubble" }, [
+        label ? el("small", { className: "message-label", text: label }) : null,
+        el("span", { className: "message-text", text: message.text || "" }),
+        el("time", { className: "message-time", datetime: message.sent_at || null, text: formatTime(message.sent_at) }),
+      ]),
+    ]);
+  }
+
+  function nearBottom() {
+    var doc = document.scrollingElement || document.documentElement;
+    return doc.scrollHeight - (doc.scrollTop + window.innerHeight) < 160;
+  }
+
+  function scrollToBottom() {
+    requestAnimationFrame(function () {
+      var doc = document.scrollingElement || document.documentElement;
+      window.scrollTo(0, doc.scrollHeight);
+    });
+  }
+
+  function addMessage(message) {
+    if (message.id == null || state.messages.has(message.id)) return;
+    var stick = nearBottom() || message.sender === "customer";
+    var maxId = 0;
+    state.messages.forEach(function (_, id) { if (id > maxId) maxId = id; });
+    state.messages.set(message.id, message);
+    if (message.id > maxId) {
+      ui.messages.appendChild(messageNode(message));
+    } else {
+      ui.messages.textContent = "";
+      Array.from(state.messages.values())
+        .sort(function (a, b) { return a.id - b.id; })
+        .forEach(function (m) { ui.messages.appendChild(messageNode(m)); });
+    }
+    ui.messagesEmpty.hidden = true;
+    if (stick) scrollToBottom();
+    if (document.hidden && message.sender !== "customer") {
+      state.unseen += 1;
+      document.title = "(" + state.unseen + ") " + baseTitle;
+    }
+  }
+
+  var baseTitle = document.title;
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") {
+      state.unseen = 0;
+      document.title = baseTitle;
+    }
+  });
+
+  // --- composer ----------------------------------------------------------------------------
+
+  function autoGrow() {
+    ui.input.style.height = "auto";
+    ui.input.style.height = Math.min(ui.input.scrollHeight + 2, 160) + "px";
+  }
+
+  function updateCounter() {
+    var length = ui.input.value.length;
+    ui.counter.textContent = length + " / " + MAX_CHARS;
+    ui.counter.classList.toggle("is-near-limit", length > MAX_CHARS * 0.9);
+    ui.send.disabled = ui.input.disabled || ui.input.readOnly || ui.input.value.trim() === "";
+  }
+
+  ui.input.addEventListener("input", function () {
+    updateCounter();
+    autoGrow();
+  });
+  ui.input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      sendMessage();
+    }
+  });
+  ui.composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendMessage();
+  });
+
+  function sendMessage() {
+    var text = ui.input.value;
+    if (ui.input.disabled || ui.input.readOnly || text.trim() === "") return;
+    if (text.length > MAX_CHARS) {
+      showError("Messages are limited to " + MAX_CHARS + " characters.");
+      return;
+    }
+    ui.input.readOnly = true;
+    ui.send.setAttribute("aria-busy", "true");
+    updateCounter();
+    socket.send({ type: "message", text: text })
+      .then(function () {
+        ui.input.value = "";
+        autoGrow();
+        clearError();
+      })
+      .catch(showError)
+      .then(function () {
+        ui.input.readOnly = false;
+        ui.send.removeAttribute("aria-busy");
+        updateCounter();
+        if (!ui.input.disabled) ui.input.focus();
+      });
+  }
+
+  // --- rating and reopen ---------------------------------------------------------------------
+
+  function renderStars() {
+    ui.stars.forEach(function (star) {
+      var score = parseInt(star.dataset.score, 10);
+      star.setAttribute("aria-pressed", score === state.score ? "true" : "false");
+      star.classList.toggle("is-on", score <= state.score);
+    });
+    ui.rateSubmit.disabled = state.score < 1;
+  }
+
+  ui.stars.forEach(function (star) {
+    star.addEventListener("click", function () {
+      state.score = parseInt(star.dataset.score, 10);
+      renderStars();
+    });
+  });
+
+  ui.rateSubmit.addEventListener("click", function () {
+    if (state.score < 1) return;
+    ui.rateSubmit.disabled = true;
+    ui.rateSubmit.setAttribute("aria-busy", "true");
+    var frame = { type: "rate", score: state.score };
+    var comment = ui.rateComment.value.trim();
+    if (comment) frame.comment = comment;
+    socket.send(frame)
+      .then(function () {
+        clearError();
+        // The server confirms with a ticket.updated push; don't wait for it to
+        // thank the customer.
+        if (state.status === "resolved") {
+          state.status = "closed";
+          state.rating = frame.score;
+          renderStatus();
+        }
+      })
+      .catch(showError)
+      .then(function () {
+        ui.rateSubmit.removeAttribute("aria-busy");
+        renderStars();
+      });
+  });
+
+  ui.reopen.addEventListener("click", function () {
+    ui.reopen.disabled = true;
+    ui.reopen.setAttribute("aria-busy", "true");
+    socket.send({ type: "reopen" })
+      .then(clearError)
+      .catch(showError)
+      .then(function () {
+        ui.reopen.disabled = false;
+        ui.reopen.removeAttribute("aria-busy");
+      });
+  });
+
+  // --- frames ----------------------------------------------------------------------------------
+
+  function onTicketUpdated(frame) {
+    var previous = state.status;
+    state.status = frame.status || state.status;
+    state.queuePosition = typeof frame.queue_position === "number" ? frame.queue_position : null;
+    state.etaSeconds = typeof frame.eta_seconds === "number" ? frame.eta_seconds : null;
+    if (frame.agent && frame.agent.display_name) state.agentName = frame.agent.display_name;
+    if ("rating" in frame) state.rating = frame.rating;
+    if (state.status !== "resolved") {
+      state.score = 0;
+      ui.rateComment.value = "";
+      renderStars();
+    }
+    renderStatus();
+    if (previous !== state.status && nearBottom()) scrollToBottom();
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "ticket.updated":
+        onTicketUpdated(frame);
+        break;
+      case "message":
+        addMessage(frame);
+        break;
+      case "error":
+        showError(frame);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onStatus(status, detail) {
+    var text = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" }[status] || status;
+    ui.connection.textContent = text;
+    ui.connection.dataset.state = status;
+    if (status === "closed" && detail && detail.code === 4404) {
+      state.invalid = true;
+      renderStatus();
+    }
+  }
+
+  var socket = new window.ReconnectingSocket(root.dataset.wsPath, {
+    onFrame: onFrame,
+    onStatus: onStatus,
+  });
+
+  renderStars();
+  updateCounter();
+  socket.start();
+})();

@@ -1,0 +1,292 @@
+"""Bad frames and outsiders on the sockets: clear error, nothing changed, connection open."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+
+from marketplace.models import User
+from tasks.models import Message, Offer, Ticket
+
+from .factories import AgentFactory, TicketFactory
+from .ws import agent_socket, customer_socket, drain, receive, request, send
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+async def still_open(comm):
+    assert (await request(comm, {"type": "ping"}, ref="alive"))["type"] == "ack"
+
+
+@database_sync_to_async
+def assigned_ticket(agent, brand):
+    """A ticket assigned to `agent` through the real services."""
+    from tasks import services
+
+    AgentFactory._meta.model.objects.filter(pk=agent.pk).update(status="available", connections=1)
+    ticket = TicketFactory(brand=brand)
+    services.ticket_dispatch(ticket_id=ticket.pk)
+    offer = Offer.objects.get(ticket=ticket, agent=agent)
+    services.offer_accept(agent=agent, offer_id=offer.pk)
+    return Ticket.objects.get(pk=ticket.pk)
+
+
+async def test_malformed_json_gets_an_error_and_the_socket_stays_open(agent):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    await ws.send_to(text_data="{not json")
+    error = await receive(ws)
+    assert error["type"] == "error" and error["code"] == "bad_json"
+    await still_open(ws)
+    await ws.disconnect()
+
+
+@pytest.mark.parametrize("payload", ["[1,2]", '"text"', "42"])
+async def test_frame_that_is_not_an_object_is_refused(agent, payload):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    await ws.send_to(text_data=payload)
+    assert (await receive(ws))["code"] == "bad_frame"
+    await still_open(ws)
+    await ws.disconnect()
+
+
+async def test_binary_frame_is_refused(agent):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    await ws.send_to(bytes_data=b"\x00\x01")
+    assert (await receive(ws))["code"] == "bad_frame"
+    await ws.disconnect()
+
+
+async def test_unknown_type_is_refused_with_the_ref(agent):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    error = await request(ws, {"type": "teleport"}, ref="x1")
+    assert error == {
+        "type": "error",
+        "ref": "x1",
+        "code": "unknown_type",
+        "message": error["message"],
+    }
+    assert "offer.accept" in error["message"]
+    await still_open(ws)
+    await ws.disconnect()
+
+
+async def test_invalid_presence_status_is_refused(agent):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    assert (await request(ws, {"type": "presence", "status": "sleeping"}))["code"] == "invalid_status"
+    await ws.disconnect()
+
+
+async def test_text_over_4000_characters_is_refused_and_not_stored(agent, brand):
+    ticket = await assigned_ticket(agent, brand)
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    error = await request(ws, {"type": "message", "ticket_id": ticket.pk, "text": "x" * 4001})
+    assert error["code"] == "text_too_long"
+    assert (await request(ws, {"type": "message", "ticket_id": ticket.pk, "text": "   "}, ref="r2"))["code"] == "invalid_text"
+    assert await database_sync_to_async(Message.objects.filter(ticket=ticket).count)() == 0
+    ok = await request(ws, {"type": "message", "ticket_id": ticket.pk, "text": "x" * 4000}, ref="r3")
+    assert ok["type"] == "ack"
+    await ws.disconnect()
+
+
+async def test_oversized_frame_is_refused_unread(agent):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    await ws.send_to(text_data=json.dumps({"type": "message", "ticket_id": 1, "text": "x" * 20000}))
+    assert (await receive(ws))["code"] == "frame_too_large"
+    await still_open(ws)
+    await ws.disconnect()
+
+
+async def test_accepting_an_expired_offer_is_refused(agent, brand):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ws = await agent_socket(agent.user)
+    await request(ws, {"type": "presence", "status": "available"})
+    ticket = await database_sync_to_async(TicketFactory)(brand=brand)
+    from tasks import services
+
+    offer = await database_sync_to_async(services.ticket_dispatch)(ticket_id=ticket.pk)
+    await database_sync_to_async(Offer.objects.filter(pk=offer.pk).update)(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    error = await request(ws, {"type": "offer.accept", "offer_id": offer.pk}, ref="late")
+    assert error["code"] == "offer_expired"
+    refreshed = await database_sync_to_async(Ticket.objects.get)(pk=ticket.pk)
+    assert refreshed.status == "offered" and refreshed.agent_id is None
+    await ws.disconnect()
+
+
+async def test_accepting_someone_elses_offer_is_refused(agent, agent2, brand):
+    from tasks import services
+
+    await database_sync_to_async(AgentFactory._meta.model.objects.filter(pk=agent.pk).update)(
+        status="available", connections=1
+    )
+    ticket = await database_sync_to_async(TicketFactory)(brand=brand)
+    offer = await database_sync_to_async(services.ticket_dispatch)(ticket_id=ticket.pk)
+    assert offer.agent_id == agent.pk
+    ws = await agent_socket(agent2.user)
+    await drain(ws)
+    for frame_type in ("offer.accept", "offer.decline"):
+        error = await request(ws, {"type": frame_type, "offer_id": offer.pk}, ref=frame_type)
+        assert error["code"] == "offer_not_found"
+    assert (await database_sync_to_async(Offer.objects.get)(pk=offer.pk)).state == "pending"
+    await ws.disconnect()
+
+
+async def test_offer_id_must_be_an_integer(agent):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    assert (await request(ws, {"type": "offer.accept", "offer_id": "1; drop"}))["code"] == "invalid_offer_id"
+    await ws.disconnect()
+
+
+async def test_messaging_or_resolving_a_ticket_not_yours_is_refused(agent, agent2, brand):
+    ticket = await assigned_ticket(agent, brand)
+    ws = await agent_socket(agent2.user)
+    await drain(ws)
+    assert (await request(ws, {"type": "message", "ticket_id": ticket.pk, "text": "hi"}, ref="m"))["code"] == (
+        "ticket_not_found"
+    )
+    assert (await request(ws, {"type": "ticket.resolve", "ticket_id": ticket.pk}, ref="r"))["code"] == (
+        "ticket_not_found"
+    )
+    refreshed = await database_sync_to_async(Ticket.objects.get)(pk=ticket.pk)
+    assert refreshed.status == "assigned" and refreshed.agent_id == agent.pk
+    assert await database_sync_to_async(Message.objects.filter(ticket=ticket).count)() == 0
+    await ws.disconnect()
+
+
+async def test_agent_of_another_brand_never_hears_of_the_ticket(agent, outsider_agent, brand):
+    outsider_ws = await agent_socket(outsider_agent.user)
+    await request(outsider_ws, {"type": "presence", "status": "available"})
+    await drain(outsider_ws)
+    await assigned_ticket(agent, brand)
+    assert [f["type"] for f in await drain(outsider_ws, wait=0.4)] == []
+    await outsider_ws.disconnect()
+
+
+async def test_resolving_twice_is_refused(agent, brand):
+    ticket = await assigned_ticket(agent, brand)
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    assert (await request(ws, {"type": "ticket.resolve", "ticket_id": ticket.pk}, ref="1"))["type"] == "ack"
+    assert (await request(ws, {"type": "ticket.resolve", "ticket_id": ticket.pk}, ref="2"))["code"] == (
+        "ticket_not_assigned"
+    )
+    await ws.disconnect()
+
+
+async def test_socket_without_credentials_is_refused():
+    from channels.testing import WebsocketCommunicator
+
+    from marketplace.asgi import application
+
+    ws = WebsocketCommunicator(application, "/ws/agent/")
+    connected, _ = await ws.connect()
+    assert connected
+    assert (await receive(ws))["code"] == "unauthenticated"
+    assert (await ws.receive_output())["code"] == 4401
+
+
+async def test_socket_with_a_wrong_token_is_refused(db):
+    from channels.testing import WebsocketCommunicator
+
+    from marketplace.asgi import application
+
+    ws = WebsocketCommunicator(application, "/ws/agent/", headers=[(b"authorization", b"Token nope")])
+    await ws.connect()
+    assert (await receive(ws))["code"] == "unauthenticated"
+
+
+async def test_user_who_is_not_an_agent_is_refused(db):
+    user = await database_sync_to_async(User.objects.create_user)("applicant@example.test", "pw-123456789")
+    from channels.testing import WebsocketCommunicator
+
+    from marketplace.asgi import application
+    from tests.ws import token_for
+
+    key = await token_for(user)
+    ws = WebsocketCommunicator(application, "/ws/agent/", headers=[(b"authorization", f"Token {key}".encode())])
+    await ws.connect()
+    assert (await receive(ws))["code"] == "not_an_agent"
+    assert (await ws.receive_output())["code"] == 4403
+
+
+async def test_foreign_origin_is_refused_at_the_handshake(agent):
+    from channels.testing import WebsocketCommunicator
+
+    from marketplace.asgi import application
+
+    ws = WebsocketCommunicator(application, "/ws/agent/", headers=[(b"origin", b"https://evil.example")])
+    connected, _ = await ws.connect()
+    assert not connected
+
+
+# --- Customer socket ---------------------------------------------------------------------------
+
+
+async def test_unknown_customer_token_is_refused(db):
+    from channels.testing import WebsocketCommunicator
+
+    from marketplace.asgi import application
+
+    ws = WebsocketCommunicator(application, "/ws/customer/not-a-token/")
+    await ws.connect()
+    assert (await receive(ws))["code"] == "ticket_not_found"
+    assert (await ws.receive_output())["code"] == 4404
+
+
+async def test_customer_token_opens_only_its_own_ticket(agent, brand):
+    mine = await assigned_ticket(agent, brand)
+    other = await database_sync_to_async(TicketFactory)(brand=brand)
+    ws = await customer_socket(other.customer_token)
+    await drain(ws)
+    await request(ws, {"type": "message", "text": "hello"})
+    assert await database_sync_to_async(Message.objects.filter(ticket=mine).count)() == 0
+    assert await database_sync_to_async(Message.objects.filter(ticket=other).count)() == 1
+    agent_ws = await agent_socket(agent.user)
+    frames = await drain(agent_ws, wait=0.3)
+    assert not [f for f in frames if f["type"] == "message"]
+    await ws.disconnect()
+    await agent_ws.disconnect()
+
+
+@pytest.mark.parametrize(
+    "frame, code",
+    [
+        ({"type": "rate", "score": 9}, "invalid_score"),
+        ({"type": "rate", "score": "5"}, "invalid_score"),
+        ({"type": "rate", "score": 4}, "ticket_not_resolved"),
+        ({"type": "reopen"}, "ticket_not_resolved"),
+        ({"type": "message", "text": ""}, "invalid_text"),
+        ({"type": "message", "text": "y" * 4001}, "text_too_long"),
+        ({"type": "offer.accept", "offer_id": 1}, "unknown_type"),
+    ],
+)
+async def test_customer_bad_frames_are_refused(brand, frame, code):
+    ticket = await database_sync_to_async(TicketFactory)(brand=brand)
+    ws = await customer_socket(ticket.customer_token)
+    await drain(ws)
+    assert (await request(ws, frame))["code"] == code
+    refreshed = await database_sync_to_async(Ticket.objects.get)(pk=ticket.pk)
+    assert refreshed.status == "queued" and refreshed.rating is None
+    await still_open(ws)
+    await ws.disconnect()
+
+
+async def test_frames_without_ref_get_errors_but_no_ack(agent):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    await send(ws, {"type": "presence", "status": "away"})
+    frames = await drain(ws, wait=0.3)
+    assert [f["type"] for f in frames] == ["presence"]
+    await ws.disconnect()
