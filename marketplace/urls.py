@@ -12,6 +12,7 @@ api_v1 = [
     path("auth/token/", core_api.AuthTokenView.as_view(), name="api-auth-token"),
     path("tickets/", tasks_api.TicketListCreateView.as_view(), name="api-tickets"),
     path("tickets/<int:ticket_id>/", tasks_api.TicketDetailView.as_view(), name="api-ticket-detail"),
+    path("tickets/<int:ticket_id>/cancel/", tasks_api.TicketCancelView.as_view(), name="api-ticket-cancel"),
 ]
 
 urlpatterns = [

@@ -128,3 +128,16 @@ class TicketDetailView(APIView):
         if ticket is None:
             raise NotFound("ticket_not_found", "There is no such ticket for this brand.")
         return Response(TicketSerializer(ticket).data)
+
+
+class TicketCancelView(APIView):
+    """Withdraw a conversation (the customer left, or the AI assistant solved it after all)."""
+
+    authentication_classes = [BrandApiKeyAuthentication]
+    permission_classes = [IsBrand]
+    throttle_classes = [BrandThrottle]
+
+    @extend_schema(request=None, responses={200: TicketSerializer})
+    def post(self, request, ticket_id: int):
+        ticket = services.ticket_cancel(ticket_id=ticket_id, brand=request.auth)
+        return Response(TicketSerializer(ticket).data)

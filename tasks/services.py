@@ -537,3 +537,30 @@ def tickets_close_after_window() -> int:
     return Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff).update(
         status=Status.CLOSED, closed_at=timezone.now()
     )
+
+
+def ticket_cancel(*, ticket_id: int, brand: Brand) -> Ticket:
+    """The brand withdraws a conversation (the customer left). Open tickets only; a pending
+    offer is rescinded and an assigned agent gets the slot back."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().filter(pk=ticket_id, brand=brand).first()
+        if ticket is None:
+            raise NotFound("ticket_not_found", "There is no such ticket for this brand.")
+        if not ticket.is_open:
+            raise Conflict("ticket_not_open", f"This ticket is already {ticket.status}.")
+        freed = None
+        if ticket.status == Status.OFFERED:
+            offer = Offer.objects.select_for_update().get(ticket=ticket, state=Offer.State.PENDING)
+            _close_offer(offer, state=Offer.State.RESCINDED)
+            freed = offer.agent_id
+        elif ticket.status == Status.ASSIGNED:
+            AgentProfile.objects.filter(pk=ticket.agent_id, load__gt=0).update(load=F("load") - 1)
+            push_agent(ticket.agent_id, frames.agent_ticket_updated_frame(ticket.pk, Status.CANCELLED))
+            freed = ticket.agent_id
+        ticket.status = Status.CANCELLED
+        ticket.closed_at = timezone.now()
+        ticket.save(update_fields=["status", "closed_at"])
+        push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket))
+    if freed:
+        agent_dispatch(agent_id=freed)
+    return ticket

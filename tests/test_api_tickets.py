@@ -189,3 +189,22 @@ def test_agent_token_cannot_create_tickets(agent):
     response = client.post("/api/v1/tickets/", TICKET_BODY, format="json")
     assert response.status_code in (401, 403)
     assert Ticket.objects.count() == 0
+
+
+def test_brand_cancels_an_offered_ticket_and_the_agent_gets_the_slot_back(brand, brand_client):
+    agent = AgentFactory(brands=[brand], available=True)
+    created = brand_client.post("/api/v1/tickets/", TICKET_BODY, format="json").json()
+    response = brand_client.post(f"/api/v1/tickets/{created['id']}/cancel/")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    agent.refresh_from_db()
+    assert agent.load == 0 and agent.offers.get().state == "rescinded"
+    again = brand_client.post(f"/api/v1/tickets/{created['id']}/cancel/")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "ticket_not_open"
+
+
+def test_brand_cannot_cancel_another_brands_ticket(brand_client, other_brand_and_key):
+    created = brand_client.post("/api/v1/tickets/", TICKET_BODY, format="json").json()
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_brand_and_key[1]}")
+    assert other.post(f"/api/v1/tickets/{created['id']}/cancel/").status_code == 404
+    assert Ticket.objects.get(pk=created["id"]).status == "queued"

@@ -89,7 +89,6 @@
         if (value == null || value === false) return;
         if (key === "text") node.textContent = value;
         else if (key === "className") node.className = value;
-        else if (key.indexOf("data") === 0 && key.length > 4) node.setAttribute("data-" + key.slice(4).replace(/[A-Z]/g, function (c) { return "-" + c.toLowerCase(); }), value);
         else node.setAttribute(key, value === true ? "" : value);
       });
     }

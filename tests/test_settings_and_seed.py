@@ -1,0 +1,89 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from agents.models import AgentProfile
+from marketplace.models import Brand, User
+
+from .conftest import TICKET_BODY
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def django_setup_with(**env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ENVIRONMENT", "SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "marketplace.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DEBUG": "maybe"}, "DEBUG must be a boolean"),
+        ({"OFFER_TIMEOUT_SECONDS": "soon"}, "OFFER_TIMEOUT_SECONDS must be an integer"),
+        ({"OFFER_TIMEOUT_SECONDS": "0"}, "OFFER_TIMEOUT_SECONDS must be >= 1"),
+        ({"ENVIRONMENT": "production", "DEBUG": "1", "SECRET_KEY": "x"}, "DEBUG must not be on"),
+        ({"ENVIRONMENT": "production"}, "SECRET_KEY (or SECRET_KEY_FILE) is required"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must start with"),
+        ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE='/nonexistent/secret' cannot be read"),
+    ],
+)
+def test_bad_settings_fail_fast_with_a_clear_message(env, message):
+    result = django_setup_with(**env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_secret_key_can_come_from_a_file(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret-from-file\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY)"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings", "SECRET_KEY_FILE": str(secret)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "s3cret-from-file"
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_prints_a_working_api_key(capsys, settings):
+    settings.DEMO_MODE = True
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    call_command("seed_demo")
+    second = capsys.readouterr().out
+    key_lines = [line for line in first.splitlines() if line.startswith("API key: ")]
+    assert len(key_lines) == 1
+    assert key_lines == [line for line in second.splitlines() if line.startswith("API key: ")]
+
+    assert Brand.objects.filter(slug="demo").count() == 1
+    assert AgentProfile.objects.count() == 5
+    for n in range(1, 6):
+        assert User.objects.get(email=f"agent{n}@demo.test").check_password("demo-pass-123")
+    supervisor = User.objects.get(email="supervisor@demo.test")
+    assert supervisor.role == "supervisor" and supervisor.check_password("demo-pass-123")
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key_lines[0].removeprefix('API key: ')}")
+    assert client.post("/api/v1/tickets/", TICKET_BODY, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_seed_demo_outside_demo_mode_sets_no_known_password(settings):
+    settings.DEMO_MODE = False
+    call_command("seed_demo")
+    assert not User.objects.get(email="agent1@demo.test").check_password("demo-pass-123")
