@@ -1,0 +1,84 @@
+"""Run the real ASGI server (uvicorn) as a subprocess against the test database.
+
+Browser and multi-process tests need a server that speaks websockets, which Django's
+live_server (WSGI) does not. The subprocess gets the test database's URL, so a test using
+`django_db(transaction=True)` sees what the server writes and the other way round.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_database_url() -> str:
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+@contextmanager
+def asgi_server(*, sweeper: bool = True, log_path: Path | None = None, **env):
+    """Yield the base URL of a uvicorn process serving marketplace.asgi:application."""
+    port = free_port()
+    log_path = log_path or ROOT / "test-output" / f"server-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    child_env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "mkt"),
+        "SWEEPER_IN_PROCESS": "true" if sweeper else "false",
+        "ENVIRONMENT": "test",
+        "DEMO_MODE": "true",
+        **{k: str(v) for k, v in env.items()},
+    }
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1",
+             "--port", str(port), "--lifespan", "on", "--no-access-log"],
+            cwd=ROOT,
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited early; see {log_path}:\n{log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not become healthy; see {log_path}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
