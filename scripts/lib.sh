@@ -26,9 +26,12 @@ ensure_venv() {
   export PATH="$VENV/bin:$PATH"
 }
 
+# The server answers (checked on its maintenance database: the test database is created later).
 pg_up() { "$VENV/bin/python" - "$1" <<'PY' 2>/dev/null
 import sys, psycopg
-psycopg.connect(sys.argv[1], connect_timeout=2).close()
+from urllib.parse import urlsplit, urlunsplit
+url = urlsplit(sys.argv[1])
+psycopg.connect(urlunsplit(url._replace(path="/postgres")), connect_timeout=2).close()
 PY
 }
 

@@ -105,3 +105,17 @@ def handover(brand):
 def _fast_and_isolated(settings):
     settings.REOPEN_WINDOW_HOURS = 72
     settings.OFFER_TIMEOUT_SECONDS = 20
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections(django_db_setup, django_db_blocker):
+    """Websocket tests leave connections open in asgiref's worker threads; end them so the
+    test database can be dropped cleanly at the end of the run."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
