@@ -139,8 +139,10 @@ except Exception as exc:  # django-environ raises several types for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
 EMBEDDED_DB = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 if EMBEDDED_DB:
-    # SQLite has one writer; wait for the lock instead of failing under the sweeper.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite has one writer. IMMEDIATE takes the write lock when a transaction starts, so
+    # the web process and the in-process sweeper queue for it (up to `timeout`) instead of
+    # failing with "database is locked" when a reader later tries to write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = _int("DB_CONN_MAX_AGE", 0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

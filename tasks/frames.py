@@ -16,11 +16,14 @@ def pay(amount_minor: int, currency: str) -> dict:
 
 
 def offer_frame(offer: Offer, ticket: Ticket) -> dict:
-    waiting = (timezone.now() - ticket.created_at).total_seconds()
+    now = timezone.now()
+    waiting = (now - ticket.created_at).total_seconds()
     return {
         "type": "offer",
         "offer_id": offer.pk,
         "expires_at": iso(offer.expires_at),
+        # Seconds left when the frame was built: clients with a wrong clock count down from this.
+        "expires_in": round(max(0.0, (offer.expires_at - now).total_seconds()), 1),
         "pay": pay(offer.pay_amount_minor, offer.currency),
         "ticket": {
             "id": ticket.pk,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -109,7 +109,12 @@ def ticket_create(
             record.response_status = 201
             record.response_body = response
             record.save(update_fields=["response_status", "response_body"])
-    ticket_dispatch(ticket_id=ticket.pk)
+    try:
+        ticket_dispatch(ticket_id=ticket.pk)
+    except DatabaseError:
+        # The ticket is committed and queued; the sweeper offers it on its next tick. The
+        # brand must get its 201, or a retry without Idempotency-Key would duplicate it.
+        log.exception("dispatch of new ticket %s failed; left for the sweeper", ticket.pk)
     return TicketCreated(ticket=ticket, response=response)
 
 
@@ -521,7 +526,7 @@ def ticket_reopen(*, ticket: Ticket) -> Ticket:
         locked.rating = None
         locked.save(update_fields=["status", "previous_agent", "agent", "queued_at", "queue_reason", "rating"])
         earning_reverse(ticket=locked)
-        note = _system_message(locked, "The customer reopened this conversation.")
+        note = _system_message(locked, "This conversation was reopened. We are connecting you with an agent.")
         push_customer(locked.pk, frames.message_frame(note))
         push_customer(locked.pk, frames.customer_ticket_updated_frame(locked))
         if previous:

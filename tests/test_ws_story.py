@@ -30,6 +30,7 @@ async def test_handover_to_rating_end_to_end(agent, api_key):
     created = await create_ticket(api_key)
     offer = await receive_type(agent_ws, "offer")
     assert offer["pay"] == {"amount": "45.00", "currency": "SEK"}
+    assert 19 <= offer["expires_in"] <= 20 and offer["expires_at"].endswith("+00:00")
     assert offer["ticket"]["id"] == created["id"]
     assert offer["ticket"]["subject"] == "My card was declined"
     assert offer["ticket"]["priority"] == "normal"

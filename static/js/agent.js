@@ -219,7 +219,11 @@
   function addOffer(frame) {
     var id = frame.offer_id;
     if (state.sync) state.sync.offers.add(id);
-    var deadline = Date.parse(frame.expires_at);
+    // expires_in is relative to when the server sent the frame, so a phone whose clock is
+    // off still counts down correctly; expires_at is the fallback.
+    var deadline = typeof frame.expires_in === "number"
+      ? Date.now() + frame.expires_in * 1000
+      : Date.parse(frame.expires_at);
     if (isNaN(deadline)) deadline = Date.now() + DEFAULT_OFFER_SECONDS * 1000;
     var existing = state.offers.get(id);
     if (existing) {
@@ -322,6 +326,10 @@
   function upsertChat(ticket) {
     var id = ticket.id;
     if (state.sync) state.sync.tickets.add(id);
+    // The assignment can overtake the ack of the accept; the offer is settled either way.
+    state.offers.forEach(function (offer, offerId) {
+      if (offer.frame.ticket && offer.frame.ticket.id === id) removeOffer(offerId);
+    });
     var chat = state.chats.get(id);
     var isNew = !chat;
     if (isNew) {
@@ -378,8 +386,14 @@
     if (state.openId === id) {
       state.openId = null;
       var next = state.chats.keys().next();
-      if (!next.done) openChat(next.value);
-      else renderChatView();
+      if (!next.done) {
+        openChat(next.value);
+      } else {
+        ui.input.value = "";
+        resetResolve();
+        updateCounter();
+        renderChatView();
+      }
     }
     renderEmpty();
     return true;
@@ -444,7 +458,7 @@
 
   function messageNode(message) {
     var sender = message.sender || "system";
-    var label = { agent: "You", customer: null, bot: "Assistant", system: null }[sender];
+    var label = sender === "bot" ? "Assistant" : null;
     return el("li", {
       className: "message message-" + sender,
       "data-testid": "message",
@@ -701,9 +715,15 @@
         Array.from(state.offers.keys()).forEach(function (id) {
           if (!seen.offers.has(id)) removeOffer(id);
         });
+        var dropped = 0;
         Array.from(state.chats.keys()).forEach(function (id) {
-          if (!seen.tickets.has(id)) removeChat(id);
+          if (!seen.tickets.has(id) && removeChat(id)) dropped += 1;
         });
+        if (dropped) {
+          showNotice(dropped === 1
+            ? "A chat was closed or handed on while you were disconnected."
+            : dropped + " chats were closed or handed on while you were disconnected.");
+        }
         if (state.openId == null && state.chats.size) openChat(state.chats.keys().next().value);
       })
       .catch(function () { state.sync = null; });
@@ -724,6 +744,18 @@
     onFrame: onFrame,
     onStatus: onStatus,
   });
+
+  // The dock sticks right under the app bar, whose height depends on fonts and names.
+  var appBar = document.querySelector(".app-bar");
+  function measureAppBar() {
+    if (appBar) document.documentElement.style.setProperty("--app-bar-h", appBar.offsetHeight + "px");
+  }
+  measureAppBar();
+  window.addEventListener("resize", measureAppBar);
+
+  // Login/logout confirmations are only worth a glance in a working app.
+  var flash = document.querySelector('[data-testid="flash-messages"]');
+  if (flash) setTimeout(function () { flash.hidden = true; }, 5000);
 
   renderStatus();
   updateCounter();

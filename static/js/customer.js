@@ -150,7 +150,7 @@
     var ended = state.invalid || CLOSED_STATES.indexOf(status) !== -1;
     ui.input.disabled = ended;
     ui.input.placeholder = ended
-      ? (status === "cancelled" || state.invalid ? "This conversation has ended" : "Reopen the conversation to write again")
+      ? (status === "cancelled" || state.invalid ? "This conversation has ended" : "Reopen to write again")
       : "Write a message…";
     ui.rating.hidden = status !== "resolved";
     ui.reopenBox.hidden = !(status === "resolved" || status === "closed");
@@ -356,7 +356,8 @@
         addMessage(frame);
         break;
       case "error":
-        showError(frame);
+        // An unknown link is explained by the status line once the socket closes.
+        if (frame.code !== "ticket_not_found") showError(frame);
         break;
       default:
         break;
