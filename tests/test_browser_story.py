@@ -66,7 +66,7 @@ def hand_over(base: str, api_key: str) -> dict:
 
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def test_agent_and_customer_walk_the_whole_story_on_phones(browser, agent, api_key):
