@@ -273,6 +273,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Browsers expect the PWA manifest with its own type.
+WHITENOISE_MIMETYPES = {".webmanifest": "application/manifest+json"}
 
 LOGGING = {
     "version": 1,

@@ -47,3 +47,9 @@ def test_customer_chat_opens_with_its_token(client, brand):
 
 def test_customer_chat_with_an_unknown_token_is_a_404(client):
     assert client.get("/chat/nope/").status_code == 404
+
+
+def test_pwa_manifest_is_served_with_its_type(client):
+    response = client.get("/static/manifest.webmanifest")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/manifest+json"
