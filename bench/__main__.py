@@ -1,0 +1,617 @@
+"""Dispatch benchmark on the real stack.
+
+    python -m bench --agents 500 --rate 50 --seconds 60
+
+Starts two uvicorn processes and the sweeper on a fresh PostgreSQL database and Redis,
+connects simulated agents (real websocket clients, spread over the processes) and
+simulated customers (REST + their own sockets, on the other process), and measures what
+PRODUCT.md section 6 asks for. Writes a JSON file and appends a table to
+docs/benchmarks.md. Exits non-zero when an integrity check fails.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .stack import ROOT, Stack, recreate_database
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/marketplace_bench"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", type=int, default=500, help="agents on the main brand (default 500)")
+    parser.add_argument("--rate", type=float, default=50, help="tickets per second in the steady phase (default 50)")
+    parser.add_argument("--seconds", type=float, default=60, help="length of the steady phase (default 60)")
+    parser.add_argument("--overload-agents", type=int, default=20, help="agents on the overload brand (default 20)")
+    parser.add_argument("--overload-rate", type=float, default=20, help="tickets/s in the overload phase (default 20)")
+    parser.add_argument("--overload-seconds", type=float, default=10, help="length of the overload phase (default 10)")
+    parser.add_argument("--web", type=int, default=2, help="uvicorn processes (default 2)")
+    parser.add_argument("--port", type=int, default=8400, help="first web port (default 8400)")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    parser.add_argument("--json", type=Path, default=None, help="where to write the JSON results")
+    parser.add_argument("--no-docs", action="store_true", help="do not append to docs/benchmarks.md")
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args(argv)
+
+
+# --- Statistics ---------------------------------------------------------------------------
+
+
+def summary(samples_s: list[float]) -> dict:
+    if not samples_s:
+        return {"n": 0}
+    ordered = sorted(samples_s)
+
+    def pct(p):
+        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))] * 1000
+
+    return {
+        "n": len(ordered),
+        "p50_ms": round(pct(50), 2),
+        "p95_ms": round(pct(95), 2),
+        "p99_ms": round(pct(99), 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
+    }
+
+
+# --- Setup in this process (Django ORM against the bench database) -------------------------
+
+
+def django_setup(database_url: str, redis_url: str) -> None:
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="marketplace.settings",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        ENVIRONMENT="test",
+    )
+    sys.path.insert(0, str(ROOT))
+    import logging
+
+    import django
+
+    django.setup()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def seed(agents: int, overload_agents: int) -> dict:
+    from django.contrib.auth.hashers import make_password
+    from rest_framework.authtoken.models import Token
+
+    from agents.models import AgentLanguage, AgentProfile
+    from marketplace.models import Brand, User
+    from marketplace.services import brand_api_key_create
+    from payouts.models import RateCard
+
+    main = Brand.objects.create(slug="bench", name="Bench", currency="SEK")
+    over = Brand.objects.create(slug="overload", name="Overload", currency="SEK")
+    for brand in (main, over):
+        RateCard.objects.create(brand=brand, category="", amount_minor=4500)
+    unusable = make_password(None)
+
+    def make(count: int, brand, prefix: str, capacity: int) -> list[str]:
+        users = User.objects.bulk_create(
+            [User(email=f"{prefix}{i}@bench.test", role=User.Role.AGENT, password=unusable) for i in range(count)]
+        )
+        profiles = AgentProfile.objects.bulk_create(
+            [
+                AgentProfile(user=u, display_name=f"{prefix}{i}", tier=AgentProfile.Tier.STANDARD, capacity=capacity)
+                for i, u in enumerate(users)
+            ]
+        )
+        AgentLanguage.objects.bulk_create([AgentLanguage(agent=p, code="en") for p in profiles])
+        AgentProfile.brands.through.objects.bulk_create(
+            [AgentProfile.brands.through(agentprofile_id=p.pk, brand_id=brand.pk) for p in profiles]
+        )
+        tokens = Token.objects.bulk_create([Token(key=Token.generate_key(), user=u) for u in users])
+        return [t.key for t in tokens]
+
+    return {
+        "main_key": brand_api_key_create(brand=main),
+        "over_key": brand_api_key_create(brand=over),
+        "main_tokens": make(agents, main, "agent", 2),
+        # Capacity 1 so that every offer after a resolve is the one the freed slot caused.
+        "over_tokens": make(overload_agents, over, "over", 1),
+    }
+
+
+def integrity(run: "Run") -> dict:
+    from django.db.models import Count, Q
+
+    from tasks.models import Message, Offer, Ticket
+
+    created = set(run.created)
+    in_db = set(Ticket.objects.filter(pk__in=created).values_list("pk", flat=True))
+    double_db = (
+        Offer.objects.filter(state=Offer.State.ACCEPTED).values("ticket").annotate(n=Count("pk")).filter(n__gt=1).count()
+    )
+    double_clients = sum(1 for agents in run.assigned_to.values() if len(agents) > 1)
+    # Lost: neither with an agent / done, nor waiting in the queue with a reason.
+    lost = Ticket.objects.filter(pk__in=created).exclude(
+        Q(status__in=["assigned", "resolved", "closed"]) | (Q(status__in=["queued", "offered"]) & ~Q(queue_reason=""))
+    )
+    stored = set(Message.objects.filter(ticket_id__in=created, sender="agent").values_list("ticket_id", flat=True))
+    acked = set(run.msg_acked)
+    missing_in_db = acked - stored
+    # Acked agent messages the customer's socket (connected before the send) never got.
+    undelivered = {
+        t for t in acked if t in run.customer_connected and run.customer_connected[t] < run.msg_sent[t]
+    } - set(run.customer_msg)
+    unfinished = Ticket.objects.filter(pk__in=created).exclude(status__in=["resolved", "closed"]).count()
+    return {
+        "tickets_created": len(created),
+        "tickets_missing_from_db": len(created - in_db),
+        "double_assignments": double_db + double_clients,
+        "tickets_lost": lost.count() + len(created - in_db),
+        "messages_lost": len(missing_in_db) + len(undelivered),
+        "tickets_unfinished_after_drain": unfinished,
+    }
+
+
+# --- Floor ---------------------------------------------------------------------------------
+
+
+async def measure_floor(database_url: str, redis_url: str, rounds: int = 300) -> dict:
+    """One PostgreSQL row-lock transaction plus one Redis publish -> receive."""
+    import psycopg
+    import redis.asyncio as aioredis
+
+    samples, pg_only, redis_only = [], [], []
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await conn.execute("CREATE TABLE IF NOT EXISTS bench_floor (id int PRIMARY KEY, n bigint NOT NULL)")
+        await conn.execute("INSERT INTO bench_floor VALUES (1, 0) ON CONFLICT DO NOTHING")
+        await conn.commit()
+        publisher = aioredis.Redis.from_url(redis_url)
+        subscriber = aioredis.Redis.from_url(redis_url)
+        pubsub = subscriber.pubsub()
+        channel = f"bench-floor-{os.getpid()}"
+        await pubsub.subscribe(channel)
+        await pubsub.get_message(timeout=1)  # subscribe confirmation
+        for i in range(rounds):
+            t0 = time.perf_counter()
+            async with conn.transaction():
+                cur = await conn.execute("SELECT id FROM bench_floor WHERE id = 1 FOR UPDATE SKIP LOCKED")
+                await cur.fetchone()
+                await conn.execute("UPDATE bench_floor SET n = n + 1 WHERE id = 1")
+            t1 = time.perf_counter()
+            await publisher.publish(channel, str(i))
+            while True:
+                message = await pubsub.get_message(timeout=1)
+                if message and message["type"] == "message":
+                    break
+            t2 = time.perf_counter()
+            if i >= 20:  # warm-up rounds are not counted
+                samples.append(t2 - t0)
+                pg_only.append(t1 - t0)
+                redis_only.append(t2 - t1)
+        await pubsub.aclose()
+        await publisher.aclose()
+        await subscriber.aclose()
+    return {"total": summary(samples), "postgres": summary(pg_only), "redis": summary(redis_only)}
+
+
+# --- Simulated agents and customers -------------------------------------------------------
+
+
+class Run:
+    """Everything the clients observe, keyed by ticket id; times from time.perf_counter()."""
+
+    def __init__(self):
+        self.sent_at: dict[int, float] = {}  # POST sent
+        self.created: dict[int, float] = {}  # POST answered
+        self.offer_at: dict[int, float] = {}  # first offer for the ticket received
+        self.accept_sent: dict[int, float] = {}
+        self.agent_assigned: dict[int, float] = {}
+        self.customer_assigned: dict[int, float] = {}
+        self.customer_connected: dict[int, float] = {}
+        self.msg_sent: dict[int, float] = {}
+        self.msg_acked: set[int] = set()
+        self.customer_msg: dict[int, float] = {}
+        self.resolved: set[int] = set()
+        self.assigned_to: dict[int, set] = defaultdict(set)
+        self.freed_to_offer: list[float] = []
+        self.errors: Counter = Counter()
+        self.offers_received = 0
+        self.pending_offers: dict[int, float] = {}  # offer received before the POST answer
+
+    def note_offer(self, ticket_id: int, at: float) -> None:
+        self.offers_received += 1
+        self.offer_at.setdefault(ticket_id, at)
+
+
+class Agent:
+    def __init__(self, run: Run, url: str, token: str, name: str, handle: tuple, think: tuple, track_freed: bool):
+        self.run, self.url, self.token, self.name = run, url, token, name
+        self.handle, self.think, self.track_freed = handle, think, track_freed
+        self.ws = None
+        self.freed_at: float | None = None
+        self.ref = 0
+        self.active = 0
+        self.tasks: set = set()
+
+    async def connect(self):
+        import websockets
+
+        self.ws = await websockets.connect(
+            self.url, additional_headers={"Authorization": f"Token {self.token}"}, open_timeout=60, max_queue=None
+        )
+        self.reader = asyncio.create_task(self.read())
+
+    async def send(self, frame: dict) -> None:
+        self.ref += 1
+        frame["ref"] = f"{frame['type']}:{frame.get('ticket_id', frame.get('offer_id', ''))}:{self.ref}"
+        await self.ws.send(json.dumps(frame))
+
+    def spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def read(self):
+        import websockets
+
+        try:
+            async for raw in self.ws:
+                now = time.perf_counter()
+                frame = json.loads(raw)
+                kind = frame["type"]
+                if kind == "offer":
+                    ticket_id = frame["ticket"]["id"]
+                    self.run.note_offer(ticket_id, now)
+                    if self.freed_at is not None:
+                        self.run.freed_to_offer.append(now - self.freed_at)
+                        self.freed_at = None
+                    self.spawn(self.accept(frame["offer_id"], ticket_id))
+                elif kind == "ticket.assigned":
+                    ticket_id = frame["ticket"]["id"]
+                    self.run.agent_assigned.setdefault(ticket_id, now)
+                    self.run.assigned_to[ticket_id].add(self.name)
+                    self.spawn(self.work(ticket_id))
+                elif kind == "ack" and frame["ref"].startswith("message:"):
+                    self.run.msg_acked.add(int(frame["ref"].split(":")[1]))
+                elif kind == "error":
+                    self.run.errors[f"agent:{frame['code']}"] += 1
+        except websockets.ConnectionClosed:
+            pass
+
+    async def accept(self, offer_id: int, ticket_id: int):
+        await asyncio.sleep(random.uniform(*self.think))
+        self.run.accept_sent.setdefault(ticket_id, time.perf_counter())
+        await self.send({"type": "offer.accept", "offer_id": offer_id})
+
+    async def work(self, ticket_id: int):
+        self.run.msg_sent[ticket_id] = time.perf_counter()
+        await self.send({"type": "message", "ticket_id": ticket_id, "text": f"Hello, this is {self.name}."})
+        await asyncio.sleep(random.uniform(*self.handle))
+        if self.track_freed:
+            self.freed_at = time.perf_counter()
+        await self.send({"type": "ticket.resolve", "ticket_id": ticket_id})
+        self.run.resolved.add(ticket_id)
+
+
+async def customer(run: Run, http, base: str, ws_base: str, key: str, n: int, stop: asyncio.Event):
+    import websockets
+
+    body = {
+        "customer": {"external_id": f"bench-{n}", "name": f"Customer {n}"},
+        "language": "en",
+        "subject": f"Benchmark case {n}",
+        "summary": "Simulated handover",
+        "transcript": [{"role": "customer", "text": "I want a human"}],
+    }
+    sent = time.perf_counter()
+    try:
+        response = await http.post(f"{base}/api/v1/tickets/", json=body, headers={"Authorization": f"Bearer {key}"})
+    except Exception as exc:
+        run.errors[f"http:{exc.__class__.__name__}"] += 1
+        return
+    if response.status_code != 201:
+        run.errors[f"http:{response.status_code}"] += 1
+        return
+    created = response.json()
+    ticket_id = created["id"]
+    run.sent_at[ticket_id] = sent
+    run.created[ticket_id] = time.perf_counter()
+    try:
+        async with websockets.connect(f"{ws_base}/ws/customer/{created['customer_token']}/", open_timeout=30) as ws:
+            run.customer_connected[ticket_id] = time.perf_counter()
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=1)
+                except asyncio.TimeoutError:
+                    continue
+                now = time.perf_counter()
+                frame = json.loads(raw)
+                if frame["type"] == "ticket.updated":
+                    if frame["status"] == "assigned":
+                        run.customer_assigned.setdefault(ticket_id, now)
+                    elif frame["status"] in ("resolved", "closed", "cancelled"):
+                        return
+                elif frame["type"] == "message" and frame["sender"] == "agent":
+                    run.customer_msg.setdefault(ticket_id, now)
+    except Exception as exc:
+        run.errors[f"customer_ws:{exc.__class__.__name__}"] += 1
+
+
+async def drive(args, stack: Stack, seeded: dict) -> dict:
+    import httpx
+
+    random.seed(args.seed)
+    run = Run()
+    bases = [base for base, _ in stack.web]
+    ws_bases = [base.replace("http://", "ws://") for base in bases]
+
+    def progress(phase: str, started: float):
+        print(
+            f"  [{phase} {time.perf_counter() - started:5.1f}s] created {len(run.created)}, "
+            f"offers {run.offers_received}, assigned {len(run.agent_assigned)}, resolved {len(run.resolved)}, "
+            f"errors {sum(run.errors.values())}",
+            flush=True,
+        )
+
+    print(f"floor: {args.web} web processes up; measuring PostgreSQL lock + Redis round trip", flush=True)
+    floor = await measure_floor(args.database_url, args.redis_url)
+
+    # Idle sockets: memory per connected agent before anyone works.
+    rss_before = stack.web_rss_kb()
+    main_agents = [
+        Agent(run, f"{ws_bases[i % len(ws_bases)]}/ws/agent/", token, f"agent{i}", (1.0, 3.0), (0.05, 0.15), False)
+        for i, token in enumerate(seeded["main_tokens"])
+    ]
+    over_agents = [
+        Agent(run, f"{ws_bases[i % len(ws_bases)]}/ws/agent/", token, f"over{i}", (1.0, 2.0), (0.02, 0.05), True)
+        for i, token in enumerate(seeded["over_tokens"])
+    ]
+    everyone = main_agents + over_agents
+    print(f"connecting {len(everyone)} agents over {len(bases)} processes", flush=True)
+    gate = asyncio.Semaphore(50)
+
+    async def connect(agent):
+        async with gate:
+            await agent.connect()
+
+    await asyncio.gather(*(connect(a) for a in everyone))
+    await asyncio.sleep(3)
+    rss_after = stack.web_rss_kb()
+    memory = {
+        "idle_agents": len(everyone),
+        "web_rss_before_kb": rss_before,
+        "web_rss_after_kb": rss_after,
+        "per_idle_agent_kb": round((rss_after - rss_before) / max(1, len(everyone)), 1),
+    }
+    print(f"memory: {memory['per_idle_agent_kb']} KB per idle connected agent", flush=True)
+
+    for agent in everyone:
+        await agent.send({"type": "presence", "status": "available"})
+    await asyncio.sleep(1)
+
+    stop = asyncio.Event()
+    customers: set = set()
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+
+        async def arrivals(rate: float, seconds: float, key: str, phase: str, offset: int) -> tuple[int, float]:
+            started = time.perf_counter()
+            n = 0
+            next_progress = started + 5
+            while (now := time.perf_counter()) - started < seconds:
+                due = int((now - started) * rate)
+                while n < due:
+                    i = offset + n
+                    task = asyncio.create_task(
+                        customer(run, http, bases[i % len(bases)], ws_bases[(i + 1) % len(bases)], key, i, stop)
+                    )
+                    customers.add(task)
+                    task.add_done_callback(customers.discard)
+                    n += 1
+                if now >= next_progress:
+                    progress(phase, started)
+                    next_progress += 5
+                await asyncio.sleep(0.002)
+            return n, time.perf_counter() - started
+
+        print(f"steady: {args.rate} tickets/s for {args.seconds}s to {len(main_agents)} agents", flush=True)
+        resolved_before = len(run.resolved)
+        steady_n, steady_s = await arrivals(args.rate, args.seconds, seeded["main_key"], "steady", 0)
+        steady_resolved = len(run.resolved) - resolved_before
+        steady_ids = set(run.created)
+        print(
+            f"overload: {args.overload_rate} tickets/s for {args.overload_seconds}s to {len(over_agents)} agents "
+            "(capacity 1 each)",
+            flush=True,
+        )
+        await arrivals(args.overload_rate, args.overload_seconds, seeded["over_key"], "overload", 10**6)
+
+        print("drain: waiting for every ticket to be resolved", flush=True)
+        started = time.perf_counter()
+        while time.perf_counter() - started < 90:
+            if customers == set() and len(run.resolved) >= len(run.created):
+                break
+            await asyncio.sleep(0.5)
+            if int(time.perf_counter() - started) % 5 == 0:
+                progress("drain", started)
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(1)  # last resolves land in the database
+        stop.set()
+        await asyncio.gather(*customers, return_exceptions=True)
+
+    for agent in everyone:
+        await agent.ws.close()
+
+    def diffs(start: dict, end: dict, ids=None) -> list[float]:
+        keys = (ids if ids is not None else start.keys()) & start.keys() & end.keys()
+        return [end[k] - start[k] for k in keys if end[k] >= start[k]]
+
+    # Customer-side accept samples only where the customer was listening before the accept.
+    cust_ids = {t for t in run.accept_sent if run.customer_connected.get(t, float("inf")) < run.accept_sent[t]}
+    msg_ids = {t for t in run.msg_sent if run.customer_connected.get(t, float("inf")) < run.msg_sent[t]}
+    latency = {
+        "created_to_offer": summary(diffs(run.sent_at, run.offer_at, steady_ids)),
+        "accept_to_assigned_agent": summary(diffs(run.accept_sent, run.agent_assigned)),
+        "accept_to_assigned_customer": summary(diffs(run.accept_sent, run.customer_assigned, cust_ids)),
+        "message_agent_to_customer": summary(diffs(run.msg_sent, run.customer_msg, msg_ids)),
+        "freed_to_next_offer": summary(run.freed_to_offer),
+    }
+    return {
+        "floor": floor,
+        "memory": memory,
+        "latency": latency,
+        "throughput": {
+            "steady_tickets_created": steady_n,
+            "steady_seconds": round(steady_s, 2),
+            "created_per_s": round(steady_n / steady_s, 2),
+            "resolved_per_s_during_steady": round(steady_resolved / steady_s, 2),
+        },
+        "errors": dict(run.errors),
+        "error_count": sum(run.errors.values()),
+        "_run": run,
+    }
+
+
+# --- Report --------------------------------------------------------------------------------
+
+
+def versions() -> dict:
+    import channels
+    import channels_redis
+    import django
+    import psycopg
+    import redis as redis_py
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg = cursor.fetchone()[0]
+    return {
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "channels": channels.__version__,
+        "channels_redis": channels_redis.__version__,
+        "psycopg": psycopg.__version__,
+        "redis_py": redis_py.__version__,
+        "postgresql": pg,
+        "redis_server": redis_py.Redis.from_url(os.environ["REDIS_URL"]).info("server")["redis_version"],
+    }
+
+
+def markdown(result: dict) -> str:
+    floor = result["floor"]["total"]["p50_ms"]
+    lat = result["latency"]
+    targets = {
+        "created_to_offer": "p50 <= 15, p99 <= 60",
+        "accept_to_assigned_agent": "p99 <= 40",
+        "accept_to_assigned_customer": "p99 <= 40",
+        "message_agent_to_customer": "",
+        "freed_to_next_offer": "<= 1000",
+    }
+    lines = [
+        f"## {result['started_at']}",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {result['machine']['cpus']} CPUs, {result['machine']['platform']}  ",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()),
+        "",
+        "| figure | n | p50 ms | p95 ms | p99 ms | max ms | p50 / floor | p99 / floor | target |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, s in lat.items():
+        if not s.get("n"):
+            lines.append(f"| {name} | 0 | | | | | | | {targets[name]} |")
+            continue
+        lines.append(
+            f"| {name} | {s['n']} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | {s['max_ms']} | "
+            f"{s['p50_ms'] / floor:.1f}x | {s['p99_ms'] / floor:.1f}x | {targets[name]} |"
+        )
+    f = result["floor"]
+    lines += [
+        f"| floor: PG row-lock tx + Redis publish->receive | {f['total']['n']} | {f['total']['p50_ms']} | "
+        f"{f['total']['p95_ms']} | {f['total']['p99_ms']} | {f['total']['max_ms']} | 1.0x | | |",
+        "",
+        f"Throughput: {result['throughput']['created_per_s']} tickets/s created for "
+        f"{result['throughput']['steady_seconds']} s (target rate {result['args']['rate']}), "
+        f"{result['throughput']['resolved_per_s_during_steady']} resolved/s; errors: {result['error_count']} "
+        f"{result['errors'] or ''}  ",
+        f"Memory: {result['memory']['per_idle_agent_kb']} KB RSS per idle connected agent "
+        f"({result['memory']['idle_agents']} agents, web RSS {result['memory']['web_rss_before_kb']} -> "
+        f"{result['memory']['web_rss_after_kb']} KB; target <= 100 KB)  ",
+        "Integrity: " + ", ".join(f"{k} {v}" for k, v in result["integrity"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    t0 = time.perf_counter()
+    print(f"database {args.database_url} (recreated), redis {args.redis_url}", flush=True)
+    recreate_database(args.database_url)
+    stack = Stack(args.database_url, args.redis_url, web_processes=args.web, base_port=args.port)
+    stack.migrate()
+    django_setup(args.database_url, args.redis_url)
+    seeded = seed(args.agents, args.overload_agents)
+    try:
+        stack.start()
+        result = asyncio.run(drive(args, stack, seeded))
+    finally:
+        stack.stop()
+    run = result.pop("_run")
+    result["integrity"] = integrity(run)
+    result.update(
+        started_at=started_at,
+        command=command,
+        args=vars(args) | {"json": str(args.json) if args.json else None},
+        machine={"cpus": os.cpu_count(), "platform": platform.platform()},
+        versions=versions(),
+        wall_seconds=round(time.perf_counter() - t0, 1),
+    )
+    floor = result["floor"]["total"]["p50_ms"]
+    print("\nresults (ms; ratio to the floor's p50 of %.2f ms):" % floor)
+    for name, s in result["latency"].items():
+        if s.get("n"):
+            print(
+                f"  {name:30s} n={s['n']:6d} p50={s['p50_ms']:8.2f} ({s['p50_ms'] / floor:5.1f}x) "
+                f"p95={s['p95_ms']:8.2f} p99={s['p99_ms']:8.2f} ({s['p99_ms'] / floor:5.1f}x) max={s['max_ms']:8.2f}"
+            )
+        else:
+            print(f"  {name:30s} no samples")
+    print(f"  throughput: {result['throughput']}")
+    print(f"  memory: {result['memory']['per_idle_agent_kb']} KB per idle agent")
+    print(f"  errors: {result['error_count']} {result['errors']}")
+    print(f"  integrity: {result['integrity']}")
+    print(f"  wall time: {result['wall_seconds']} s")
+
+    out = args.json or ROOT / "test-output" / "bench" / "result.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"JSON: {out}")
+    if not args.no_docs:
+        docs = ROOT / "docs" / "benchmarks.md"
+        if not docs.exists():
+            docs.write_text("# Benchmark runs\n\nAppended by `make bench` (see README, \"Benchmark\").\n\n")
+        with docs.open("a") as handle:
+            handle.write(markdown(result) + "\n")
+        print(f"appended to {docs}")
+    bad = {k: v for k, v in result["integrity"].items() if k not in ("tickets_created",) and v}
+    if bad:
+        print(f"INTEGRITY FAILED: {bad}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The real stack for a benchmark run: a fresh PostgreSQL database, two or more uvicorn
+processes and the sweeper, all on one Redis channel layer."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def admin_url(database_url: str) -> str:
+    return urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
+
+
+def recreate_database(database_url: str) -> None:
+    name = urlsplit(database_url).path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        raise SystemExit(f"refusing to recreate database with an unusual name: {name!r}")
+    with psycopg.connect(admin_url(database_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of one process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Stack:
+    database_url: str
+    redis_url: str
+    web_processes: int = 2
+    base_port: int = 8400
+    log_dir: Path = ROOT / "test-output" / "bench"
+    procs: list = field(default_factory=list)
+    web: list = field(default_factory=list)  # (base_url, Popen)
+
+    def env(self) -> dict:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "CHANNEL_PREFIX": f"bench{os.getpid()}",
+            "SWEEPER_IN_PROCESS": "false",
+            "ENVIRONMENT": "production",
+            "SECRET_KEY": "benchmark-only-secret",
+            "DEBUG": "false",
+            "DB_CONN_MAX_AGE": "600",
+            "LOG_LEVEL": "WARNING",
+            # The benchmark's clients are the only traffic: lift the per-brand API limit.
+            "THROTTLE_BRAND": "1000000/min",
+            "THROTTLE_AUTH_TOKEN": "1000000/min",
+        }
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=self.env(), check=True
+        )
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "w")
+        proc = subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def start(self) -> None:
+        for i in range(self.web_processes):
+            port = self.base_port + i
+            proc = self._spawn(
+                f"web{i}",
+                [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1",
+                 "--port", str(port), "--lifespan", "on", "--no-access-log", "--log-level", "warning"],
+            )
+            self.web.append((f"http://127.0.0.1:{port}", proc))
+        self._spawn("sweeper", [sys.executable, "manage.py", "run_sweeper"])
+        deadline = time.monotonic() + 60
+        for base, proc in self.web:
+            while True:
+                if proc.poll() is not None:
+                    raise SystemExit(f"web process {base} exited; see {self.log_dir}")
+                try:
+                    with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"web process {base} did not become healthy; see {self.log_dir}")
+                time.sleep(0.2)
+
+    def web_rss_kb(self) -> int:
+        return sum(rss_kb(proc.pid) for _, proc in self.web)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
