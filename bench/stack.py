@@ -56,7 +56,10 @@ class Stack:
             "ENVIRONMENT": "production",
             "SECRET_KEY": "benchmark-only-secret",
             "DEBUG": "false",
-            "DB_CONN_MAX_AGE": "600",
+            # Under ASGI each request runs in its own thread, so persistent connections are
+            # per thread and never reused; the pool shares them (see docs/deployment.md).
+            "DB_POOL": "true",
+            "DB_POOL_MAX": "20",
             "LOG_LEVEL": "WARNING",
             # The benchmark's clients are the only traffic: lift the per-brand API limit.
             "THROTTLE_BRAND": "1000000/min",
@@ -81,7 +84,7 @@ class Stack:
             proc = self._spawn(
                 f"web{i}",
                 [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1",
-                 "--port", str(port), "--lifespan", "on", "--no-access-log", "--log-level", "warning"],
+                 "--port", str(port), "--lifespan", "on", "--no-access-log", "--log-level", "warning", "--ws-per-message-deflate", "false"],
             )
             self.web.append((f"http://127.0.0.1:{port}", proc))
         self._spawn("sweeper", [sys.executable, "manage.py", "run_sweeper"])

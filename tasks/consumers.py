@@ -9,7 +9,7 @@ socket itself is not allowed.
 import json
 import logging
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -19,6 +19,17 @@ from . import selectors, services
 from .realtime import agent_group, customer_group
 
 log = logging.getLogger(__name__)
+
+
+def database_sync_to_async(func):
+    """Run a service in the thread pool, not in the one shared "sync thread".
+
+    Channels' default (thread_sensitive=True) funnels every consumer's database work in a
+    process through a single thread, so one slow transaction delays every agent. Services
+    are independent transactions that claim their rows with locks, so they may run in
+    parallel; each thread takes a connection from the pool and gives it back afterwards.
+    """
+    return DatabaseSyncToAsync(func, thread_sensitive=False)
 
 # A frame is at most a message plus some envelope; anything larger is refused unread.
 MAX_FRAME_CHARS = settings.MESSAGE_MAX_CHARS * 2 + 1024

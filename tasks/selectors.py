@@ -44,12 +44,18 @@ def eligible_agents(ticket: Ticket):
 
 
 def waiting_tickets_for_agent(agent: AgentProfile, limit: int = 20) -> list[Ticket]:
-    """Queued tickets this agent could take, in queue order (priority, then age)."""
-    languages = list(agent.languages.values_list("code", flat=True))
-    skills = set(agent.skills.values_list("code", flat=True))
+    """Queued tickets this agent could take, in queue order (priority, then age).
+
+    Uses the agent's prefetched languages and skills when the caller loaded them."""
+    languages = agent.language_codes
+    skills = set(agent.skill_codes)
     offered_before = Offer.objects.filter(ticket=OuterRef("pk"), agent=agent, created_at__gte=OuterRef("queued_at"))
     candidates = (
-        Ticket.objects.filter(status=Ticket.Status.QUEUED, brand__in=agent.brands.all(), language__in=languages)
+        Ticket.objects.filter(
+            status=Ticket.Status.QUEUED,
+            brand__in=AgentProfile.brands.through.objects.filter(agentprofile_id=agent.pk).values("brand_id"),
+            language__in=languages,
+        )
         .exclude(Exists(offered_before))
         .order_by("-priority", "created_at")[:limit]
     )

@@ -78,10 +78,19 @@ def ticket_create(
                 return TicketCreated(ticket=None, response=record.response_body, replayed=True)
 
         customer_data = data["customer"]
-        customer, _ = Customer.objects.update_or_create(
-            brand=brand,
-            external_id=customer_data["external_id"],
-            defaults={"name": customer_data["name"], "email": customer_data.get("email") or ""},
+        # One upsert round trip instead of select-then-insert/update.
+        (customer,) = Customer.objects.bulk_create(
+            [
+                Customer(
+                    brand=brand,
+                    external_id=customer_data["external_id"],
+                    name=customer_data["name"],
+                    email=customer_data.get("email") or "",
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["brand", "external_id"],
+            update_fields=["name", "email"],
         )
         transcript = [
             {"role": turn["role"], "text": mask_sensitive(turn["text"]), "at": turn.get("at")}
@@ -109,12 +118,14 @@ def ticket_create(
             record.response_status = 201
             record.response_body = response
             record.save(update_fields=["response_status", "response_body"])
-    try:
-        ticket_dispatch(ticket_id=ticket.pk)
-    except DatabaseError:
-        # The ticket is committed and queued; the sweeper offers it on its next tick. The
-        # brand must get its 201, or a retry without Idempotency-Key would duplicate it.
-        log.exception("dispatch of new ticket %s failed; left for the sweeper", ticket.pk)
+        # Offer it in the same transaction: the new row is ours alone until commit, so it
+        # needs no lock, and the agent hears of it the moment it exists. A savepoint keeps
+        # a failed dispatch from losing the ticket: it stays queued for the sweeper.
+        try:
+            with transaction.atomic():
+                _offer_to_best_agent(ticket)
+        except DatabaseError:
+            log.exception("dispatch of new ticket %s failed; left for the sweeper", ticket.pk)
     return TicketCreated(ticket=ticket, response=response)
 
 
@@ -137,22 +148,28 @@ def ticket_dispatch(*, ticket_id: int) -> Offer | None:
         )
         if ticket is None:
             return None
-        agent = selectors.eligible_agents(ticket).select_for_update(skip_locked=True, of=("self",)).first()
-        if agent is None:
-            return None
-        now = timezone.now()
-        offer = Offer.objects.create(
-            ticket=ticket,
-            agent=agent,
-            pay_amount_minor=rate_for(brand_id=ticket.brand_id, category=ticket.category),
-            currency=ticket.brand.currency,
-            expires_at=now + timedelta(seconds=selectors.offer_timeout_seconds(ticket)),
-        )
-        Ticket.objects.filter(pk=ticket.pk).update(status=Status.OFFERED)
-        AgentProfile.objects.filter(pk=agent.pk).update(load=F("load") + 1)
-        ticket.status = Status.OFFERED
-        push_agent(agent.pk, frames.offer_frame(offer, ticket))
-        push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket, queue_position=1))
+        return _offer_to_best_agent(ticket)
+
+
+def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
+    """Inside a transaction that holds the queued `ticket`: offer it to the best eligible
+    agent, locking that agent's row (skip locked: take the next best rather than wait)."""
+    agent = selectors.eligible_agents(ticket).select_for_update(skip_locked=True, of=("self",)).first()
+    if agent is None:
+        return None
+    now = timezone.now()
+    offer = Offer.objects.create(
+        ticket=ticket,
+        agent=agent,
+        pay_amount_minor=rate_for(brand_id=ticket.brand_id, category=ticket.category),
+        currency=ticket.brand.currency,
+        expires_at=now + timedelta(seconds=selectors.offer_timeout_seconds(ticket)),
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(status=Status.OFFERED)
+    AgentProfile.objects.filter(pk=agent.pk).update(load=F("load") + 1)
+    ticket.status = Status.OFFERED
+    push_agent(agent.pk, frames.offer_frame(offer, ticket))
+    push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket, queue_position=1))
     return offer
 
 
@@ -163,6 +180,8 @@ def agent_dispatch(*, agent_id: int) -> int:
     agent is free too, they get it. Returns the number of offers made.
     """
     made = 0
+    if not Ticket.objects.filter(status=Status.QUEUED).exists():
+        return 0  # the common case when agents outnumber customers: one cheap query
     for _ in range(10):  # bounded: capacity is small
         agent = (
             AgentProfile.objects.filter(
@@ -172,7 +191,7 @@ def agent_dispatch(*, agent_id: int) -> int:
                 connections__gt=0,
                 load__lt=F("capacity"),
             )
-            .prefetch_related("languages", "skills", "brands")
+            .prefetch_related("languages", "skills")
             .first()
         )
         if agent is None:
@@ -430,7 +449,9 @@ def _agent_ticket(agent: AgentProfile, ticket_id) -> Ticket:
         ticket_id = int(ticket_id)
     except (TypeError, ValueError):
         raise DomainError("invalid_ticket_id", "ticket_id must be an integer.") from None
-    ticket = Ticket.objects.select_for_update().filter(pk=ticket_id, agent=agent).first()
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("brand").filter(pk=ticket_id, agent=agent).first()
+    )
     if ticket is None:
         raise NotFound("ticket_not_found", "There is no such ticket assigned to you.")
     if ticket.status != Status.ASSIGNED:

@@ -1,0 +1,44 @@
+"""Guards on the number of queries of the hot dispatch path (no timing asserted here)."""
+
+import pytest
+from tasks import services
+from tasks.models import Offer
+
+from .conftest import TICKET_BODY
+from .factories import AgentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def busy_brand(brand):
+    """Enough agents that a query per agent would show."""
+    for _ in range(10):
+        AgentFactory(brands=[brand], available=True, skills=["cards"])
+    return brand
+
+
+def test_ticket_create_and_dispatch_query_count(busy_brand, django_assert_max_num_queries):
+    data = {**TICKET_BODY, "priority": 1}
+    with django_assert_max_num_queries(11):
+        services.ticket_create(brand=busy_brand, data=data)
+
+
+def test_ticket_dispatch_query_count(busy_brand, handover, django_assert_max_num_queries):
+    from tasks.models import Ticket
+
+    ticket = Ticket.objects.create(brand=busy_brand, customer=handover().customer, language="en", subject="x")
+    with django_assert_max_num_queries(8):
+        assert services.ticket_dispatch(ticket_id=ticket.pk) is not None
+
+
+def test_accept_message_resolve_query_counts(busy_brand, handover, django_assert_max_num_queries):
+    ticket = handover()
+    offer = Offer.objects.select_related("agent").get(ticket=ticket, state="pending")
+    agent = offer.agent
+    with django_assert_max_num_queries(8):
+        services.offer_accept(agent=agent, offer_id=offer.pk)
+    with django_assert_max_num_queries(5):
+        services.message_send_agent(agent=agent, ticket_id=ticket.pk, text="Hello")
+    with django_assert_max_num_queries(9):
+        services.ticket_resolve(agent=agent, ticket_id=ticket.pk)
