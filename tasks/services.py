@@ -207,22 +207,30 @@ def agent_dispatch(*, agent_id: int) -> int:
     return made
 
 
-def dispatch_waiting(*, limit: int = 200) -> int:
-    """Safety net run by the sweeper: try every queued ticket in queue order.
+def dispatch_waiting(*, limit: int = 100, give_up_after: int = 20) -> int:
+    """Safety net run by the sweeper: try queued tickets in queue order.
 
-    Skips the work entirely when no agent has a free slot, which is the common case when
-    the queue is long.
+    The event paths (new ticket, freed slot, expiry) dispatch at once; this catches what
+    they could not (every free agent was locked by a concurrent transaction, a crash
+    between commit and dispatch). It skips the work when no agent has a free slot, and
+    stops after `give_up_after` misses in a row, since the rest of the queue is waiting
+    for the same lack of agents.
     """
     free = AgentProfile.objects.filter(
         status=AgentProfile.Status.AVAILABLE, suspended=False, connections__gt=0, load__lt=F("capacity")
     )
     if not free.exists():
         return 0
-    made = 0
+    made = misses = 0
     queued = Ticket.objects.filter(status=Status.QUEUED).order_by("-priority", "created_at").values_list("pk", flat=True)
     for ticket_id in list(queued[:limit]):
         if ticket_dispatch(ticket_id=ticket_id) is not None:
             made += 1
+            misses = 0
+        else:
+            misses += 1
+            if misses >= give_up_after:
+                break
     return made
 
 

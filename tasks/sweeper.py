@@ -90,35 +90,23 @@ class Sweeper:
         return result
 
 
-def run_blocking(interval: float | None = None, iterations: int | None = None) -> None:
-    """Sweeper loop for its own process (`manage.py run_sweeper`)."""
-    from django.db import close_old_connections
+async def run_forever(interval: float | None = None, iterations: int | None = None) -> None:
+    """The sweeper loop, in the ASGI server's event loop (embedded mode) or in its own
+    process (`manage.py run_sweeper`).
 
+    It runs on an event loop in both cases so that pushes from the sweep thread go through
+    one long-lived channel-layer connection instead of a new loop and connection each.
+    """
     interval = interval or settings.SWEEPER_INTERVAL_SECONDS
     sweeper = Sweeper()
     count = 0
     while iterations is None or count < iterations:
         started = time.monotonic()
-        close_old_connections()
-        try:
-            result = sweeper.sweep_once()
-            if any(result.values()):
-                log.debug("sweep %s", result)
-        except Exception:
-            log.exception("sweep failed; retrying next tick")
-        count += 1
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
-
-
-async def run_forever(interval: float | None = None) -> None:
-    """Sweeper loop inside the ASGI server's event loop (embedded mode)."""
-    interval = interval or settings.SWEEPER_INTERVAL_SECONDS
-    sweeper = Sweeper()
-    while True:
         try:
             await database_sync_to_async(sweeper.sweep_once)()
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("sweep failed; retrying next tick")
-        await asyncio.sleep(interval)
+        count += 1
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))

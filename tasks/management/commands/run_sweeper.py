@@ -1,7 +1,9 @@
+import asyncio
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from tasks.sweeper import run_blocking
+from tasks.sweeper import run_forever
 
 
 class Command(BaseCommand):
@@ -13,4 +15,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, interval, iterations, **options):
         self.stdout.write(f"sweeper running every {interval}s")
-        run_blocking(interval=interval, iterations=iterations)
+        asyncio.run(run_forever(interval=interval, iterations=iterations))
