@@ -18,7 +18,7 @@ import random
 import statistics
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -134,10 +134,20 @@ def integrity(run: "Run") -> dict:
 
     created = set(run.created)
     in_db = set(Ticket.objects.filter(pk__in=created).values_list("pk", flat=True))
-    double_db = (
-        Offer.objects.filter(state=Offer.State.ACCEPTED).values("ticket").annotate(n=Count("pk")).filter(n__gt=1).count()
+    # A ticket may rightly be accepted again after it went back to the queue (its agent's
+    # connection was gone past the grace period, or the customer reopened it); each such
+    # return leaves a system message. More accepts than returns + 1 is a double assignment.
+    accepted = dict(
+        Offer.objects.filter(state=Offer.State.ACCEPTED, ticket_id__in=created)
+        .values_list("ticket")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
     )
-    double_clients = sum(1 for agents in run.assigned_to.values() if len(agents) > 1)
+    returns = dict(
+        Message.objects.filter(ticket_id__in=accepted, sender="system").values_list("ticket").annotate(n=Count("pk"))
+    )
+    double_db = sum(1 for t, n in accepted.items() if n - 1 > returns.get(t, 0))
+    double_clients = run.overlapping_assignments
     # Lost: neither with an agent / done, nor waiting in the queue with a reason.
     lost = Ticket.objects.filter(pk__in=created).exclude(
         Q(status__in=["assigned", "resolved", "closed"]) | (Q(status__in=["queued", "offered"]) & ~Q(queue_reason=""))
@@ -146,8 +156,11 @@ def integrity(run: "Run") -> dict:
     acked = set(run.msg_acked)
     missing_in_db = acked - stored
     # Acked agent messages the customer's socket (connected before the send) never got.
+    # (A customer socket that the client saw fail is the client's loss, not the server's.)
     undelivered = {
-        t for t in acked if t in run.customer_connected and run.customer_connected[t] < run.msg_sent[t]
+        t
+        for t in acked
+        if t in run.customer_connected and run.customer_connected[t] < run.msg_sent[t] and t not in run.customer_failed
     } - set(run.customer_msg)
     unfinished = Ticket.objects.filter(pk__in=created).exclude(status__in=["resolved", "closed"]).count()
     return {
@@ -220,7 +233,9 @@ class Run:
         self.msg_acked: set[int] = set()
         self.customer_msg: dict[int, float] = {}
         self.resolved: set[int] = set()
-        self.assigned_to: dict[int, set] = defaultdict(set)
+        self.holder: dict[int, "Agent"] = {}  # who is working the ticket now
+        self.overlapping_assignments = 0
+        self.customer_failed: set[int] = set()
         self.freed_to_offer: list[float] = []
         self.errors: Counter = Counter()
         self.offers_received = 0
@@ -236,6 +251,7 @@ class Agent:
         self.run, self.url, self.token, self.name = run, url, token, name
         self.handle, self.think, self.track_freed = handle, think, track_freed
         self.ws = None
+        self.alive = True
         self.freed_at: float | None = None
         self.ref = 0
         self.active = 0
@@ -277,7 +293,10 @@ class Agent:
                 elif kind == "ticket.assigned":
                     ticket_id = frame["ticket"]["id"]
                     self.run.agent_assigned.setdefault(ticket_id, now)
-                    self.run.assigned_to[ticket_id].add(self.name)
+                    holder = self.run.holder.get(ticket_id)
+                    if holder is not None and holder is not self and holder.alive:
+                        self.run.overlapping_assignments += 1
+                    self.run.holder[ticket_id] = self
                     self.spawn(self.work(ticket_id))
                 elif kind == "ack" and frame["ref"].startswith("message:"):
                     self.run.msg_acked.add(int(frame["ref"].split(":")[1]))
@@ -285,6 +304,8 @@ class Agent:
                     self.run.errors[f"agent:{frame['code']}"] += 1
         except websockets.ConnectionClosed:
             pass
+        finally:
+            self.alive = False
 
     async def accept(self, offer_id: int, ticket_id: int):
         await asyncio.sleep(random.uniform(*self.think))
@@ -299,6 +320,8 @@ class Agent:
             self.freed_at = time.perf_counter()
         await self.send({"type": "ticket.resolve", "ticket_id": ticket_id})
         self.run.resolved.add(ticket_id)
+        if self.run.holder.get(ticket_id) is self:
+            del self.run.holder[ticket_id]
 
 
 async def customer(run: Run, http, base: str, ws_base: str, key: str, n: int, stop: asyncio.Event):
@@ -342,6 +365,7 @@ async def customer(run: Run, http, base: str, ws_base: str, key: str, n: int, st
                 elif frame["type"] == "message" and frame["sender"] == "agent":
                     run.customer_msg.setdefault(ticket_id, now)
     except Exception as exc:
+        run.customer_failed.add(ticket_id)
         run.errors[f"customer_ws:{exc.__class__.__name__}"] += 1
 
 

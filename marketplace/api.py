@@ -3,6 +3,7 @@
 import asyncio
 import hmac
 import logging
+import time
 import uuid
 
 from asgiref.sync import sync_to_async
@@ -18,7 +19,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -126,13 +127,41 @@ class IsBrand(BasePermission):
         return isinstance(request.auth, Brand)
 
 
-class BrandThrottle(SimpleRateThrottle):
+class BrandThrottle(BaseThrottle):
+    """Requests per brand in fixed windows, counted with one atomic cache increment.
+
+    DRF's SimpleRateThrottle keeps every request time of the window in one cached list and
+    rewrites it on each request; at thousands of requests a minute that list is the most
+    expensive part of the call. A counter per window costs one round trip.
+    """
+
     scope = "brand"
 
-    def get_cache_key(self, request, view):
-        if isinstance(request.auth, Brand):
-            return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def __init__(self):
+        from django.conf import settings
+
+        self.limit, self.window = SimpleRateThrottle.parse_rate(None, settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope])
+        self.reset_in = 0
+
+    def allow_request(self, request, view):
+        from django.core.cache import cache
+
+        ident = request.auth.pk if isinstance(request.auth, Brand) else self.get_ident(request)
+        now = time.time()
+        bucket = int(now // self.window)
+        key = f"throttle:{self.scope}:{ident}:{bucket}"
+        try:
+            count = cache.incr(key)
+        except ValueError:  # first request of the window
+            if cache.add(key, 1, timeout=self.window + 1):
+                count = 1
+            else:
+                count = cache.incr(key)
+        self.reset_in = (bucket + 1) * self.window - now
+        return count <= self.limit
+
+    def wait(self):
+        return self.reset_in
 
 
 # --- Login tokens ---------------------------------------------------------------------------

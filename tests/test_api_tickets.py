@@ -208,3 +208,21 @@ def test_brand_cannot_cancel_another_brands_ticket(brand_client, other_brand_and
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_brand_and_key[1]}")
     assert other.post(f"/api/v1/tickets/{created['id']}/cancel/").status_code == 404
     assert Ticket.objects.get(pk=created["id"]).status == "queued"
+
+
+def test_brand_api_is_rate_limited_per_brand(brand_client, other_brand_and_key, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "brand": "3/min"},
+    }
+    statuses = [brand_client.get("/api/v1/tickets/999/").status_code for _ in range(4)]
+    assert statuses == [404, 404, 404, 429]
+    limited = brand_client.get("/api/v1/tickets/999/")
+    assert limited.json()["error"]["code"] == "rate_limited" and int(limited["Retry-After"]) <= 60
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_brand_and_key[1]}")
+    assert other.get("/api/v1/tickets/999/").status_code == 404  # another brand has its own budget
+    cache.clear()
