@@ -22,6 +22,8 @@ from .realtime import customer_group, send_now
 log = logging.getLogger(__name__)
 
 CLOSE_WINDOW_EVERY_SECONDS = 60
+QUEUE_UPDATES_EVERY_SECONDS = 1.0
+SAFETY_NET_EVERY_SECONDS = 1.0
 
 
 class QueueBroadcaster:
@@ -73,20 +75,33 @@ class QueueBroadcaster:
 
 
 class Sweeper:
+    """One tick does what is due. Offer expiry and disconnects are checked every tick; the
+    safety-net dispatch and the queue positions (which only matter when the queue is
+    long, exactly when the database is busiest) every second; the reopen window every
+    minute."""
+
     def __init__(self):
         self.broadcaster = QueueBroadcaster()
-        self.last_window_close = 0.0
+        self.last_run: dict[str, float] = {}
+
+    def _due(self, job: str, every: float) -> bool:
+        now = time.monotonic()
+        if now - self.last_run.get(job, float("-inf")) < every:
+            return False
+        self.last_run[job] = now
+        return True
 
     def sweep_once(self) -> dict:
         result = {
             "expired": services.offers_expire_due(),
             "released": services.agents_release_disconnected(),
-            "offered": services.dispatch_waiting(),
-            "queue_updates": self.broadcaster.broadcast(),
         }
-        if time.monotonic() - self.last_window_close >= CLOSE_WINDOW_EVERY_SECONDS:
+        if self._due("dispatch", SAFETY_NET_EVERY_SECONDS):
+            result["offered"] = services.dispatch_waiting()
+        if self._due("queue", QUEUE_UPDATES_EVERY_SECONDS):
+            result["queue_updates"] = self.broadcaster.broadcast()
+        if self._due("close", CLOSE_WINDOW_EVERY_SECONDS):
             result["closed"] = services.tickets_close_after_window()
-            self.last_window_close = time.monotonic()
         return result
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from agents.models import AgentProfile
 from tasks import services
-from tasks.sweeper import Sweeper
+from tasks.sweeper import QueueBroadcaster, Sweeper
 
 from .factories import TicketFactory
 from .ws import agent_socket, customer_socket, drain, receive_type, request
@@ -23,16 +23,16 @@ async def test_waiting_customer_sees_position_and_wait_and_is_told_when_it_chang
     status = await receive_type(ws, "ticket.updated")
     assert status["status"] == "queued" and status["queue_position"] == 2 and status["eta_seconds"] > 0
 
-    sweeper = Sweeper()
-    await database_sync_to_async(sweeper.sweep_once)()
+    broadcaster = QueueBroadcaster()
+    await database_sync_to_async(broadcaster.broadcast)()
     await drain(ws)
     # The customer ahead leaves.
     await database_sync_to_async(services.ticket_cancel)(ticket_id=first.pk, brand=brand)
-    await database_sync_to_async(sweeper.sweep_once)()
+    await database_sync_to_async(broadcaster.broadcast)()
     moved = await receive_type(ws, "ticket.updated")
     assert moved["queue_position"] == 1
     # Nothing changed since: the sweeper does not repeat itself.
-    await database_sync_to_async(sweeper.sweep_once)()
+    await database_sync_to_async(broadcaster.broadcast)()
     assert await drain(ws, wait=0.3) == []
     await ws.disconnect()
 
