@@ -3,3 +3,5 @@ run:
 	./scripts/run.sh
 test:
 	./scripts/test.sh
+bench:
+	./scripts/bench.sh $(ARGS)
