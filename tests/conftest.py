@@ -108,14 +108,26 @@ def _fast_and_isolated(settings):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _close_stray_connections(django_db_setup, django_db_blocker):
+def _close_stray_connections(django_db_setup):
     """Websocket tests leave connections open in asgiref's worker threads; end them so the
-    test database can be dropped cleanly at the end of the run."""
+    test database can be dropped cleanly at the end of the run. Done from a separate
+    connection to the maintenance database: Django's own connection objects are
+    per-context and may not point at the test database here."""
     yield
-    from django.db import connection
+    import psycopg
+    from django.db import connections
 
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    connections.close_all()
+    db = settings.DATABASES["default"]
+    with psycopg.connect(
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or 5432,
+        user=db.get("USER") or "postgres",
+        password=db.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [db["NAME"]],
         )
