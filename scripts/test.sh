@@ -2,7 +2,9 @@
 # The whole test suite on PostgreSQL and Redis. Extra arguments go to pytest.
 source "$(dirname "$0")/lib.sh"
 ensure_venv requirements-dev.txt
-export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/marketplace}"
+# One database name per checkout, so two clones (or a clone and CI) never share a test database.
+checkout_id="$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)"
+export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/marketplace_$checkout_id}"
 export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
 ensure_services "$DATABASE_URL" "$REDIS_URL"
 ensure_chromium

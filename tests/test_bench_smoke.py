@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_benchmark_smoke_run_keeps_integrity(tmp_path):
     db = settings.DATABASES["default"]
     base = f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    database_url = urlunsplit(urlsplit(base)._replace(path="/marketplace_bench_smoke"))
+    database_url = urlunsplit(urlsplit(base)._replace(path=f"/{db['NAME']}_bench"))
     out = tmp_path / "result.json"
     result = subprocess.run(
         [

@@ -87,3 +87,22 @@ def test_seed_demo_outside_demo_mode_sets_no_known_password(settings):
     settings.DEMO_MODE = False
     call_command("seed_demo")
     assert not User.objects.get(email="agent1@demo.test").check_password("demo-pass-123")
+
+
+@pytest.mark.django_db
+def test_create_brand_api_key_prints_a_working_key_once(brand, capsys):
+    call_command("create_brand_api_key", "acme", "--label", "assistant")
+    key = capsys.readouterr().out.strip().removeprefix("API key: ")
+    stored = brand.api_keys.get(label="assistant")
+    assert key not in (stored.key_hash, stored.prefix)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.post("/api/v1/tickets/", TICKET_BODY, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_create_brand_api_key_for_an_unknown_brand_says_which_exist(brand):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="known: acme"):
+        call_command("create_brand_api_key", "nope")
