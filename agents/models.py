@@ -77,3 +77,80 @@ class AgentSkill(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["agent", "code"], name="agent_skill_unique")]
         indexes = [models.Index(fields=["code", "agent"], name="agent_skill_code_idx")]
+
+
+class Application(models.Model):
+    """A person's request to become an agent, built up step by step as a saved draft.
+
+    One per user: a refused applicant edits the same application and submits it again
+    once `retry_after` has passed; its history stays in ApplicationEvent.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SUBMITTED = "submitted"
+        INFO_REQUESTED = "info_requested", "More information requested"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    OPEN = (Status.SUBMITTED, Status.INFO_REQUESTED)
+
+    class RejectReason(models.TextChoices):
+        LANGUAGE = "language", "Language level not sufficient for the brands applied to"
+        AVAILABILITY = "availability", "Not enough availability for current needs"
+        ASSESSMENT = "assessment", "Brand assessment not passed"
+        INCOMPLETE = "incomplete", "Application incomplete or inconsistent"
+        CAPACITY = "capacity", "No openings for this profile right now"
+        OTHER = "other", "Other (see message)"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="application")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    # Draft answers, one key per wizard step; validated by the step's form on save.
+    answers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reject_reason = models.CharField(max_length=16, choices=RejectReason.choices, blank=True)
+    decision_message = models.TextField(blank=True)
+    retry_after = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "submitted_at"], name="application_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in (self.Status.DRAFT, self.Status.INFO_REQUESTED)
+
+    @property
+    def display_name(self) -> str:
+        return (self.answers.get("profile") or {}).get("display_name") or self.user.email
+
+
+class ApplicationEvent(models.Model):
+    """What happened to an application, shown to the applicant and to supervisors."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted"
+        INFO_REQUESTED = "info_requested"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -196,6 +196,7 @@ PROBATION_CAPACITY = _int("PROBATION_CAPACITY", 1, 1)
 REOPEN_WINDOW_HOURS = _int("REOPEN_WINDOW_HOURS", 72, 0)
 MESSAGE_MAX_CHARS = _int("MESSAGE_MAX_CHARS", 4000, 1)
 DEFAULT_HANDLE_SECONDS = _int("DEFAULT_HANDLE_SECONDS", 300, 1)
+APPLICATION_RETRY_DAYS = _int("APPLICATION_RETRY_DAYS", 30, 0)
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "marketplace.User"

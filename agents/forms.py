@@ -1,0 +1,159 @@
+"""One form per application step. Each validates its own part of the draft."""
+
+import zoneinfo
+
+from django import forms
+
+from marketplace.models import Brand
+
+LANGUAGE_CHOICES = [
+    ("en", "English"), ("sv", "Swedish"), ("de", "German"), ("fr", "French"), ("es", "Spanish"),
+    ("fi", "Finnish"), ("no", "Norwegian"), ("da", "Danish"), ("nl", "Dutch"), ("it", "Italian"),
+    ("pl", "Polish"), ("pt", "Portuguese"), ("ar", "Arabic"), ("tr", "Turkish"),
+]
+PROFICIENCY_CHOICES = [("native", "Native"), ("fluent", "Fluent"), ("working", "Working")]
+SKILL_CHOICES = [
+    ("billing", "Billing and payments"), ("cards", "Cards"), ("fraud", "Fraud and security"),
+    ("tech", "Technical troubleshooting"), ("onboarding", "Account opening"), ("disputes", "Disputes and refunds"),
+]
+DAYS = [("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"), ("sat", "Sat"), ("sun", "Sun")]
+BLOCKS = [("morning", "06-12"), ("afternoon", "12-18"), ("evening", "18-24"), ("night", "00-06")]
+AVAILABILITY_CHOICES = [(f"{d}-{b}", f"{dl} {bl}") for d, dl in DAYS for b, bl in BLOCKS]
+MAX_LANGUAGES = 5
+
+
+class ProfileForm(forms.Form):
+    display_name = forms.CharField(min_length=2, max_length=80, help_text="Shown to customers, e.g. your first name")
+    country = forms.RegexField(regex=r"^[A-Za-z]{2}$", max_length=2, help_text="Two-letter code, e.g. SE",
+                               error_messages={"invalid": "Use the two-letter country code, e.g. SE or DE."})
+    time_zone = forms.ChoiceField(choices=sorted((z, z) for z in zoneinfo.available_timezones() if "/" in z))
+
+    def clean_country(self):
+        return self.cleaned_data["country"].upper()
+
+
+class LanguagesForm(forms.Form):
+    """Up to five languages, each with a level; at least one at working level or better."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for i in range(MAX_LANGUAGES):
+            self.fields[f"code_{i}"] = forms.ChoiceField(choices=[("", "—")] + LANGUAGE_CHOICES, required=False,
+                                                          label=f"Language {i + 1}")
+            self.fields[f"level_{i}"] = forms.ChoiceField(choices=PROFICIENCY_CHOICES, required=False, label="Level")
+
+    def clean(self):
+        rows, seen = [], set()
+        for i in range(MAX_LANGUAGES):
+            code, level = self.cleaned_data.get(f"code_{i}"), self.cleaned_data.get(f"level_{i}") or "fluent"
+            if not code:
+                continue
+            if code in seen:
+                raise forms.ValidationError("Each language only once, please.")
+            seen.add(code)
+            rows.append({"code": code, "proficiency": level})
+        if not rows:
+            raise forms.ValidationError("Choose at least one language you can support customers in.")
+        self.cleaned_data["languages"] = rows
+        return self.cleaned_data
+
+    @classmethod
+    def initial_from(cls, saved: dict) -> dict:
+        initial = {}
+        for i, row in enumerate((saved or {}).get("languages", [])[:MAX_LANGUAGES]):
+            initial[f"code_{i}"], initial[f"level_{i}"] = row["code"], row["proficiency"]
+        return initial
+
+
+class SkillsForm(forms.Form):
+    skills = forms.MultipleChoiceField(choices=SKILL_CHOICES, widget=forms.CheckboxSelectMultiple, required=False,
+                                       help_text="What you already know well. None is fine: you will learn on the job.")
+
+
+class BrandsForm(forms.Form):
+    """One checkbox and one 'why this brand' per brand that recruits."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.brands = list(Brand.objects.order_by("name"))
+        for brand in self.brands:
+            self.fields[f"brand_{brand.pk}"] = forms.BooleanField(required=False, label=brand.name)
+            self.fields[f"why_{brand.pk}"] = forms.CharField(
+                required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+                label=f"Why {brand.name}?",
+            )
+
+    def clean(self):
+        chosen = []
+        for brand in self.brands:
+            if self.cleaned_data.get(f"brand_{brand.pk}"):
+                why = (self.cleaned_data.get(f"why_{brand.pk}") or "").strip()
+                if len(why) < 20:
+                    self.add_error(f"why_{brand.pk}", "Tell us in a sentence or two (20 characters or more) why this brand.")
+                chosen.append({"brand_id": brand.pk, "why": why})
+        if not chosen:
+            raise forms.ValidationError("Choose at least one brand you would like to support.")
+        self.cleaned_data["brands"] = chosen
+        return self.cleaned_data
+
+    @classmethod
+    def initial_from(cls, saved: dict) -> dict:
+        initial = {}
+        for row in (saved or {}).get("brands", []):
+            initial[f"brand_{row['brand_id']}"], initial[f"why_{row['brand_id']}"] = True, row["why"]
+        return initial
+
+
+class AvailabilityForm(forms.Form):
+    slots = forms.MultipleChoiceField(choices=AVAILABILITY_CHOICES, widget=forms.CheckboxSelectMultiple,
+                                      error_messages={"required": "Tick at least one block in the week."})
+
+
+class DeviceForm(forms.Form):
+    """Filled in by static/js/device-check.js; the agent app needs live connections."""
+
+    websocket_ok = forms.CharField(widget=forms.HiddenInput, required=False)
+    notifications = forms.CharField(widget=forms.HiddenInput, required=False, max_length=20)
+    user_agent = forms.CharField(widget=forms.HiddenInput, required=False, max_length=300)
+    quiet_place = forms.BooleanField(label="I can work from a quiet place with a stable internet connection.")
+
+    def clean_websocket_ok(self):
+        if self.cleaned_data.get("websocket_ok") != "yes":
+            raise forms.ValidationError(
+                "This browser could not open a live connection to us. Try another browser or network, then run the check again."
+            )
+        return True
+
+
+STEPS = [
+    ("profile", "About you", ProfileForm),
+    ("languages", "Languages", LanguagesForm),
+    ("skills", "Skills", SkillsForm),
+    ("brands", "Brands", BrandsForm),
+    ("availability", "Availability", AvailabilityForm),
+    ("device", "Device check", DeviceForm),
+]
+STEP_KEYS = [key for key, _, _ in STEPS]
+
+
+def step_payload(step: str, form: forms.Form) -> dict:
+    """What a valid step form stores in Application.answers[step]."""
+    data = form.cleaned_data
+    if step == "languages":
+        return {"languages": data["languages"]}
+    if step == "brands":
+        return {"brands": data["brands"]}
+    if step == "device":
+        return {"websocket_ok": True, "notifications": data.get("notifications") or "unknown",
+                "user_agent": data.get("user_agent") or "", "quiet_place": True}
+    return {k: v for k, v in data.items()}
+
+
+def step_initial(step: str, saved: dict) -> dict:
+    if step == "languages":
+        return LanguagesForm.initial_from(saved)
+    if step == "brands":
+        return BrandsForm.initial_from(saved)
+    return dict(saved or {})
+
+
