@@ -154,3 +154,59 @@ class ApplicationEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+
+class AssessmentQuestion(models.Model):
+    """One item of a brand's assessment: a policy multiple-choice question, or a simulated
+    customer message the applicant answers in writing (graded by a supervisor)."""
+
+    class Kind(models.TextChoices):
+        CHOICE = "choice", "Multiple choice"
+        WRITTEN = "written", "Written reply"
+
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="assessment_questions")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    prompt = models.TextField()
+    options = models.JSONField(default=list, blank=True, help_text="Choices, for multiple choice")
+    correct_option = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Index into options")
+    rubric = models.TextField(blank=True, help_text="What a good written reply does, shown to graders")
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["brand", "kind", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.brand.slug}: {self.prompt[:50]}"
+
+
+class AssessmentAttempt(models.Model):
+    """One sitting of one brand's assessment. The deadline is fixed when it starts."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        SUBMITTED = "submitted", "Waiting for grading"
+        GRADED = "graded"
+        EXPIRED = "expired", "Time ran out"
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="attempts")
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    started_at = models.DateTimeField(auto_now_add=True)
+    deadline = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    answers = models.JSONField(default=dict, blank=True, help_text="question id -> option index or text")
+    choice_correct = models.PositiveSmallIntegerField(default=0)
+    choice_total = models.PositiveSmallIntegerField(default=0)
+    written_scores = models.JSONField(default=dict, blank=True, help_text="question id -> 0..4, by a supervisor")
+    score_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    passed = models.BooleanField(null=True)
+    graded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "brand"], condition=models.Q(status="in_progress"), name="one_open_attempt_per_brand"
+            )
+        ]

@@ -8,11 +8,19 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from marketplace.errors import Conflict, DomainError, Forbidden
+from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.models import Brand, User
 
 from .forms import STEP_KEYS
-from .models import AgentLanguage, AgentProfile, AgentSkill, Application, ApplicationEvent
+from .models import (
+    AgentLanguage,
+    AgentProfile,
+    AgentSkill,
+    Application,
+    ApplicationEvent,
+    AssessmentAttempt,
+    AssessmentQuestion,
+)
 
 
 def application_for(*, user: User) -> Application:
@@ -160,3 +168,160 @@ def _make_agent(application: Application, *, brand_ids: set[int]) -> AgentProfil
         AgentSkill.objects.get_or_create(agent=profile, code=code)
     User.objects.filter(pk=user.pk).update(role=User.Role.AGENT)
     return profile
+
+
+# --- Brand assessment ------------------------------------------------------------------------
+
+WRITTEN_MAX_CHARS = 2000
+RUBRIC_MAX = 4
+
+
+def _chosen_brand_ids(application: Application) -> set[int]:
+    return {row["brand_id"] for row in (application.answers.get("brands") or {}).get("brands", [])}
+
+
+def _expire_if_late(attempt: AssessmentAttempt) -> bool:
+    late = timezone.now() > attempt.deadline + timedelta(seconds=settings.ASSESSMENT_GRACE_SECONDS)
+    if late and attempt.status == AssessmentAttempt.Status.IN_PROGRESS:
+        attempt.status = AssessmentAttempt.Status.EXPIRED
+        attempt.passed = False
+        attempt.submitted_at = attempt.deadline
+        attempt.save(update_fields=["status", "passed", "submitted_at"])
+    return late
+
+
+def assessment_start(*, application: Application, brand: Brand) -> AssessmentAttempt:
+    """Start (or continue) the timed assessment of one brand the applicant chose.
+
+    Refused before the application is sent, after a pass, and during the cooldown after a
+    failed or expired attempt (ASSESSMENT_RETAKE_DAYS).
+    """
+    with transaction.atomic():
+        locked = Application.objects.select_for_update().get(pk=application.pk)
+        if locked.status not in Application.OPEN:
+            raise Conflict("application_not_open", "Send your application first; the assessment comes after.")
+        if brand.pk not in _chosen_brand_ids(locked):
+            raise Forbidden("brand_not_chosen", "You did not apply for this brand.")
+        previous = list(AssessmentAttempt.objects.select_for_update().filter(application=locked, brand=brand))
+        for attempt in previous:
+            if attempt.status == AssessmentAttempt.Status.IN_PROGRESS and not _expire_if_late(attempt):
+                return attempt
+        if any(a.passed for a in previous):
+            raise Conflict("assessment_passed", "You already passed this assessment.")
+        if any(a.status == AssessmentAttempt.Status.SUBMITTED for a in previous):
+            raise Conflict("assessment_waiting", "Your answers are waiting for grading.")
+        finished = [a.submitted_at for a in previous if a.submitted_at]
+        if finished:
+            allowed = max(finished) + timedelta(days=settings.ASSESSMENT_RETAKE_DAYS)
+            if timezone.now() < allowed:
+                raise Conflict("retake_not_yet", f"You can take this assessment again from {allowed:%d %B %Y %H:%M} UTC.")
+        if not AssessmentQuestion.objects.filter(brand=brand, active=True).exists():
+            raise Conflict("no_assessment", f"{brand.name} has no assessment yet; a supervisor will decide without one.")
+        return AssessmentAttempt.objects.create(
+            application=locked, brand=brand, deadline=timezone.now() + timedelta(minutes=brand.assessment_minutes)
+        )
+
+
+def assessment_questions(attempt: AssessmentAttempt) -> list[AssessmentQuestion]:
+    return list(AssessmentQuestion.objects.filter(brand=attempt.brand, active=True))
+
+
+def _finish(attempt: AssessmentAttempt, written: list[AssessmentQuestion]) -> None:
+    total = attempt.choice_total + len(written)
+    earned = attempt.choice_correct + sum(int(attempt.written_scores.get(str(q.pk), 0)) / RUBRIC_MAX for q in written)
+    attempt.score_percent = round(100 * earned / total) if total else 0
+    attempt.passed = attempt.score_percent >= attempt.brand.assessment_pass_percent
+    attempt.status = AssessmentAttempt.Status.GRADED
+
+
+def _close_late_attempt(attempt_id: int, user: User) -> bool:
+    """Mark the user's attempt expired if its time is up; in its own transaction so the
+    refusal that follows does not roll the mark back."""
+    attempt = (
+        AssessmentAttempt.objects.select_for_update()
+        .filter(pk=attempt_id, application__user=user, status=AssessmentAttempt.Status.IN_PROGRESS)
+        .first()
+    )
+    return attempt is not None and _expire_if_late(attempt)
+
+
+def assessment_submit(*, attempt_id: int, user: User, answers: dict) -> AssessmentAttempt:
+    """Hand in the answers. Multiple choice is scored at once; written replies wait for a
+    supervisor. Late (past the deadline and grace), someone else's or already handed-in
+    attempts are refused and nothing is stored."""
+    with transaction.atomic():
+        late = _close_late_attempt(attempt_id, user)
+    if late:
+        raise Conflict("assessment_expired", "Time ran out for this assessment; your answers were not counted.")
+    with transaction.atomic():
+        attempt = (
+            AssessmentAttempt.objects.select_for_update()
+            .select_related("brand", "application")
+            .filter(pk=attempt_id, application__user=user)
+            .first()
+        )
+        if attempt is None:
+            raise NotFound("attempt_not_found", "There is no such assessment of yours.")
+        if attempt.status != AssessmentAttempt.Status.IN_PROGRESS:
+            raise Conflict("attempt_closed", f"This assessment is already {attempt.get_status_display().lower()}.")
+        questions = assessment_questions(attempt)
+        stored, correct, errors = {}, 0, {}
+        for question in questions:
+            raw = answers.get(str(question.pk))
+            if question.kind == AssessmentQuestion.Kind.CHOICE:
+                try:
+                    choice = int(raw)
+                except (TypeError, ValueError):
+                    errors[str(question.pk)] = "Choose one answer."
+                    continue
+                if not 0 <= choice < len(question.options):
+                    errors[str(question.pk)] = "Choose one of the answers shown."
+                    continue
+                stored[str(question.pk)] = choice
+                correct += int(choice == question.correct_option)
+            else:
+                text = (raw or "").strip() if isinstance(raw, str) else ""
+                if not text:
+                    errors[str(question.pk)] = "Write a reply to the customer."
+                elif len(text) > WRITTEN_MAX_CHARS:
+                    errors[str(question.pk)] = f"Keep replies under {WRITTEN_MAX_CHARS} characters."
+                else:
+                    stored[str(question.pk)] = text
+        if errors:
+            raise DomainError("invalid_answers", "Some answers are missing or invalid.", fields=errors)
+        attempt.answers = stored
+        attempt.choice_correct = correct
+        attempt.choice_total = sum(1 for q in questions if q.kind == AssessmentQuestion.Kind.CHOICE)
+        attempt.submitted_at = timezone.now()
+        written = [q for q in questions if q.kind == AssessmentQuestion.Kind.WRITTEN]
+        if written:
+            attempt.status = AssessmentAttempt.Status.SUBMITTED
+        else:
+            _finish(attempt, written)
+        attempt.save()
+    return attempt
+
+
+def assessment_grade(*, attempt_id: int, supervisor: User, scores: dict) -> AssessmentAttempt:
+    """A supervisor of the brand scores each written reply 0..4 against its rubric."""
+    with transaction.atomic():
+        attempt = AssessmentAttempt.objects.select_for_update().select_related("brand").filter(pk=attempt_id).first()
+        if attempt is None or attempt.brand_id not in supervised_brand_ids(supervisor):
+            raise NotFound("attempt_not_found", "There is no such assessment for your brands.")
+        if attempt.status != AssessmentAttempt.Status.SUBMITTED:
+            raise Conflict("attempt_not_waiting", f"This assessment is {attempt.get_status_display().lower()}.")
+        written = [q for q in assessment_questions(attempt) if q.kind == AssessmentQuestion.Kind.WRITTEN]
+        clean = {}
+        for question in written:
+            try:
+                score = int(scores.get(str(question.pk)))
+            except (TypeError, ValueError):
+                score = -1
+            if not 0 <= score <= RUBRIC_MAX:
+                raise DomainError("invalid_scores", f"Give every written reply a score from 0 to {RUBRIC_MAX}.")
+            clean[str(question.pk)] = score
+        attempt.written_scores = clean
+        attempt.graded_by = supervisor
+        _finish(attempt, written)
+        attempt.save()
+    return attempt

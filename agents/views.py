@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from marketplace.errors import DomainError
@@ -12,7 +13,7 @@ from marketplace.models import Brand, User
 
 from . import services
 from .forms import AVAILABILITY_CHOICES, BLOCKS, DAYS, STEP_KEYS, STEPS, step_initial, step_payload
-from .models import AgentProfile, Application
+from .models import AgentProfile, Application, AssessmentAttempt, AssessmentQuestion
 
 
 @login_required
@@ -126,7 +127,9 @@ def apply_review(request):
 @login_required
 def apply_status(request):
     application = Application.objects.filter(user=request.user).prefetch_related("events").first()
-    return render(request, "apply/status.html", {"application": application})
+    return render(
+        request, "apply/status.html", {"application": application, "assessments": assessment_overview(application)}
+    )
 
 
 @login_required
@@ -194,6 +197,18 @@ def vetting_queue(request):
     )
 
 
+def _attempts_for_grading(application: Application) -> list[dict]:
+    rows = []
+    for attempt in AssessmentAttempt.objects.filter(application=application).select_related("brand"):
+        written = [
+            {"q": q, "reply": attempt.answers.get(str(q.pk), ""), "score": attempt.written_scores.get(str(q.pk))}
+            for q in services.assessment_questions(attempt)
+            if q.kind == AssessmentQuestion.Kind.WRITTEN
+        ]
+        rows.append({"attempt": attempt, "written": written})
+    return rows
+
+
 @supervisor_required
 def vetting_detail(request, pk: int):
     application = get_object_or_404(
@@ -225,5 +240,81 @@ def vetting_detail(request, pk: int):
             "application": application,
             "answers": _answers_for_display(application),
             "reasons": Application.RejectReason.choices,
+            "attempts": _attempts_for_grading(application),
+            "rubric_scores": range(services.RUBRIC_MAX + 1),
         },
     )
+
+
+# --- Brand assessment ----------------------------------------------------------------------
+
+
+def assessment_overview(application: Application | None) -> list[dict]:
+    """Per chosen brand: the latest attempt, for the status page."""
+    if application is None:
+        return []
+    ids = [row["brand_id"] for row in (application.answers.get("brands") or {}).get("brands", [])]
+    latest = {}
+    for attempt in AssessmentAttempt.objects.filter(application=application).order_by("started_at"):
+        latest[attempt.brand_id] = attempt
+    return [{"brand": brand, "attempt": latest.get(brand.pk)} for brand in Brand.objects.filter(pk__in=ids).order_by("name")]
+
+
+@login_required
+@require_POST
+def assessment_start(request, brand_id: int):
+    application = get_object_or_404(Application, user=request.user)
+    brand = get_object_or_404(Brand, pk=brand_id)
+    try:
+        attempt = services.assessment_start(application=application, brand=brand)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("apply-status")
+    return redirect("assessment-attempt", attempt_id=attempt.pk)
+
+
+@login_required
+def assessment_attempt(request, attempt_id: int):
+    attempt = get_object_or_404(
+        AssessmentAttempt.objects.select_related("brand"), pk=attempt_id, application__user=request.user
+    )
+    if attempt.status != AssessmentAttempt.Status.IN_PROGRESS:
+        return redirect("apply-status")
+    errors, given = {}, {}
+    if request.method == "POST":
+        given = {key.removeprefix("q_"): value for key, value in request.POST.items() if key.startswith("q_")}
+        try:
+            services.assessment_submit(attempt_id=attempt.pk, user=request.user, answers=given)
+        except DomainError as exc:
+            if exc.code != "invalid_answers":
+                messages.error(request, exc.message)
+                return redirect("apply-status")
+            errors = exc.fields or {}
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Thank you. Your {attempt.brand.name} assessment was handed in.")
+            return redirect("apply-status")
+    questions = [
+        {"q": q, "error": errors.get(str(q.pk)), "given": given.get(str(q.pk), ""), "options": list(enumerate(q.options))}
+        for q in services.assessment_questions(attempt)
+    ]
+    return render(
+        request,
+        "apply/assessment.html",
+        {"attempt": attempt, "questions": questions, "now": timezone.now()},
+    )
+
+
+@supervisor_required
+@require_POST
+def assessment_grade(request, attempt_id: int):
+    attempt = get_object_or_404(AssessmentAttempt, pk=attempt_id)
+    scores = {key.removeprefix("score_"): value for key, value in request.POST.items() if key.startswith("score_")}
+    try:
+        graded = services.assessment_grade(attempt_id=attempt.pk, supervisor=request.user, scores=scores)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        verdict = "passed" if graded.passed else "did not pass"
+        messages.success(request, f"Graded: {graded.score_percent}% ({verdict}).")
+    return redirect("vetting-detail", pk=attempt.application_id)

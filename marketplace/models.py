@@ -57,6 +57,8 @@ class Brand(models.Model):
         null=True, blank=True, help_text="Offer countdown; empty uses the platform default"
     )
     supervisors = models.ManyToManyField(User, blank=True, related_name="supervised_brands")
+    assessment_minutes = models.PositiveSmallIntegerField(default=20, help_text="Time allowed for the assessment")
+    assessment_pass_percent = models.PositiveSmallIntegerField(default=70, help_text="Pass mark of the assessment")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

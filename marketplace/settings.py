@@ -197,6 +197,9 @@ REOPEN_WINDOW_HOURS = _int("REOPEN_WINDOW_HOURS", 72, 0)
 MESSAGE_MAX_CHARS = _int("MESSAGE_MAX_CHARS", 4000, 1)
 DEFAULT_HANDLE_SECONDS = _int("DEFAULT_HANDLE_SECONDS", 300, 1)
 APPLICATION_RETRY_DAYS = _int("APPLICATION_RETRY_DAYS", 30, 0)
+ASSESSMENT_RETAKE_DAYS = _int("ASSESSMENT_RETAKE_DAYS", 7, 0)
+# Answers that arrive this long after the deadline still count (slow networks).
+ASSESSMENT_GRACE_SECONDS = _int("ASSESSMENT_GRACE_SECONDS", 30, 0)
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "marketplace.User"

@@ -3,7 +3,7 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from agents.models import AgentLanguage, AgentProfile, AgentSkill
+from agents.models import AgentLanguage, AgentProfile, AgentSkill, AssessmentQuestion
 from marketplace.models import Brand, User
 from marketplace.services import brand_demo_api_key
 from payouts.models import RateCard
@@ -20,6 +20,26 @@ AGENTS = [
 ]
 
 RATES = {"": 4500, "billing": 5500, "cards": 6000}  # öre per resolved case
+
+# The demo brand's assessment: policy questions (the index of the right answer last) and
+# customer messages to answer in writing.
+QUESTIONS = [
+    ("A customer asks for their full card number to be read back. What do you do?",
+     ["Read it back slowly", "Never show or say it; confirm only the last four digits", "Send it by e-mail"], 1),
+    ("A customer reports a card payment they do not recognise. First step?",
+     ["Tell them to wait a week", "Block the card in the app with them and start a dispute", "Close the account"], 1),
+    ("When may you mark a case resolved?",
+     ["As soon as you have replied", "When the customer's problem is solved or handed to the right team",
+      "After 10 minutes"], 1),
+    ("A customer is abusive. What is the policy?",
+     ["Reply in kind", "Stay calm, warn once, then end the chat and flag it", "Ignore them"], 1),
+]
+WRITTEN = [
+    ("My salary hasn't arrived and rent is due tomorrow. Your bot keeps sending me FAQ links!!",
+     "Acknowledges the stress, apologises for the bot, explains what can be checked now and what happens next."),
+    ("hi can i change the email on my account? i lost access to the old one",
+     "Friendly, explains the identity check needed, never asks for passwords or full card numbers."),
+]
 
 
 class Command(BaseCommand):
@@ -50,6 +70,16 @@ class Command(BaseCommand):
                     AgentLanguage.objects.get_or_create(agent=profile, code=code)
                 for code in skills:
                     AgentSkill.objects.get_or_create(agent=profile, code=code)
+
+            for position, (prompt, options, correct) in enumerate(QUESTIONS):
+                AssessmentQuestion.objects.update_or_create(
+                    brand=brand, prompt=prompt,
+                    defaults={"kind": "choice", "options": options, "correct_option": correct, "position": position},
+                )
+            for position, (prompt, rubric) in enumerate(WRITTEN):
+                AssessmentQuestion.objects.update_or_create(
+                    brand=brand, prompt=prompt, defaults={"kind": "written", "rubric": rubric, "position": position}
+                )
 
             key = brand_demo_api_key(brand=brand)
 
