@@ -1,5 +1,6 @@
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -21,7 +22,18 @@ def agent_app(request):
     agent = AgentProfile.objects.filter(user=request.user).prefetch_related("brands", "languages").first()
     if agent is None:
         return render(request, "agent/not_agent.html", status=403)
-    return render(request, "agent/app.html", {"agent": agent, "ws_path": "/ws/agent/"})
+    return render(
+        request,
+        "agent/app.html",
+        {
+            "agent": agent,
+            "ws_path": "/ws/agent/",
+            # The guide stays until the first case is resolved.
+            "first_day": not agent.earnings.exists(),
+            "offer_seconds": settings.OFFER_TIMEOUT_SECONDS,
+            "reopen_hours": settings.REOPEN_WINDOW_HOURS,
+        },
+    )
 
 
 # --- Applicant journey ---------------------------------------------------------------------
@@ -164,7 +176,11 @@ def vetting_queue(request):
     status = request.GET.get("status") or "open"
     brand = request.GET.get("brand") or ""
     language = request.GET.get("language") or ""
-    qs = Application.objects.select_related("user").order_by("submitted_at", "pk")
+    qs = (
+        Application.objects.select_related("user")
+        .prefetch_related("attempts__brand")
+        .order_by("submitted_at", "pk")
+    )
     if status == "open":
         qs = qs.filter(status__in=Application.OPEN)
     elif status in Application.Status.values:
@@ -179,7 +195,7 @@ def vetting_queue(request):
         codes = [row["code"] for row in (application.answers.get("languages") or {}).get("languages", [])]
         if language and language not in codes:
             continue
-        rows.append({"application": application, "languages": codes})
+        rows.append({"application": application, "languages": codes, "attempts": list(application.attempts.all())})
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     return render(
         request,

@@ -53,3 +53,17 @@ def test_pwa_manifest_is_served_with_its_type(client):
     response = client.get("/static/manifest.webmanifest")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/manifest+json"
+
+
+def test_new_agent_sees_the_first_day_guide_until_a_case_is_resolved(client, agent, brand):
+    from payouts.models import Earning
+
+    client.force_login(agent.user)
+    assert b'data-testid="first-day-guide"' in client.get("/agent/").content
+    ticket = TicketFactory(brand=brand)
+    from django.utils import timezone
+
+    Earning.objects.create(
+        agent=agent, brand=brand, ticket=ticket, kind="case", amount_minor=4500, currency="SEK", available_at=timezone.now()
+    )
+    assert b'data-testid="first-day-guide"' not in client.get("/agent/").content
