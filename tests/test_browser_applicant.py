@@ -1,0 +1,127 @@
+"""The applicant journey in a real browser at a phone viewport: signup, the e-mail link,
+the application, the brand assessment, a supervisor's approval, the agent app.
+Screenshots go to test-output/screenshots/applicant-*.png."""
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from allauth.account.models import EmailAddress
+
+from agents.models import AgentProfile, AssessmentQuestion
+
+from .factories import PASSWORD
+from .live import ROOT, asgi_server
+from .test_browser_story import PHONE, browser, shot  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for_email_link(log: Path, timeout: float = 10) -> str:
+    """The console e-mail backend prints the message into the server's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.findall(r"https?://[^\s]+/accounts/confirm-email/[^\s]+/", log.read_text())
+        if found:
+            return found[-1]
+        time.sleep(0.2)
+    raise AssertionError(f"no confirmation link in {log}")
+
+
+def test_new_applicant_becomes_an_agent_on_a_phone(browser, brand, supervisor):  # noqa: F811
+    from playwright.sync_api import expect
+
+    for i in range(2):
+        AssessmentQuestion.objects.create(
+            brand=brand, kind="choice", prompt=f"Policy question {i + 1}?", options=["Wrong", "Right"], correct_option=1
+        )
+    AssessmentQuestion.objects.create(brand=brand, kind="written", prompt="My card is blocked!", rubric="Empathy")
+    EmailAddress.objects.create(user=supervisor, email=supervisor.email, verified=True, primary=True)
+    log = ROOT / "test-output" / "server-applicant.log"
+
+    with asgi_server(log_path=log, SUPERVISOR_MFA_REQUIRED="false") as base:
+        page = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+        page.set_default_timeout(10_000)
+
+        page.goto(f"{base}/accounts/signup/")
+        page.fill("input[name=email]", "new.agent@example.test")
+        page.fill("input[name=password1]", "a-long-pass-phrase-42")
+        page.fill("input[name=password2]", "a-long-pass-phrase-42")
+        shot(page, "applicant-01-signup")
+        page.click("form [type=submit]")
+        expect(page.locator("body")).to_contain_text("erif")  # "Verify your e-mail address"
+        shot(page, "applicant-02-verify-sent")
+
+        page.goto(wait_for_email_link(log))
+        page.click("form [type=submit]")
+        if "/accounts/login/" in page.url:
+            page.fill("input[name=login]", "new.agent@example.test")
+            page.fill("input[name=password]", "a-long-pass-phrase-42")
+            page.click("form [type=submit]")
+
+        page.goto(f"{base}/apply/")
+        page.fill("input[name=display_name]", "Nova")
+        page.fill("input[name=country]", "se")
+        page.select_option("select[name=time_zone]", "Europe/Stockholm")
+        shot(page, "applicant-03-profile")
+        page.get_by_test_id("apply-next").click()
+        page.select_option("select[name=code_0]", "en")
+        page.select_option("select[name=level_0]", "fluent")
+        page.get_by_test_id("apply-next").click()
+        page.check("input[name=skills][value=cards]")
+        page.get_by_test_id("apply-next").click()
+        page.check(f"input[name=brand_{brand.pk}]")
+        page.fill(f"textarea[name=why_{brand.pk}]", "I have used Acme for years and love helping people.")
+        page.get_by_test_id("apply-next").click()
+        page.check("input[name=slots][value=mon-evening]")
+        page.check("input[name=slots][value=sat-morning]")
+        shot(page, "applicant-04-availability")
+        page.get_by_test_id("apply-next").click()
+        expect(page.get_by_test_id("device-result")).to_contain_text("works")
+        page.check("input[name=quiet_place]")
+        shot(page, "applicant-05-device")
+        page.get_by_test_id("apply-next").click()
+        expect(page.get_by_test_id("answers")).to_contain_text("Nova")
+        shot(page, "applicant-06-review")
+        page.get_by_test_id("apply-submit").click()
+        expect(page.get_by_test_id("application-status")).to_have_attribute("data-status", "submitted")
+
+        page.get_by_test_id("assessment-start").click()
+        expect(page.get_by_test_id("assessment-timer")).to_contain_text("Time left")
+        for question in page.get_by_test_id("question").all():
+            if question.get_attribute("data-kind") == "choice":
+                question.locator("input[value='1']").check()
+            else:
+                question.locator("textarea").fill("I'm sorry, that is stressful. Let me unblock it with you now.")
+        shot(page, "applicant-07-assessment")
+        page.get_by_test_id("assessment-submit").click()
+        expect(page.get_by_test_id("assessments")).to_contain_text("waiting for a supervisor")
+        shot(page, "applicant-08-status-waiting")
+
+        desk = browser.new_context(viewport={"width": 1024, "height": 900}).new_page()
+        desk.set_default_timeout(10_000)
+        desk.goto(f"{base}/accounts/login/")
+        desk.fill("input[name=login]", supervisor.email)
+        desk.fill("input[name=password]", PASSWORD)
+        desk.click("form [type=submit]")
+        desk.goto(f"{base}/supervisor/applications/")
+        desk.get_by_test_id("application-row").first.locator("a").click()
+        desk.locator("select[name^=score_]").select_option("4")
+        desk.get_by_test_id("grade-submit").click()
+        expect(desk.get_by_test_id("attempt")).to_contain_text("100%")
+        desk.check("input[name=decision][value=approve]")
+        shot(desk, "applicant-09-supervisor-decision")
+        desk.get_by_test_id("decision-submit").click()
+        expect(desk.locator("body")).to_contain_text("Decision saved")
+
+        page.goto(f"{base}/apply/status/")
+        expect(page.get_by_test_id("application-status")).to_have_attribute("data-status", "approved")
+        shot(page, "applicant-10-approved")
+        page.get_by_test_id("open-agent-app").click()
+        expect(page.get_by_test_id("first-day-guide")).to_be_visible()
+        expect(page.get_by_test_id("connection")).to_contain_text("Connected")
+        shot(page, "applicant-11-agent-app")
+
+    profile = AgentProfile.objects.get(user__email="new.agent@example.test")
+    assert profile.tier == "probation" and list(profile.brands.all()) == [brand]
