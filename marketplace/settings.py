@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "marketplace",
     "agents",
     "tasks",
@@ -110,6 +111,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "marketplace.mfa.SupervisorMFAMiddleware",
     "marketplace.middleware.ContentSecurityPolicyMiddleware",
 ]
 
@@ -226,8 +228,26 @@ ACCOUNT_RATE_LIMITS = {
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/after-login/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CHANGE_EMAIL = True
+# Only takes effect in the browser session that signed up; a link opened elsewhere still
+# verifies the address and then asks for the password.
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Support Marketplace] "
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support-marketplace@localhost")
+# SMTP server; read only by the SMTP backend (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = _int("EMAIL_PORT", 25, 1)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = _secret("EMAIL_HOST_PASSWORD", default="") or ""
+EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", default=False)
+# Two-factor authentication (allauth.mfa). Supervisors see every applicant's personal data,
+# so marketplace.mfa.SupervisorMFAMiddleware holds them at the TOTP setup page until they
+# have an authenticator; demo installs can switch that off.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Support Marketplace"
+SUPERVISOR_MFA_REQUIRED = _bool("SUPERVISOR_MFA_REQUIRED", default=True)
 
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,6 +1,7 @@
 from django.shortcuts import redirect, render
 
 from agents.models import AgentProfile
+from marketplace.models import User
 
 
 def landing(request):
@@ -13,9 +14,12 @@ def after_login(request):
         return redirect("account_login")
     if AgentProfile.objects.filter(user=request.user).exists():
         return redirect("agent-app")
+    if request.user.role == User.Role.SUPERVISOR:
+        return redirect("vetting-queue")
     if request.user.is_staff:
         return redirect("admin:index")
-    return redirect("landing")
+    # Applicants (new sign-ups included) continue their application.
+    return redirect("apply-start")
 
 
 def not_found(request, exception=None):

@@ -15,6 +15,12 @@ from .factories import PASSWORD, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _supervisors_without_mfa(settings):
+    """These tests are about vetting; tests/test_accounts.py covers the TOTP requirement."""
+    settings.SUPERVISOR_MFA_REQUIRED = False
+
+
 def answers_for(brand) -> dict:
     return {
         "profile": {"display_name": "Sara", "country": "SE", "time_zone": "Europe/Stockholm"},

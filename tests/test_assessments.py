@@ -15,6 +15,12 @@ from .test_applications import answers_for
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _supervisors_without_mfa(settings):
+    """These tests are about vetting; tests/test_accounts.py covers the TOTP requirement."""
+    settings.SUPERVISOR_MFA_REQUIRED = False
+
+
 @pytest.fixture
 def questions(brand):
     choice = [

@@ -67,3 +67,14 @@ def test_new_agent_sees_the_first_day_guide_until_a_case_is_resolved(client, age
         agent=agent, brand=brand, ticket=ticket, kind="case", amount_minor=4500, currency="SEK", available_at=timezone.now()
     )
     assert b'data-testid="first-day-guide"' not in client.get("/agent/").content
+
+
+@pytest.mark.parametrize(
+    "role, staff, target",
+    [("applicant", False, "/apply/"), ("supervisor", True, "/supervisor/applications/"), ("staff", True, "/admin/")],
+)
+def test_after_login_each_role_lands_at_home(client, role, staff, target, settings):
+    settings.SUPERVISOR_MFA_REQUIRED = False
+    user = User.objects.create_user(f"{role}@example.test", PASSWORD, role=role, is_staff=staff)
+    client.force_login(user)
+    assert client.get("/after-login/")["Location"] == target
