@@ -41,7 +41,7 @@ def parse_args(argv=None):
     parser.add_argument("--overload-rate", type=float, default=20, help="tickets/s in the overload phase (default 20)")
     parser.add_argument("--overload-seconds", type=float, default=10, help="length of the overload phase (default 10)")
     parser.add_argument("--web", type=int, default=2, help="uvicorn processes (default 2)")
-    parser.add_argument("--port", type=int, default=8400, help="first web port (default 8400)")
+    parser.add_argument("--port", type=int, default=8400, help="first web port (default 8400; 0 = any free ports)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--json", type=Path, default=None, help="where to write the JSON results")

@@ -2,6 +2,7 @@
 processes and the sweeper, all on one Redis channel layer."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,13 @@ def recreate_database(database_url: str) -> None:
     with psycopg.connect(admin_url(database_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (for --port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def rss_kb(pid: int) -> int:
@@ -80,7 +88,7 @@ class Stack:
 
     def start(self) -> None:
         for i in range(self.web_processes):
-            port = self.base_port + i
+            port = self.base_port + i if self.base_port else free_port()
             proc = self._spawn(
                 f"web{i}",
                 [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1",

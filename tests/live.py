@@ -49,6 +49,8 @@ def asgi_server(*, sweeper: bool = True, log_path: Path | None = None, **env):
         "SWEEPER_IN_PROCESS": "true" if sweeper else "false",
         "ENVIRONMENT": "test",
         "DEMO_MODE": "true",
+        # The log is read while the server runs (e-mails from the console backend).
+        "PYTHONUNBUFFERED": "1",
         **{k: str(v) for k, v in env.items()},
     }
     with open(log_path, "w") as log:

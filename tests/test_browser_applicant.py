@@ -4,6 +4,7 @@ Screenshots go to test-output/screenshots/applicant-*.png."""
 
 import re
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -39,13 +40,15 @@ def test_new_applicant_becomes_an_agent_on_a_phone(browser, brand, supervisor): 
     AssessmentQuestion.objects.create(brand=brand, kind="written", prompt="My card is blocked!", rubric="Empathy")
     EmailAddress.objects.create(user=supervisor, email=supervisor.email, verified=True, primary=True)
     log = ROOT / "test-output" / "server-applicant.log"
+    # Unique per run: allauth rate-limits confirmation mails per address in the shared cache.
+    email = f"new.agent.{uuid.uuid4().hex[:8]}@example.test"
 
     with asgi_server(log_path=log, SUPERVISOR_MFA_REQUIRED="false") as base:
         page = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
         page.set_default_timeout(10_000)
 
         page.goto(f"{base}/accounts/signup/")
-        page.fill("input[name=email]", "new.agent@example.test")
+        page.fill("input[name=email]", email)
         page.fill("input[name=password1]", "a-long-pass-phrase-42")
         page.fill("input[name=password2]", "a-long-pass-phrase-42")
         shot(page, "applicant-01-signup")
@@ -56,12 +59,14 @@ def test_new_applicant_becomes_an_agent_on_a_phone(browser, brand, supervisor): 
         page.goto(wait_for_email_link(log))
         page.click("form [type=submit]")
         if "/accounts/login/" in page.url:
-            page.fill("input[name=login]", "new.agent@example.test")
+            page.fill("input[name=login]", email)
             page.fill("input[name=password]", "a-long-pass-phrase-42")
             page.click("form [type=submit]")
 
         page.goto(f"{base}/apply/")
         page.fill("input[name=display_name]", "Nova")
+        page.reload()  # typed but not yet saved: kept in the browser, nothing lost
+        expect(page.locator("input[name=display_name]")).to_have_value("Nova")
         page.fill("input[name=country]", "se")
         page.select_option("select[name=time_zone]", "Europe/Stockholm")
         shot(page, "applicant-03-profile")
@@ -123,5 +128,5 @@ def test_new_applicant_becomes_an_agent_on_a_phone(browser, brand, supervisor): 
         expect(page.get_by_test_id("connection")).to_contain_text("Connected")
         shot(page, "applicant-11-agent-app")
 
-    profile = AgentProfile.objects.get(user__email="new.agent@example.test")
+    profile = AgentProfile.objects.get(user__email=email)
     assert profile.tier == "probation" and list(profile.brands.all()) == [brand]
