@@ -57,30 +57,9 @@
     unseen: 0,
   };
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (key) {
-        var value = attrs[key];
-        if (value == null || value === false) return;
-        if (key === "text") node.textContent = value;
-        else if (key === "className") node.className = value;
-        else node.setAttribute(key, value === true ? "" : value);
-      });
-    }
-    (children || []).forEach(function (child) {
-      if (child == null) return;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
+  var el = window.UI.el;
 
-  function formatTime(iso) {
-    if (!iso) return "";
-    var date = new Date(iso);
-    if (isNaN(date.getTime())) return "";
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  }
+  var formatTime = window.UI.formatTime;
 
   function showError(err) {
     var text = typeof err === "string" ? err : (ERROR_TEXT[err && err.code] || (err && err.message) || "Something went wrong.");
