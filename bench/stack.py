@@ -36,6 +36,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_healthy(base: str, proc: subprocess.Popen, timeout: float) -> str | None:
+    """Poll /healthz of a server process just started. None when it answers 200, else
+    what went wrong."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            return "exited"
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return None
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            return "did not become healthy"
+        time.sleep(0.2)
+
+
 def rss_kb(pid: int) -> int:
     """Resident memory of one process, from /proc (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -96,20 +114,10 @@ class Stack:
             )
             self.web.append((f"http://127.0.0.1:{port}", proc))
         self._spawn("sweeper", [sys.executable, "manage.py", "run_sweeper"])
-        deadline = time.monotonic() + 60
         for base, proc in self.web:
-            while True:
-                if proc.poll() is not None:
-                    raise SystemExit(f"web process {base} exited; see {self.log_dir}")
-                try:
-                    with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"web process {base} did not become healthy; see {self.log_dir}")
-                time.sleep(0.2)
+            problem = wait_until_healthy(base, proc, timeout=60)
+            if problem:
+                raise SystemExit(f"web process {base} {problem}; see {self.log_dir}")
 
     def web_rss_kb(self) -> int:
         return sum(rss_kb(proc.pid) for _, proc in self.web)

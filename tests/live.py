@@ -6,24 +6,17 @@ live_server (WSGI) does not. The subprocess gets the test database's URL, so a t
 """
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
 
+from bench.stack import free_port, wait_until_healthy
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_database_url() -> str:
@@ -64,19 +57,9 @@ def asgi_server(*, sweeper: bool = True, log_path: Path | None = None, **env):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited early; see {log_path}:\n{log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not become healthy; see {log_path}")
-            time.sleep(0.2)
+        problem = wait_until_healthy(base, process, timeout=30)
+        if problem:
+            raise RuntimeError(f"server {problem}; see {log_path}:\n{log_path.read_text()[-2000:]}")
         yield base
     finally:
         process.terminate()
