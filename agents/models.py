@@ -69,6 +69,9 @@ class AgentLanguage(models.Model):
         constraints = [models.UniqueConstraint(fields=["agent", "code"], name="agent_language_unique")]
         indexes = [models.Index(fields=["code", "agent"], name="agent_language_code_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.code} ({self.proficiency})"
+
 
 class AgentSkill(models.Model):
     agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="skills")
@@ -77,6 +80,9 @@ class AgentSkill(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["agent", "code"], name="agent_skill_unique")]
         indexes = [models.Index(fields=["code", "agent"], name="agent_skill_code_idx")]
+
+    def __str__(self) -> str:
+        return self.code
 
 
 class Application(models.Model):
@@ -155,6 +161,9 @@ class ApplicationEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
 
 class AssessmentQuestion(models.Model):
     """One item of a brand's assessment: a policy multiple-choice question, or a simulated
@@ -210,3 +219,6 @@ class AssessmentAttempt(models.Model):
                 fields=["application", "brand"], condition=models.Q(status="in_progress"), name="one_open_attempt_per_brand"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.brand} assessment of {self.application.user} ({self.status})"

@@ -517,7 +517,6 @@ def versions() -> dict:
     import django
     import psycopg
     import redis as redis_py
-
     from django.db import connection
 
     with connection.cursor() as cursor:

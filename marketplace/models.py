@@ -107,3 +107,6 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["brand", "key"], name="idempotency_unique_brand_key")]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id}:{self.key}"

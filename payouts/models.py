@@ -55,6 +55,9 @@ class Earning(models.Model):
             models.UniqueConstraint(fields=["ticket", "round", "kind"], name="earning_once_per_round"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency} for ticket {self.ticket_id}"
+
     @property
     def amount(self) -> Decimal:
         return minor_to_decimal(self.amount_minor, self.currency)

@@ -113,6 +113,9 @@ class Message(models.Model):
     class Meta:
         indexes = [models.Index(fields=["ticket", "id"], name="message_ticket_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.text[:40]}"
+
 
 class Offer(models.Model):
     """A timed proposal of one ticket to one agent. At most one is pending per ticket."""
@@ -144,3 +147,6 @@ class Offer(models.Model):
             models.Index(fields=["expires_at"], name="offer_pending_expiry_idx", condition=Q(state="pending")),
             models.Index(fields=["ticket", "agent"], name="offer_ticket_agent_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"offer {self.pk} of ticket {self.ticket_id} to agent {self.agent_id} ({self.state})"

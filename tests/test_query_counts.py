@@ -1,6 +1,7 @@
 """Guards on the number of queries of the hot dispatch path (no timing asserted here)."""
 
 import pytest
+
 from tasks import services
 from tasks.models import Offer
 
