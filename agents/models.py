@@ -139,6 +139,10 @@ class Application(models.Model):
         return self.status in (self.Status.DRAFT, self.Status.INFO_REQUESTED)
 
     @property
+    def chosen_brand_ids(self) -> set[int]:
+        return {row["brand_id"] for row in (self.answers.get("brands") or {}).get("brands", [])}
+
+    @property
     def display_name(self) -> str:
         return (self.answers.get("profile") or {}).get("display_name") or self.user.email
 

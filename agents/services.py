@@ -114,8 +114,7 @@ def application_decide(
         raise DomainError("invalid_decision", "Choose approve, reject or ask for information.")
     with transaction.atomic():
         locked = Application.objects.select_for_update().select_related("user").get(pk=application.pk)
-        chosen = {row["brand_id"] for row in (locked.answers.get("brands") or {}).get("brands", [])}
-        mine = chosen & supervised_brand_ids(supervisor)
+        mine = locked.chosen_brand_ids & supervised_brand_ids(supervisor)
         if not mine:
             raise Forbidden("not_your_brand", "You do not supervise any brand this applicant chose.")
         if locked.status not in Application.OPEN:
@@ -176,10 +175,6 @@ WRITTEN_MAX_CHARS = 2000
 RUBRIC_MAX = 4
 
 
-def _chosen_brand_ids(application: Application) -> set[int]:
-    return {row["brand_id"] for row in (application.answers.get("brands") or {}).get("brands", [])}
-
-
 def _expire_if_late(attempt: AssessmentAttempt) -> bool:
     late = timezone.now() > attempt.deadline + timedelta(seconds=settings.ASSESSMENT_GRACE_SECONDS)
     if late and attempt.status == AssessmentAttempt.Status.IN_PROGRESS:
@@ -200,7 +195,7 @@ def assessment_start(*, application: Application, brand: Brand) -> AssessmentAtt
         locked = Application.objects.select_for_update().get(pk=application.pk)
         if locked.status not in Application.OPEN:
             raise Conflict("application_not_open", "Send your application first; the assessment comes after.")
-        if brand.pk not in _chosen_brand_ids(locked):
+        if brand.pk not in locked.chosen_brand_ids:
             raise Forbidden("brand_not_chosen", "You did not apply for this brand.")
         previous = list(AssessmentAttempt.objects.select_for_update().filter(application=locked, brand=brand))
         for attempt in previous:

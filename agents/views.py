@@ -189,7 +189,7 @@ def vetting_queue(request):
         qs = qs.exclude(status=Application.Status.DRAFT)
     rows = []
     for application in qs:
-        chosen = {row["brand_id"] for row in (application.answers.get("brands") or {}).get("brands", [])}
+        chosen = application.chosen_brand_ids
         if not chosen & mine or (brand.isdigit() and int(brand) not in chosen):
             continue
         codes = [row["code"] for row in (application.answers.get("languages") or {}).get("languages", [])]
@@ -232,8 +232,7 @@ def vetting_detail(request, pk: int):
             s for s in Application.Status.values if s != Application.Status.DRAFT
         ]
     )
-    chosen = {row["brand_id"] for row in (application.answers.get("brands") or {}).get("brands", [])}
-    if not chosen & services.supervised_brand_ids(request.user):
+    if not application.chosen_brand_ids & services.supervised_brand_ids(request.user):
         raise Http404
     if request.method == "POST":
         try:
@@ -269,7 +268,7 @@ def assessment_overview(application: Application | None) -> list[dict]:
     """Per chosen brand: the latest attempt, for the status page."""
     if application is None:
         return []
-    ids = [row["brand_id"] for row in (application.answers.get("brands") or {}).get("brands", [])]
+    ids = application.chosen_brand_ids
     latest = {}
     for attempt in AssessmentAttempt.objects.filter(application=application).order_by("started_at"):
         latest[attempt.brand_id] = attempt

@@ -108,10 +108,12 @@ def estimate_wait_seconds(ticket: Ticket, position: int) -> int:
         .exclude(status=AgentProfile.Status.OFFLINE)
         .aggregate(slots=Count("pk"))["slots"]
     )
-    handle = average_handle_seconds(ticket.brand_id)
-    if not agents:
-        return int(handle * position)
-    return int(math.ceil(position / agents) * handle)
+    return wait_estimate(position=position, agents=agents, handle_seconds=average_handle_seconds(ticket.brand_id))
+
+
+def wait_estimate(*, position: int, agents: int, handle_seconds: float) -> int:
+    """Rounds of handle time until `position` is served by `agents` (no agents: one at a time)."""
+    return int(math.ceil(position / max(agents, 1)) * handle_seconds)
 
 
 def ticket_messages(ticket_id: int) -> list[Message]:

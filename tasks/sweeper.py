@@ -59,7 +59,7 @@ class QueueBroadcaster:
                 if ticket.brand_id not in handle:
                     handle[ticket.brand_id] = selectors.average_handle_seconds(ticket.brand_id)
                 agents = staffed.get((ticket.brand_id, ticket.language), 0)
-                eta = int(-(-position // max(agents, 1)) * handle[ticket.brand_id])
+                eta = selectors.wait_estimate(position=position, agents=agents, handle_seconds=handle[ticket.brand_id])
             state = (ticket.status, position, eta // 5)  # do not re-send for a few seconds' drift
             if self.sent.get(ticket.pk) == state:
                 continue

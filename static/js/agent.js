@@ -541,20 +541,10 @@
     ui.input.style.height = Math.min(ui.input.scrollHeight + 2, 160) + "px";
   }
 
-  ui.input.addEventListener("input", function () {
+  window.UI.bindComposer(ui.composer, ui.input, function () {
     updateCounter();
     autoGrow();
-  });
-  ui.input.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      sendMessage();
-    }
-  });
-  ui.composer.addEventListener("submit", function (event) {
-    event.preventDefault();
-    sendMessage();
-  });
+  }, function () { sendMessage(); });
 
   function sendMessage() {
     var ticketId = state.openId;

@@ -213,20 +213,10 @@
     ui.send.disabled = ui.input.disabled || ui.input.readOnly || ui.input.value.trim() === "";
   }
 
-  ui.input.addEventListener("input", function () {
+  window.UI.bindComposer(ui.composer, ui.input, function () {
     updateCounter();
     autoGrow();
-  });
-  ui.input.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      sendMessage();
-    }
-  });
-  ui.composer.addEventListener("submit", function (event) {
-    event.preventDefault();
-    sendMessage();
-  });
+  }, function () { sendMessage(); });
 
   function sendMessage() {
     var text = ui.input.value;

@@ -30,5 +30,20 @@
     return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
-  window.UI = { el: el, formatTime: formatTime };
+  // Enter sends, Shift+Enter is a new line, typing updates the counter and the height.
+  function bindComposer(form, input, onInput, send) {
+    input.addEventListener("input", onInput);
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        send();
+      }
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      send();
+    });
+  }
+
+  window.UI = { el: el, formatTime: formatTime, bindComposer: bindComposer };
 })();
