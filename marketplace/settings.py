@@ -102,6 +102,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: NUL or a lone surrogate in the path, query or form body is a 400 before anything
+    # (static files, sessions, URL resolution) touches the text.
+    "marketplace.middleware.InvalidCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -197,6 +200,11 @@ DEFAULT_CAPACITY = _int("DEFAULT_CAPACITY", 2, 1)
 PROBATION_CAPACITY = _int("PROBATION_CAPACITY", 1, 1)
 REOPEN_WINDOW_HOURS = _int("REOPEN_WINDOW_HOURS", 72, 0)
 MESSAGE_MAX_CHARS = _int("MESSAGE_MAX_CHARS", 4000, 1)
+# Messages a (re)connecting socket gets per chat; older ones are paged with a history frame.
+SNAPSHOT_MESSAGES = _int("SNAPSHOT_MESSAGES", 50, 1)
+# Client frames per socket: a token bucket refilled at this rate, holding at most the burst.
+WS_FRAMES_PER_SECOND = _float("WS_FRAMES_PER_SECOND", 20.0, 0.001)
+WS_FRAME_BURST = _int("WS_FRAME_BURST", 40, 1)
 DEFAULT_HANDLE_SECONDS = _int("DEFAULT_HANDLE_SECONDS", 300, 1)
 APPLICATION_RETRY_DAYS = _int("APPLICATION_RETRY_DAYS", 30, 0)
 ASSESSMENT_RETAKE_DAYS = _int("ASSESSMENT_RETAKE_DAYS", 7, 0)
@@ -257,7 +265,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["marketplace.parsers.SafeJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "marketplace.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {

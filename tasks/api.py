@@ -3,26 +3,33 @@
 import re
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.models import AgentSkill
 from marketplace.api import BrandApiKeyAuthentication, BrandThrottle, IsBrand
 from marketplace.errors import DomainError, NotFound
 
 from . import services
-from .models import Ticket
+from .models import Customer, Ticket
 
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 PRIORITIES = {label: value for value, label in Ticket.Priority.choices}
 
 
+def _column_length(model, field: str) -> int:
+    """A serializer field is never longer than the column it ends up in (else a 500)."""
+    return model._meta.get_field(field).max_length
+
+
 class CustomerSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=200)
-    name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(required=False, allow_blank=True)
+    external_id = serializers.CharField(max_length=_column_length(Customer, "external_id"))
+    name = serializers.CharField(max_length=_column_length(Customer, "name"))
+    email = serializers.EmailField(max_length=_column_length(Customer, "email"), required=False, allow_blank=True)
 
 
 class TranscriptTurnSerializer(serializers.Serializer):
@@ -33,17 +40,23 @@ class TranscriptTurnSerializer(serializers.Serializer):
 
 class TicketCreateSerializer(serializers.Serializer):
     customer = CustomerSerializer()
-    language = serializers.CharField(max_length=35, help_text="BCP-47 tag; its primary subtag is used (en-GB -> en)")
-    subject = serializers.CharField(max_length=300)
-    category = serializers.SlugField(max_length=60, required=False, allow_blank=True)
+    # Only the primary subtag (2-3 letters) is stored, so 35 characters fit the 8 of the column.
+    language = serializers.CharField(
+        max_length=35,
+        validators=[RegexValidator(LANGUAGE_TAG, "Use a BCP-47 language tag such as en, sv or pt-BR.")],
+        help_text="BCP-47 tag; its primary subtag is used (en-GB -> en)",
+    )
+    subject = serializers.CharField(max_length=_column_length(Ticket, "subject"))
+    category = serializers.SlugField(max_length=_column_length(Ticket, "category"), required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=list(PRIORITIES), required=False, default="normal")
-    tags = serializers.ListField(child=serializers.SlugField(max_length=40), required=False, max_length=20)
+    # Tags are matched against agents' skill codes.
+    tags = serializers.ListField(
+        child=serializers.SlugField(max_length=_column_length(AgentSkill, "code")), required=False, max_length=20
+    )
     transcript = TranscriptTurnSerializer(many=True, required=False, max_length=500)
     summary = serializers.CharField(max_length=settings.MESSAGE_MAX_CHARS, required=False, allow_blank=True)
 
     def validate_language(self, value: str) -> str:
-        if not LANGUAGE_TAG.match(value):
-            raise serializers.ValidationError("Use a BCP-47 language tag such as en, sv or pt-BR.")
         return value.split("-")[0].lower()
 
     def validate_priority(self, value: str) -> int:
