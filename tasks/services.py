@@ -83,8 +83,10 @@ def ticket_create(
             [
                 Customer(
                     brand=brand,
-                    external_id=customer_data["external_id"],
-                    name=customer_data["name"],
+                    # Some brands use a card number or IBAN as the customer id; stored
+                    # masked, ids that mask alike share one customer row.
+                    external_id=mask_sensitive(customer_data["external_id"]),
+                    name=mask_sensitive(customer_data["name"]),
                     email=customer_data.get("email") or "",
                 )
             ],
