@@ -1,14 +1,21 @@
 """REST plumbing shared by every app: error shape, brand API keys, login tokens, health."""
 
 import asyncio
+import hashlib
 import hmac
 import logging
 import time
 import uuid
 
+from allauth.account import app_settings as account_settings
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.account.utils import has_verified_email
+from allauth.mfa.adapter import get_adapter as mfa_adapter
+from allauth.mfa.base.forms import AuthenticateForm as MFAAuthenticateForm
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.contrib.auth import authenticate
+from django import forms
+from django.conf import settings
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.utils import timezone
@@ -16,15 +23,17 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .adapters import client_ip
 from .errors import DomainError
+from .mfa import mfa_required
 from .models import Brand, BrandApiKey, hash_api_key
+from .services import api_token_create
 
 log = logging.getLogger(__name__)
 
@@ -168,40 +177,122 @@ class BrandThrottle(BaseThrottle):
 
 
 class AuthTokenThrottle(SimpleRateThrottle):
+    """Token requests per client address; X-Forwarded-For counts only behind our proxies."""
+
     scope = "auth_token"
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+
+
+class AuthTokenAccountThrottle(SimpleRateThrottle):
+    """Token requests per e-mail address, from whatever addresses they come. The address is
+    hashed so the cache holds no personal data."""
+
+    scope = "auth_token_account"
+
+    def get_cache_key(self, request, view):
+        email = request.data.get("email") if isinstance(request.data, dict) else None
+        if not isinstance(email, str) or not email.strip():
+            return None
+        ident = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class TokenRequestSerializer(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(max_length=256, trim_whitespace=False)
+    code = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="The authenticator app's current code (or a recovery code); required once two-factor "
+        "authentication is set up.",
+    )
+
+
+TOO_MANY_ATTEMPTS = "Too many failed attempts for this account; wait a few minutes and try again."
+
+
+def _password_user(request, email: str, password: str):
+    """The user, if the password is right. Goes through allauth so that failed attempts count
+    against the same per-account and per-address limits as the login page."""
+    adapter = get_account_adapter(request)
+    try:
+        user = adapter.authenticate(request, email=email, password=password)
+    except forms.ValidationError as exc:
+        if exc.code == "too_many_login_attempts":
+            raise DomainError("too_many_attempts", TOO_MANY_ATTEMPTS, status=429) from None
+        raise
+    if user is None or not user.is_active:
+        raise DomainError("invalid_credentials", "The e-mail or password is not correct.")
+    return user
+
+
+def _check_second_factor(request, user, code: str) -> None:
+    """What the login page asks after the password: the authenticator code when the user has
+    one, and none at all for supervisors and staff who were required to set one up."""
+    if mfa_adapter().is_mfa_enabled(user):
+        if not code:
+            raise DomainError(
+                "mfa_code_required", "Send the code of your authenticator app in `code`.", status=401
+            )
+        # allauth's own check: TOTP with replay protection, recovery codes, and its limit
+        # on failed codes per user.
+        form = MFAAuthenticateForm(user=user, data={"code": code})
+        if not form.is_valid():
+            if any(e.code == "too_many_login_attempts" for e in form.errors.as_data().get("code", [])):
+                raise DomainError("too_many_attempts", TOO_MANY_ATTEMPTS, status=429)
+            raise DomainError("mfa_code_invalid", "The authenticator code is not correct.", status=401)
+        form.authenticator.record_usage()
+    elif settings.SUPERVISOR_MFA_REQUIRED and mfa_required(user):
+        raise DomainError(
+            "mfa_required",
+            "Set up two-factor authentication by logging in on the website first.",
+            status=403,
+        )
 
 
 class AuthTokenView(APIView):
-    """Exchange an agent's e-mail and password for an API token (REST and websockets)."""
+    """Exchange e-mail, password and (with two-factor authentication) the authenticator code
+    for an API token, used as `Authorization: Token <token>` on REST and websockets.
+
+    It refuses whatever the login page refuses: wrong passwords, too many failures, an
+    unverified e-mail address, a missing or wrong second factor.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [AuthTokenThrottle]
+    throttle_classes = [AuthTokenThrottle, AuthTokenAccountThrottle]
 
     @extend_schema(
         request=TokenRequestSerializer,
         responses={
-            200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
-            400: OpenApiResponse(description="Wrong e-mail or password"),
+            200: inline_serializer(
+                "TokenResponse", {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()}
+            ),
+            400: OpenApiResponse(description="invalid_credentials: wrong e-mail or password"),
+            401: OpenApiResponse(description="mfa_code_required / mfa_code_invalid"),
+            403: OpenApiResponse(description="email_unverified / mfa_required"),
+            429: OpenApiResponse(description="too_many_attempts (this account) / rate_limited"),
         },
         auth=[],
     )
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, email=data.validated_data["email"].lower(), password=data.validated_data["password"])
-        if user is None or not user.is_active:
-            raise DomainError("invalid_credentials", "The e-mail or password is not correct.")
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        email = data.validated_data["email"].lower()
+        # allauth's limits and context want Django's request, not DRF's wrapper.
+        user = _password_user(request._request, email, data.validated_data["password"])
+        if account_settings.EMAIL_VERIFICATION == account_settings.EmailVerificationMethod.MANDATORY and not (
+            has_verified_email(user, email)
+        ):
+            raise DomainError(
+                "email_unverified", "Verify your e-mail address with the link we sent, then try again.", status=403
+            )
+        _check_second_factor(request._request, user, data.validated_data.get("code", "").strip())
+        raw, token = api_token_create(user=user)
+        return Response({"token": raw, "expires_at": token.expiry})
 
 
 # --- Health ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import secrets
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from knox.models import AbstractAuthToken
 
 
 class UserManager(BaseUserManager):
@@ -110,3 +111,17 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand_id}:{self.key}"
+
+
+class ApiToken(AbstractAuthToken):
+    """A login token for the REST API and websockets. knox keeps only its hash and expiry.
+
+    `password_fingerprint` is the user's session hash (an HMAC of the password hash) when
+    the token was issued: a password change by any path makes it differ, so the token stops
+    working without anyone having to remember to revoke it.
+    """
+
+    password_fingerprint = models.CharField(max_length=128)
+
+    def __str__(self) -> str:
+        return f"{self.user} (until {self.expiry:%Y-%m-%d %H:%M})" if self.expiry else str(self.user)

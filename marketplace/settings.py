@@ -89,7 +89,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "allauth",
@@ -223,6 +223,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# One client address for allauth's rate limits and DRF's throttles (marketplace.adapters).
+ACCOUNT_ADAPTER = "marketplace.adapters.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -256,11 +258,20 @@ EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", default=False)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Support Marketplace"
 SUPERVISOR_MFA_REQUIRED = _bool("SUPERVISOR_MFA_REQUIRED", default=True)
+# API login tokens (REST and websockets): django-rest-knox stores only a hash and an expiry.
+# marketplace.ApiToken also records a fingerprint of the password it was issued under, so
+# changing the password by any path (allauth, admin, manage.py changepassword) voids it.
+API_TOKEN_TTL_HOURS = _int("API_TOKEN_TTL_HOURS", 720, 1)
+KNOX_TOKEN_MODEL = "marketplace.ApiToken"
+# knox's migrations would still create its default token table: unused, and its foreign key
+# to users makes PostgreSQL refuse to TRUNCATE the user table (test database flushes).
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {"AUTH_HEADER_PREFIX": "Token", "AUTO_REFRESH": False}
 
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "marketplace.adapters.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -270,6 +281,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "marketplace.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "auth_token": env.str("THROTTLE_AUTH_TOKEN", default="20/min"),
+        "auth_token_account": env.str("THROTTLE_AUTH_TOKEN_ACCOUNT", default="10/min"),
         "brand": env.str("THROTTLE_BRAND", default="6000/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -285,11 +297,25 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security ----------------------------------------------------------------------------
+PRODUCTION = ENVIRONMENT == "production"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = _bool("SECURE_COOKIES", default=ENVIRONMENT == "production")
+SESSION_COOKIE_SECURE = _bool("SECURE_COOKIES", default=PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _bool("BEHIND_PROXY", False) else None
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+# Load balancers probe over plain HTTP inside the network; a redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Browsers remember HSTS for this long; 0 outside production so a laptop on plain HTTP works.
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+# Forwarded headers are only believed from our own proxies: anyone else can write them.
+# The client address is then PROXY_COUNT hops from the right of X-Forwarded-For (each
+# trusted proxy appends the address it saw); marketplace.adapters.client_ip applies this
+# for allauth and the login throttles, NUM_PROXIES for DRF's own throttles.
+BEHIND_PROXY = _bool("BEHIND_PROXY", default=False)
+PROXY_COUNT = _int("PROXY_COUNT", 1, 1)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+REST_FRAMEWORK["NUM_PROXIES"] = PROXY_COUNT if BEHIND_PROXY else 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"

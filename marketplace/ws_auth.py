@@ -9,12 +9,11 @@ from django.conf import settings
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+    # The REST authentication class itself, so expiry, revocation by a password change and
+    # disabled accounts are judged the same way on both doors.
+    from .adapters import ApiTokenAuthentication
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
+    return ApiTokenAuthentication().user_for_token(key)
 
 
 class TokenAuthMiddleware:

@@ -187,10 +187,10 @@ def test_brand_cannot_read_another_brands_ticket(brand_client, other_brand_and_k
 
 
 def test_agent_token_cannot_create_tickets(agent):
-    from rest_framework.authtoken.models import Token
+    from marketplace.services import api_token_create
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=agent.user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=agent.user)[0]}")
     response = client.post("/api/v1/tickets/", TICKET_BODY, format="json")
     assert response.status_code in (401, 403)
     assert Ticket.objects.count() == 0

@@ -7,7 +7,8 @@ import urllib.request
 
 import pytest
 import websockets
-from rest_framework.authtoken.models import Token
+
+from marketplace.services import api_token_create
 
 from .conftest import TICKET_BODY
 from .live import asgi_server
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_offer_created_through_one_process_reaches_an_agent_on_the_other(agent, api_key):
-    token = Token.objects.create(user=agent.user).key
+    token, _ = api_token_create(user=agent.user)
     with asgi_server(sweeper=False) as first, asgi_server(sweeper=False) as second:
         assert first != second
 

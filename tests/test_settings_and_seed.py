@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -59,6 +60,12 @@ def test_secret_key_can_come_from_a_file(tmp_path):
     assert result.stdout.strip() == "s3cret-from-file"
 
 
+def brand_client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent_and_prints_a_working_api_key(capsys, settings):
     settings.DEMO_MODE = True
@@ -66,9 +73,8 @@ def test_seed_demo_is_idempotent_and_prints_a_working_api_key(capsys, settings):
     first = capsys.readouterr().out
     call_command("seed_demo")
     second = capsys.readouterr().out
-    key_lines = [line for line in first.splitlines() if line.startswith("API key: ")]
-    assert len(key_lines) == 1
-    assert key_lines == [line for line in second.splitlines() if line.startswith("API key: ")]
+    [first_key] = [line.removeprefix("API key: ") for line in first.splitlines() if line.startswith("API key: ")]
+    [second_key] = [line.removeprefix("API key: ") for line in second.splitlines() if line.startswith("API key: ")]
 
     assert Brand.objects.filter(slug="demo").count() == 1
     assert AgentProfile.objects.count() == 5
@@ -77,9 +83,42 @@ def test_seed_demo_is_idempotent_and_prints_a_working_api_key(capsys, settings):
     supervisor = User.objects.get(email="supervisor@demo.test")
     assert supervisor.role == "supervisor" and supervisor.check_password("demo-pass-123")
 
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key_lines[0].removeprefix('API key: ')}")
-    assert client.post("/api/v1/tickets/", TICKET_BODY, format="json").status_code == 201
+    assert brand_client(second_key).post("/api/v1/tickets/", TICKET_BODY, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_seed_demo_key_is_random_and_a_reseed_revokes_the_previous_one(capsys, settings):
+    """Not derived from SECRET_KEY: knowing the secret (or an old terminal's output) gives
+    no working key."""
+    keys = []
+    for _ in range(2):
+        call_command("seed_demo")
+        keys += [line.removeprefix("API key: ") for line in capsys.readouterr().out.splitlines() if line.startswith("API key: ")]
+    first, second = keys
+
+    assert first != second and first.startswith("mk_demo_") and second.startswith("mk_demo_")
+    assert brand_client(first).get("/api/v1/tickets/1/").json()["error"]["code"] == "unauthenticated"
+    assert brand_client(second).get("/api/v1/tickets/1/").json()["error"]["code"] == "ticket_not_found"
+    demo = Brand.objects.get(slug="demo")
+    assert demo.api_keys.filter(revoked_at__isnull=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_seed_demo_makes_the_supervisor_a_plain_supervisor_outside_the_admin(capsys):
+    """An earlier seed made the demo supervisor staff with view rights in /admin/, where no
+    list is limited to their brands. A re-seed takes that back."""
+    call_command("seed_demo")
+    supervisor = User.objects.get(email="supervisor@demo.test")
+    supervisor.is_staff = True
+    supervisor.save()
+    supervisor.user_permissions.add(*Permission.objects.filter(codename__startswith="view_"))
+
+    call_command("seed_demo")
+
+    supervisor = User.objects.get(email="supervisor@demo.test")
+    assert (supervisor.role, supervisor.is_staff, supervisor.is_superuser) == ("supervisor", False, False)
+    assert not supervisor.user_permissions.exists() and not supervisor.get_all_permissions()
+    assert list(supervisor.supervised_brands.values_list("slug", flat=True)) == ["demo"]
 
 
 @pytest.mark.django_db

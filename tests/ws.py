@@ -5,14 +5,14 @@ import json
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from rest_framework.authtoken.models import Token
 
 from marketplace.asgi import application
+from marketplace.services import api_token_create
 
 
 @database_sync_to_async
 def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_token_create(user=user)[0]
 
 
 async def agent_socket(user) -> WebsocketCommunicator:

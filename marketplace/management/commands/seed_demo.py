@@ -1,11 +1,10 @@
 from django.conf import settings
-from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from agents.models import AgentLanguage, AgentProfile, AgentSkill, AssessmentQuestion
 from marketplace.models import Brand, User
-from marketplace.services import brand_demo_api_key
+from marketplace.services import brand_demo_api_key_rotate
 from payouts.models import RateCard
 
 DEMO_PASSWORD = "demo-pass-123"
@@ -51,12 +50,11 @@ class Command(BaseCommand):
             for category, amount in RATES.items():
                 RateCard.objects.update_or_create(brand=brand, category=category, defaults={"amount_minor": amount})
 
-            supervisor = self._user("supervisor@demo.test", User.Role.SUPERVISOR, is_staff=True)
-            supervisor.user_permissions.add(
-                *Permission.objects.filter(
-                    content_type__app_label__in=["tasks", "agents", "payouts"], codename__startswith="view_"
-                )
-            )
+            # A supervisor works in the vetting pages only. The admin shows every brand's
+            # data, so it is for platform staff; an earlier seed's grants are taken back.
+            supervisor = self._user("supervisor@demo.test", User.Role.SUPERVISOR)
+            supervisor.user_permissions.clear()
+            supervisor.groups.clear()
             brand.supervisors.add(supervisor)
 
             for n, name, languages, skills, tier in AGENTS:
@@ -81,7 +79,7 @@ class Command(BaseCommand):
                     brand=brand, prompt=prompt, defaults={"kind": "written", "rubric": rubric, "position": position}
                 )
 
-            key = brand_demo_api_key(brand=brand)
+            key = brand_demo_api_key_rotate(brand=brand)
 
         self.stdout.write(f"Brand: {brand.slug} ({brand.name}, {brand.currency})")
         self.stdout.write("Supervisor: supervisor@demo.test")
@@ -91,11 +89,13 @@ class Command(BaseCommand):
         else:
             self.stdout.write("DEMO_MODE is off: demo accounts have no usable password (set one in /admin/).")
         self.stdout.write(f"API key: {key}")
+        self.stdout.write("(a new key on every run; the previous demo key no longer works)")
 
-    def _user(self, email: str, role: str, is_staff: bool = False) -> User:
-        user, created = User.objects.get_or_create(email=email, defaults={"role": role, "is_staff": is_staff})
+    def _user(self, email: str, role: str) -> User:
+        user, created = User.objects.get_or_create(email=email, defaults={"role": role})
         user.role = role
-        user.is_staff = is_staff
+        user.is_staff = False
+        user.is_superuser = False
         if settings.DEMO_MODE:
             user.set_password(DEMO_PASSWORD)
         elif created:
