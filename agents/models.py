@@ -33,7 +33,9 @@ class AgentProfile(models.Model):
     load = models.PositiveSmallIntegerField(default=0)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     consecutive_timeouts = models.PositiveSmallIntegerField(default=0)
-    connections = models.PositiveSmallIntegerField(default=0, help_text="Open agent sockets")
+    # Derived from AgentConnection rows (the truth, kept alive by heartbeats) and rewritten
+    # whenever they change, with this row locked, so dispatch can filter on one column.
+    connections = models.PositiveSmallIntegerField(default=0, help_text="Live agent sockets (heartbeat within the TTL)")
     disconnected_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -53,6 +55,27 @@ class AgentProfile(models.Model):
     @property
     def skill_codes(self) -> list[str]:
         return [skill.code for skill in self.skills.all()]
+
+
+class AgentConnection(models.Model):
+    """One open agent socket, kept alive by its server process's heartbeat.
+
+    A clean close deletes the row; a crashed consumer or a killed process stops
+    heartbeating, and the sweeper deletes the row once `seen_at` is older than
+    AGENT_CONNECTION_TTL_SECONDS. Nothing a crash skips can leave an agent "connected".
+    """
+
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="socket_connections")
+    channel_name = models.CharField(max_length=200, unique=True)
+    server = models.CharField(max_length=100, help_text="host:pid of the process holding the socket")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["seen_at"], name="agent_connection_seen_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} on {self.server}"
 
 
 class AgentLanguage(models.Model):

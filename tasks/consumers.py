@@ -15,7 +15,7 @@ from django.conf import settings
 
 from marketplace.errors import DomainError
 
-from . import selectors, services
+from . import heartbeat, selectors, services
 from .realtime import agent_group, customer_group
 
 log = logging.getLogger(__name__)
@@ -112,13 +112,18 @@ class AgentConsumer(FrameConsumer):
         await self.accept()
         for frame in await database_sync_to_async(selectors.agent_snapshot)(self.agent.pk):
             await self.send_frame(frame)
-        await database_sync_to_async(services.agent_connected)(agent_id=self.agent.pk)
+        await database_sync_to_async(services.agent_connected)(
+            agent_id=self.agent.pk, channel_name=self.channel_name, server=heartbeat.SERVER_ID
+        )
+        heartbeat.register(self.channel_name, self.agent.pk)
 
-    async def disconnect(self, code):
-        if self.agent is None:
-            return
-        await self.channel_layer.group_discard(self.group, self.channel_name)
-        await database_sync_to_async(services.agent_disconnected)(agent_id=self.agent.pk)
+    async def __call__(self, scope, receive, send):
+        # The connection row is removed however the consumer ends: a clean close, a crash
+        # in a handler, or a cancelled task. A killed process is left to the heartbeat TTL.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._forget_connection()
 
     async def on_presence(self, frame):
         await database_sync_to_async(services.presence_set)(agent=self.agent, status=frame.get("status"))

@@ -1,12 +1,14 @@
 """Every write to tickets, offers and messages, and the dispatch engine.
 
-Concurrency rules (PRODUCT.md section 3):
+Concurrency rules (docs/architecture.md, "Lock order"):
 - A state change is one transaction. Work is claimed with `select_for_update(skip_locked=True)`
   or a conditional `UPDATE ... WHERE state = ...` whose row count is checked, so two
   workers doing the same thing is harmless.
-- Lock order is ticket -> agent profile (offers are locked only by the accept/decline/expiry
-  paths, which take offer -> ticket -> agent). Dispatch locks only QUEUED tickets and the
-  other paths only OFFERED/ASSIGNED ones, so they never wait on each other for a ticket.
+- One lock order for every path: offer -> ticket -> agent profile -> agent connection
+  rows, one chain per transaction. A path that starts from the agent (going away, the
+  disconnect release) changes the agent in its own transaction first and then takes each
+  offer or ticket in a transaction of its own. Dispatch only skips locked agents
+  (SKIP LOCKED) and never waits on them.
 - Socket pushes are queued with `transaction.on_commit` (see realtime.push).
 - Dispatch runs after the transaction that freed capacity or queued a ticket has
   committed: the functions here call it explicitly once their own atomic block is done.
@@ -21,9 +23,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from agents.models import AgentProfile
+from agents.models import AgentConnection, AgentProfile
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.masking import mask_sensitive
 from marketplace.models import Brand, IdempotencyRecord
@@ -331,40 +334,61 @@ def offer_decline(*, agent: AgentProfile, offer_id: int, reason: str = "") -> No
 def offers_expire_due(*, batch: int = 200) -> int:
     """Expire pending offers whose countdown ran out and offer their tickets to the next agent.
 
-    Rows are claimed with SKIP LOCKED, so concurrent sweepers split the work and an accept
-    racing the expiry either wins (the row is no longer pending) or loses cleanly.
+    Each offer is claimed with SKIP LOCKED in its own transaction (offer -> ticket -> agent,
+    the global lock order), so concurrent sweepers split the work and an accept racing the
+    expiry either wins (the row is no longer pending) or loses cleanly.
     """
-    now = timezone.now()
-    with transaction.atomic():
-        due = list(
-            Offer.objects.select_for_update(skip_locked=True)
-            .filter(state=Offer.State.PENDING, expires_at__lte=now)
-            .order_by("expires_at")[:batch]
-        )
-        for offer in due:
+    expired: list[int] = []
+    for _ in range(batch):
+        with transaction.atomic():
+            offer = (
+                Offer.objects.select_for_update(skip_locked=True)
+                .filter(state=Offer.State.PENDING, expires_at__lte=timezone.now())
+                .order_by("expires_at")
+                .first()
+            )
+            if offer is None:
+                break
             _close_offer(offer, state=Offer.State.EXPIRED, count_timeout=True)
-    for offer in due:
-        ticket_dispatch(ticket_id=offer.ticket_id)
-    return len(due)
+        expired.append(offer.ticket_id)
+    for ticket_id in expired:
+        ticket_dispatch(ticket_id=ticket_id)
+    return len(expired)
 
 
 # --- Presence and connections -------------------------------------------------------------
 
 
+def _rescind_pending_offers(agent_id: int) -> list[int]:
+    """Withdraw the agent's pending offers, one transaction each in the global lock order
+    (offer -> ticket -> agent). Returns the ids of the tickets put back in the queue."""
+    requeued: list[int] = []
+    for offer_id in list(
+        Offer.objects.filter(agent_id=agent_id, state=Offer.State.PENDING).order_by("pk").values_list("pk", flat=True)
+    ):
+        with transaction.atomic():
+            offer = Offer.objects.select_for_update().filter(pk=offer_id, state=Offer.State.PENDING).first()
+            if offer is None:  # accepted, declined or expired meanwhile
+                continue
+            _close_offer(offer, state=Offer.State.RESCINDED)
+            requeued.append(offer.ticket_id)
+    return requeued
+
+
 def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
-    """Set available / away / offline. Leaving `available` withdraws pending offers."""
+    """Set available / away / offline. Leaving `available` withdraws pending offers.
+
+    Locks: the agent row alone for the status change, which commits before the pending
+    offers are withdrawn (each offer -> ticket -> agent, like accept), so going away can
+    never deadlock with an accept sent at the same moment: whichever claims the offer
+    first wins, and after the status change no new offer reaches the agent.
+    """
     if status not in AgentProfile.Status.values:
         raise DomainError("invalid_status", "Status must be available, away or offline.")
-    withdrawn: list[int] = []
     with transaction.atomic():
         locked = AgentProfile.objects.select_for_update().get(pk=agent.pk)
         if status == AgentProfile.Status.AVAILABLE and locked.suspended:
             raise Forbidden("suspended", "Your account is suspended; you cannot take tickets.")
-        if status != AgentProfile.Status.AVAILABLE:
-            for offer in Offer.objects.select_for_update().filter(agent=locked, state=Offer.State.PENDING):
-                _close_offer(offer, state=Offer.State.RESCINDED)
-                withdrawn.append(offer.ticket_id)
-            locked.refresh_from_db()
         if locked.status != status:
             locked.status = status
             locked.status_changed_at = timezone.now()
@@ -372,52 +396,123 @@ def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
             locked.consecutive_timeouts = 0
         locked.save(update_fields=["status", "status_changed_at", "consecutive_timeouts"])
         push_agent(locked.pk, frames.presence_frame(locked.status))
-    for ticket_id in withdrawn:
-        ticket_dispatch(ticket_id=ticket_id)
-    if status == AgentProfile.Status.AVAILABLE:
+    if status != AgentProfile.Status.AVAILABLE:
+        for ticket_id in _rescind_pending_offers(locked.pk):
+            ticket_dispatch(ticket_id=ticket_id)
+        locked.refresh_from_db()
+    else:
         agent_dispatch(agent_id=locked.pk)
     return locked
 
 
-def agent_connected(*, agent_id: int) -> None:
-    AgentProfile.objects.filter(pk=agent_id).update(connections=F("connections") + 1, disconnected_at=None)
+def _recount_connections(agent: AgentProfile, *, gone_since=None) -> int:
+    """Inside a transaction holding the agent row: make `connections` the number of live
+    connection rows; when it drops to zero, the grace period starts at `gone_since`."""
+    count = AgentConnection.objects.filter(agent_id=agent.pk).count()
+    fields = {"connections": count}
+    if count:
+        fields["disconnected_at"] = None
+    elif agent.connections or agent.disconnected_at is None:
+        fields["disconnected_at"] = gone_since or timezone.now()
+    AgentProfile.objects.filter(pk=agent.pk).update(**fields)
+    return count
+
+
+def agent_connected(*, agent_id: int, channel_name: str, server: str) -> None:
+    """Record an open agent socket (idempotent per channel) and fill the agent's free slots.
+
+    Locks: the agent row, then its connection rows."""
+    with transaction.atomic():
+        agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
+        AgentConnection.objects.update_or_create(
+            channel_name=channel_name, defaults={"agent_id": agent_id, "server": server, "seen_at": timezone.now()}
+        )
+        _recount_connections(agent)
     agent_dispatch(agent_id=agent_id)
 
 
-def agent_disconnected(*, agent_id: int) -> None:
-    """Count a closed socket. The grace period starts when the last one closes."""
+def agent_disconnected(*, agent_id: int, channel_name: str) -> None:
+    """Forget a closed socket. The grace period starts when the agent's last one closes."""
     with transaction.atomic():
         agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
-        agent.connections = max(0, agent.connections - 1)
-        if agent.connections == 0:
-            agent.disconnected_at = timezone.now()
-        agent.save(update_fields=["connections", "disconnected_at"])
+        AgentConnection.objects.filter(channel_name=channel_name).delete()
+        _recount_connections(agent)
+
+
+def agent_connections_heartbeat(*, connections: dict[str, int], server: str) -> int:
+    """Mark the sockets this process still holds as alive (`channel name -> agent id`).
+
+    One UPDATE for all of them; a row the sweeper already removed (the process stalled past
+    the TTL) is recorded again, so a live socket never stays counted as gone. Returns the
+    number of rows refreshed."""
+    if not connections:
+        return 0
+    refreshed = AgentConnection.objects.filter(channel_name__in=list(connections)).update(seen_at=timezone.now())
+    if refreshed < len(connections):
+        present = set(
+            AgentConnection.objects.filter(channel_name__in=list(connections)).values_list("channel_name", flat=True)
+        )
+        for channel_name, agent_id in connections.items():
+            if channel_name not in present:
+                agent_connected(agent_id=agent_id, channel_name=channel_name, server=server)
+    return refreshed
+
+
+def agent_connections_expire(*, batch: int = 200) -> int:
+    """Remove connection rows whose heartbeat stopped (a killed process, a crashed consumer
+    whose cleanup never ran) and recount their agents; an agent left with none starts the
+    grace period from the moment it was last seen alive. Returns the rows removed."""
+    cutoff = timezone.now() - timedelta(seconds=settings.AGENT_CONNECTION_TTL_SECONDS)
+    agent_ids = list(
+        AgentConnection.objects.filter(seen_at__lt=cutoff).values_list("agent_id", flat=True).distinct()[:batch]
+    )
+    removed = 0
+    for agent_id in agent_ids:
+        with transaction.atomic():
+            agent = AgentProfile.objects.select_for_update(skip_locked=True).filter(pk=agent_id).first()
+            if agent is None:
+                continue  # being changed right now; the next sweep looks again
+            stale = AgentConnection.objects.filter(agent_id=agent_id, seen_at__lt=cutoff)
+            last_seen = max(stale.values_list("seen_at", flat=True), default=None)
+            removed += stale.delete()[0]
+            _recount_connections(agent, gone_since=last_seen)
+    return removed
 
 
 def agents_release_disconnected(*, batch: int = 100) -> int:
     """After the grace period, give a disconnected agent's work back to the queue.
 
-    Assigned tickets are re-queued with their history (previous agent recorded, reason
-    `agent_disconnected`), the customer is told, pending offers are withdrawn and the
-    agent goes offline.
+    The agent goes offline first (so no new offer reaches them); then pending offers are
+    withdrawn and assigned tickets re-queued with their history (previous agent recorded,
+    reason `agent_disconnected`), the customer told. Each step is its own transaction in
+    the global lock order (offer -> ticket -> agent); an agent who came back in between
+    keeps their chats.
     """
     cutoff = timezone.now() - timedelta(seconds=settings.AGENT_GRACE_SECONDS)
-    requeued: list[int] = []
     with transaction.atomic():
         agents = list(
             AgentProfile.objects.select_for_update(skip_locked=True)
             .filter(connections=0, disconnected_at__lte=cutoff)
-            .exclude(status=AgentProfile.Status.OFFLINE, load=0)[:batch]
+            .exclude(status=AgentProfile.Status.OFFLINE, load=0)
+            .values_list("pk", flat=True)[:batch]
         )
-        for agent in agents:
-            for offer in Offer.objects.select_for_update().filter(agent=agent, state=Offer.State.PENDING):
-                _close_offer(offer, state=Offer.State.RESCINDED)
-                requeued.append(offer.ticket_id)
+        AgentProfile.objects.filter(pk__in=agents).exclude(status=AgentProfile.Status.OFFLINE).update(
+            status=AgentProfile.Status.OFFLINE, status_changed_at=timezone.now()
+        )
+    requeued: list[int] = []
+    for agent_id in agents:
+        requeued += _rescind_pending_offers(agent_id)
+        with transaction.atomic():
+            tickets = list(
+                Ticket.objects.select_for_update().filter(agent_id=agent_id, status=Status.ASSIGNED).order_by("pk")
+            )
+            agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
+            if agent.connections:
+                continue  # reconnected meanwhile: the chats stay theirs
             now = timezone.now()
-            tickets = list(Ticket.objects.select_for_update().filter(agent=agent, status=Status.ASSIGNED))
             for ticket in tickets:
                 ticket.status = Status.QUEUED
-                ticket.previous_agent = agent
+                ticket.previous_agent_id = agent_id
                 ticket.agent = None
                 ticket.queued_at = now
                 ticket.queue_reason = "agent_disconnected"
@@ -428,9 +523,7 @@ def agents_release_disconnected(*, batch: int = 100) -> int:
                 push_customer(ticket.pk, frames.message_frame(note))
                 push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket))
                 requeued.append(ticket.pk)
-            AgentProfile.objects.filter(pk=agent.pk).update(
-                status=AgentProfile.Status.OFFLINE, status_changed_at=now, load=0
-            )
+            AgentProfile.objects.filter(pk=agent_id).update(load=Greatest(F("load") - len(tickets), 0))
     for ticket_id in requeued:
         ticket_dispatch(ticket_id=ticket_id)
     return len(requeued)
@@ -577,26 +670,37 @@ def tickets_close_after_window() -> int:
 
 def ticket_cancel(*, ticket_id: int, brand: Brand) -> Ticket:
     """The brand withdraws a conversation (the customer left). Open tickets only; a pending
-    offer is rescinded and an assigned agent gets the slot back."""
-    with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().filter(pk=ticket_id, brand=brand).first()
-        if ticket is None:
-            raise NotFound("ticket_not_found", "There is no such ticket for this brand.")
-        if not ticket.is_open:
-            raise Conflict("ticket_not_open", f"This ticket is already {ticket.status}.")
-        freed = None
-        if ticket.status == Status.OFFERED:
-            offer = Offer.objects.select_for_update().get(ticket=ticket, state=Offer.State.PENDING)
-            _close_offer(offer, state=Offer.State.RESCINDED)
-            freed = offer.agent_id
-        elif ticket.status == Status.ASSIGNED:
-            AgentProfile.objects.filter(pk=ticket.agent_id, load__gt=0).update(load=F("load") - 1)
-            push_agent(ticket.agent_id, frames.agent_ticket_updated_frame(ticket.pk, Status.CANCELLED))
-            freed = ticket.agent_id
-        ticket.status = Status.CANCELLED
-        ticket.closed_at = timezone.now()
-        ticket.save(update_fields=["status", "closed_at"])
-        push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket))
-    if freed:
-        agent_dispatch(agent_id=freed)
-    return ticket
+    offer is rescinded and an assigned agent gets the slot back.
+
+    Locks the pending offer before the ticket (the global order offer -> ticket -> agent,
+    as accept takes them). An offer made between the two locks is seen as an offered
+    ticket without a locked offer: the attempt is dropped and made again.
+    """
+    for _ in range(5):
+        with transaction.atomic():
+            offer = (
+                Offer.objects.select_for_update().filter(ticket_id=ticket_id, state=Offer.State.PENDING).first()
+            )
+            ticket = Ticket.objects.select_for_update().filter(pk=ticket_id, brand=brand).first()
+            if ticket is None:
+                raise NotFound("ticket_not_found", "There is no such ticket for this brand.")
+            if not ticket.is_open:
+                raise Conflict("ticket_not_open", f"This ticket is already {ticket.status}.")
+            if ticket.status == Status.OFFERED and offer is None:
+                continue
+            freed = None
+            if offer is not None:
+                _close_offer(offer, state=Offer.State.RESCINDED)
+                freed = offer.agent_id
+            elif ticket.status == Status.ASSIGNED:
+                AgentProfile.objects.filter(pk=ticket.agent_id, load__gt=0).update(load=F("load") - 1)
+                push_agent(ticket.agent_id, frames.agent_ticket_updated_frame(ticket.pk, Status.CANCELLED))
+                freed = ticket.agent_id
+            ticket.status = Status.CANCELLED
+            ticket.closed_at = timezone.now()
+            ticket.save(update_fields=["status", "closed_at"])
+            push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket))
+        if freed:
+            agent_dispatch(agent_id=freed)
+        return ticket
+    raise Conflict("ticket_busy", "The ticket is changing right now; try again.")

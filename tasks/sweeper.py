@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 CLOSE_WINDOW_EVERY_SECONDS = 60
 QUEUE_UPDATES_EVERY_SECONDS = 1.0
 SAFETY_NET_EVERY_SECONDS = 1.0
+CONNECTIONS_EVERY_SECONDS = 1.0
 
 
 class QueueBroadcaster:
@@ -75,8 +76,9 @@ class QueueBroadcaster:
 
 
 class Sweeper:
-    """One tick does what is due. Offer expiry and disconnects are checked every tick; the
-    safety-net dispatch and the queue positions (which only matter when the queue is
+    """One tick does what is due. Offer expiry and disconnects are checked every tick; dead
+    sockets (heartbeat older than the TTL), the safety-net dispatch and the queue positions
+    (which only matter when the queue is
     long, exactly when the database is busiest) every second; the reopen window every
     minute."""
 
@@ -92,10 +94,10 @@ class Sweeper:
         return True
 
     def sweep_once(self) -> dict:
-        result = {
-            "expired": services.offers_expire_due(),
-            "released": services.agents_release_disconnected(),
-        }
+        result = {"expired": services.offers_expire_due()}
+        if self._due("connections", CONNECTIONS_EVERY_SECONDS):
+            result["connections_expired"] = services.agent_connections_expire()
+        result["released"] = services.agents_release_disconnected()
         if self._due("dispatch", SAFETY_NET_EVERY_SECONDS):
             result["offered"] = services.dispatch_waiting()
         if self._due("queue", QUEUE_UPDATES_EVERY_SECONDS):

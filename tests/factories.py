@@ -1,13 +1,16 @@
 import factory
 from django.conf import settings
+from django.utils import timezone
 
-from agents.models import AgentLanguage, AgentProfile, AgentSkill
+from agents.models import AgentConnection, AgentLanguage, AgentProfile, AgentSkill
 from marketplace.models import Brand, User
 from marketplace.services import brand_api_key_create
 from payouts.models import RateCard
 from tasks.models import Customer, Ticket
 
 PASSWORD = "test-pass-123"
+# The channel name of the socket an `available=True` agent holds.
+TEST_CHANNEL = "test.agent.{}"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -61,6 +64,14 @@ class AgentFactory(factory.django.DjangoModelFactory):
 
     class Params:
         available = factory.Trait(status=AgentProfile.Status.AVAILABLE, connections=1)
+
+    @factory.post_generation
+    def _socket(self, create, extracted, **kwargs):
+        """`connections=1` stands for one open socket: give it the row a real one has."""
+        if create and self.connections:
+            AgentConnection.objects.create(
+                agent=self, channel_name=TEST_CHANNEL.format(self.pk), server="test", seen_at=timezone.now()
+            )
 
     @factory.post_generation
     def brands(self, create, extracted, **kwargs):

@@ -10,7 +10,7 @@ from payouts.models import Earning
 from tasks import services
 from tasks.models import Message, Offer, Ticket
 
-from .factories import AgentFactory
+from .factories import TEST_CHANNEL, AgentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +165,7 @@ def test_disconnected_agent_keeps_tickets_during_the_grace_period(brand, handove
     agent = AgentFactory(brands=[brand], available=True)
     ticket = handover()
     services.offer_accept(agent=agent, offer_id=pending_offer(ticket).pk)
-    services.agent_disconnected(agent_id=agent.pk)
+    services.agent_disconnected(agent_id=agent.pk, channel_name=TEST_CHANNEL.format(agent.pk))
     assert services.agents_release_disconnected() == 0
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.ASSIGNED
@@ -176,8 +176,8 @@ def test_reconnecting_within_grace_keeps_everything(brand, handover, settings):
     agent = AgentFactory(brands=[brand], available=True)
     ticket = handover()
     services.offer_accept(agent=agent, offer_id=pending_offer(ticket).pk)
-    services.agent_disconnected(agent_id=agent.pk)
-    services.agent_connected(agent_id=agent.pk)
+    services.agent_disconnected(agent_id=agent.pk, channel_name=TEST_CHANNEL.format(agent.pk))
+    services.agent_connected(agent_id=agent.pk, channel_name="reconnected", server="test")
     assert services.agents_release_disconnected() == 0
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.ASSIGNED
@@ -190,7 +190,7 @@ def test_after_the_grace_period_tickets_are_requeued_with_history(brand, handove
     ticket = handover()
     services.offer_accept(agent=agent, offer_id=pending_offer(ticket).pk)
     services.message_send_customer(ticket=ticket, text="Hello?")
-    services.agent_disconnected(agent_id=agent.pk)
+    services.agent_disconnected(agent_id=agent.pk, channel_name=TEST_CHANNEL.format(agent.pk))
     AgentProfile.objects.filter(pk=agent.pk).update(disconnected_at=timezone.now() - timedelta(seconds=61))
 
     assert services.agents_release_disconnected() == 1
