@@ -1,7 +1,39 @@
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 
-from .models import Brand, BrandApiKey, User
+from .models import ApiToken, Brand, BrandApiKey, User
+
+
+def admin_login(request, extra_context=None):
+    """Django's admin login form checks the password only; allauth's also asks for the
+    second factor and counts failed attempts. So the admin sends people there instead."""
+    next_url = request.GET.get("next") or request.POST.get("next") or "/admin/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = "/admin/"
+    if request.user.is_authenticated:
+        if admin.site.has_permission(request):
+            return redirect(next_url)
+        # allauth would send a logged-in user straight back to `next`: a redirect loop.
+        raise PermissionDenied("The admin is for platform staff.")
+    return redirect(f"{settings.LOGIN_URL}?{urlencode({'next': next_url})}")
+
+
+def staff_only(request) -> bool:
+    """Platform staff only. The admin lists every brand's tickets, agents and earnings, so a
+    supervisor (who sees their own brands' applicants) has no place in it, even if someone
+    ticks "staff status" on their account."""
+    user = request.user
+    return user.is_active and user.is_staff and (user.role == User.Role.STAFF or user.is_superuser)
+
+
+admin.site.login = admin_login
+admin.site.has_permission = staff_only
 
 
 @admin.register(User)
@@ -19,11 +51,17 @@ class UserAdmin(BaseUserAdmin):
 
 
 class BrandApiKeyInline(admin.TabularInline):
+    """Only the prefix identifies a key here; the key itself was shown once at creation."""
+
     model = BrandApiKey
     fields = ["label", "prefix", "created_at", "revoked_at"]
     readonly_fields = ["prefix", "created_at"]
     extra = 0
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        # A key made here would never be shown to anyone; `create_brand_api_key` prints it.
+        return False
 
 
 @admin.register(Brand)
@@ -31,3 +69,21 @@ class BrandAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "currency"]
     inlines = [BrandApiKeyInline]
     filter_horizontal = ["supervisors"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """People's API login tokens: who holds one and until when. Deleting one revokes it.
+    The token is never shown (only its hash is stored; the hash is the row's key)."""
+
+    list_display = ["user", "created", "expiry"]
+    fields = ["user", "created", "expiry"]
+    readonly_fields = fields
+    search_fields = ["user__email"]
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -22,5 +22,8 @@ class TicketAdmin(admin.ModelAdmin):
     list_display = ["id", "brand", "subject", "language", "priority", "status", "agent", "created_at"]
     list_filter = ["status", "brand", "language", "priority"]
     search_fields = ["subject", "customer__name", "customer__external_id"]
-    readonly_fields = ["customer_token", "status", "agent", "previous_agent", "assigned_at", "resolved_at", "closed_at"]
+    # The customer token is the only key to a customer's chat: whoever reads it can write as
+    # the customer, so the admin never shows it (nor lets anyone search by it).
+    exclude = ["customer_token"]
+    readonly_fields = ["status", "agent", "previous_agent", "assigned_at", "resolved_at", "closed_at"]
     inlines = [OfferInline, MessageInline]
