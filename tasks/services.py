@@ -289,7 +289,9 @@ def _close_offer(offer: Offer, *, state: str, reason: str = "", count_timeout: b
     Returns True when the agent was set away for missing too many offers in a row.
     """
     now = timezone.now()
-    Offer.objects.filter(pk=offer.pk).update(state=state, responded_at=now, decline_reason=reason[:200])
+    Offer.objects.filter(pk=offer.pk).update(
+        state=state, responded_at=now, decline_reason=mask_sensitive(reason)[:200]
+    )
     Ticket.objects.filter(pk=offer.ticket_id, status=Status.OFFERED).update(status=Status.QUEUED)
     agent = AgentProfile.objects.select_for_update().get(pk=offer.agent_id)
     agent.load = max(0, agent.load - 1)
