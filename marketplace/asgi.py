@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class Lifespan:
-    """Starts the in-process sweeper on server startup when SWEEPER_IN_PROCESS is on."""
+    """On server startup: says in the log when Redis cannot be reached, and starts the
+    in-process sweeper when SWEEPER_IN_PROCESS is on."""
 
     def __init__(self, app):
         self.app = app
@@ -34,6 +35,9 @@ class Lifespan:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                from marketplace.unavailable import check_redis_at_start
+
+                await asyncio.to_thread(check_redis_at_start)
                 if settings.SWEEPER_IN_PROCESS:
                     from tasks.sweeper import run_forever
 

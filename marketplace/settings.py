@@ -116,6 +116,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "marketplace.mfa.SupervisorMFAMiddleware",
     "marketplace.middleware.ContentSecurityPolicyMiddleware",
+    # Last, so its process_exception sees a Redis outage from any view first: a 503, not a 500.
+    "marketplace.unavailable.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -173,7 +175,14 @@ if REDIS_URL:
     }
     # django-redis keeps one connection pool per process. Django's own Redis cache builds a
     # pool per cache object, and under ASGI that is per request: a new connection each time.
-    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}}
+    # Short timeouts: with Redis away a request answers 503 at once instead of hanging.
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
