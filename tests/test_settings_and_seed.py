@@ -1,4 +1,5 @@
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +17,16 @@ from .conftest import TICKET_BODY
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def django_setup_with(**env) -> subprocess.CompletedProcess:
+def django_env() -> dict:
     clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ENVIRONMENT", "SECRET_KEY"}}
+    return {**clean, "DJANGO_SETTINGS_MODULE": "marketplace.settings"}
+
+
+def django_setup_with(**env) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "marketplace.settings", **env},
+        env={**django_env(), **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -38,6 +43,9 @@ def django_setup_with(**env) -> subprocess.CompletedProcess:
         ({"ENVIRONMENT": "production"}, "SECRET_KEY (or SECRET_KEY_FILE) is required"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must start with"),
         ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE='/nonexistent/secret' cannot be read"),
+        ({"PROXY_COUNT": "0"}, "PROXY_COUNT must be >= 1"),
+        ({"API_TOKEN_TTL_HOURS": "a month"}, "API_TOKEN_TTL_HOURS must be an integer"),
+        ({"SECURE_HSTS_SECONDS": "-1"}, "SECURE_HSTS_SECONDS must be >= 0"),
     ],
 )
 def test_bad_settings_fail_fast_with_a_clear_message(env, message):
@@ -64,6 +72,73 @@ def brand_client(key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return client
+
+
+def production_env(**extra) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ENVIRONMENT", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    secret = secrets.token_urlsafe(48)[:50]
+    return {**clean, "ENVIRONMENT": "production", "SECRET_KEY": secret, "ALLOWED_HOSTS": "example.com", **extra}
+
+
+def test_production_settings_pass_the_deployment_check_with_nothing_silenced():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout, result.stdout + result.stderr
+
+
+HTTPS_SETTINGS = (
+    "from django.conf import settings as s; "
+    "print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD, s.SECURE_SSL_REDIRECT, "
+    "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+)
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, "31536000 True True True True True"),
+        ({"SECURE_HSTS_SECONDS": "3600", "SECURE_HSTS_PRELOAD": "false", "SECURE_SSL_REDIRECT": "0"}, "3600 True False False True True"),
+    ],
+    ids=["defaults", "overridden"],
+)
+def test_production_enforces_https_by_default_and_the_environment_can_tune_it(env, expected):
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {HTTPS_SETTINGS}"],
+        cwd=ROOT,
+        env={**production_env(**env), "DJANGO_SETTINGS_MODULE": "marketplace.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == expected, result.stderr
+
+
+def test_outside_production_nothing_forces_https():
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {HTTPS_SETTINGS}"],
+        cwd=ROOT,
+        env={**django_env(), "ENVIRONMENT": "development"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "0 False False False False False", result.stderr
+
+
+@pytest.mark.django_db
+def test_the_health_check_answers_plain_http_when_everything_else_redirects(client, settings):
+    """Load balancers probe inside the network over plain HTTP."""
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert client.get("/").status_code == 301
+    assert client.get("/healthz").status_code == 200
 
 
 @pytest.mark.django_db
