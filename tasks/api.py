@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from agents.models import AgentSkill
 from marketplace.api import BrandApiKeyAuthentication, BrandThrottle, IsBrand
 from marketplace.errors import DomainError, NotFound
+from marketplace.masking import mask_sensitive
 
 from . import services
 from .models import Customer, Ticket
@@ -24,6 +25,12 @@ PRIORITIES = {label: value for value, label in Ticket.Priority.choices}
 def _column_length(model, field: str) -> int:
     """A serializer field is never longer than the column it ends up in (else a 500)."""
     return model._meta.get_field(field).max_length
+
+
+def _no_payment_data(value: str) -> str:
+    if mask_sensitive(value) != value:
+        raise serializers.ValidationError("This looks like a card number or IBAN; send a category code.")
+    return value
 
 
 class CustomerSerializer(serializers.Serializer):
@@ -58,6 +65,14 @@ class TicketCreateSerializer(serializers.Serializer):
 
     def validate_language(self, value: str) -> str:
         return value.split("-")[0].lower()
+
+    # Category and tags are codes, not free text, so they are refused rather than masked:
+    # a dashed card number is a valid slug.
+    def validate_category(self, value: str) -> str:
+        return _no_payment_data(value)
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        return [_no_payment_data(tag) for tag in value]
 
     def validate_priority(self, value: str) -> int:
         return PRIORITIES[value]

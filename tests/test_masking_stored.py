@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from tasks import services
 from tasks.models import Customer, Message, Offer, Ticket
 
+from .conftest import TICKET_BODY
 from .factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +158,14 @@ def test_migration_is_in_the_graph_after_the_initial_tasks_migration():
     node = ("tasks", "0002_mask_stored_payment_data")
     assert ("tasks", "0001_initial") in loader.graph.node_map[node].parents
     assert node in loader.applied_migrations
+
+
+@pytest.mark.parametrize("field", ["category", "tags"])
+def test_a_card_number_as_category_or_tag_is_refused_not_stored(brand_client, field):
+    value = "4111-1111-1111-1111"
+    body = {**TICKET_BODY, field: [value] if field == "tags" else value}
+    response = brand_client.post("/api/v1/tickets/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert field in response.json()["error"]["fields"]
+    assert not Ticket.objects.exists()
