@@ -8,10 +8,11 @@ from django.utils import timezone
 
 from agents.models import AgentProfile
 from tasks import services
+from tasks.realtime import agent_group, customer_group
 from tasks.sweeper import QueueBroadcaster, Sweeper
 
 from .factories import TicketFactory
-from .ws import agent_socket, customer_socket, drain, receive_type, request
+from .ws import agent_socket, customer_socket, everything_sent, receive_type, request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -25,7 +26,8 @@ async def test_waiting_customer_sees_position_and_wait_and_is_told_when_it_chang
 
     broadcaster = QueueBroadcaster()
     await database_sync_to_async(broadcaster.broadcast)()
-    await drain(ws)
+    pushed = await everything_sent(ws, customer_group(second.pk))  # with the rest of the snapshot
+    assert [f["queue_position"] for f in pushed if f["type"] == "ticket.updated"] == [2]
     # The customer ahead leaves.
     await database_sync_to_async(services.ticket_cancel)(ticket_id=first.pk, brand=brand)
     await database_sync_to_async(broadcaster.broadcast)()
@@ -33,7 +35,7 @@ async def test_waiting_customer_sees_position_and_wait_and_is_told_when_it_chang
     assert moved["queue_position"] == 1
     # Nothing changed since: the sweeper does not repeat itself.
     await database_sync_to_async(broadcaster.broadcast)()
-    assert await drain(ws, wait=0.3) == []
+    assert await everything_sent(ws, customer_group(second.pk)) == []
     await ws.disconnect()
 
 
@@ -54,7 +56,7 @@ async def test_dropped_agent_keeps_the_chat_within_grace_then_it_is_requeued(age
     offer = await receive_type(ws, "offer")
     await request(ws, {"type": "offer.accept", "offer_id": offer["offer_id"]})
     customer = await customer_socket(ticket.customer_token)
-    await drain(customer)
+    await everything_sent(customer, customer_group(ticket.pk))
     await ws.disconnect()
 
     sweeper = Sweeper()
@@ -66,7 +68,7 @@ async def test_dropped_agent_keeps_the_chat_within_grace_then_it_is_requeued(age
     )
     backup = await agent_socket(agent2.user)
     await request(backup, {"type": "presence", "status": "available"})
-    await drain(backup)
+    await everything_sent(backup, agent_group(agent2.pk))
     await database_sync_to_async(sweeper.sweep_once)()
 
     note = await receive_type(customer, "message", sender="system")

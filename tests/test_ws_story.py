@@ -6,9 +6,10 @@ from rest_framework.test import APIClient
 
 from payouts.models import Earning
 from tasks.models import Ticket
+from tasks.realtime import agent_group, customer_group
 
 from .conftest import TICKET_BODY
-from .ws import agent_socket, customer_socket, drain, receive, receive_type, request
+from .ws import agent_socket, customer_socket, everything_sent, receive, receive_type, request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -86,7 +87,7 @@ async def test_reconnecting_agent_gets_offers_and_chats_it_missed(agent, api_key
     await request(customer_ws, {"type": "message", "text": "Are you there?"})
 
     agent_ws = await agent_socket(agent.user)
-    snapshot = await drain(agent_ws, wait=0.5)
+    snapshot = await everything_sent(agent_ws, agent_group(agent.pk))
     types = [f["type"] for f in snapshot]
     assert types[0] == "presence" and snapshot[0]["status"] == "available"
     offers = [f for f in snapshot if f["type"] == "offer"]
@@ -108,7 +109,7 @@ async def test_reconnecting_customer_gets_the_whole_conversation(agent, api_key)
     await request(agent_ws, {"type": "message", "ticket_id": created["id"], "text": "two"})
 
     customer_ws = await customer_socket(created["customer_token"])
-    frames = await drain(customer_ws, wait=0.5)
+    frames = await everything_sent(customer_ws, customer_group(created["id"]))
     assert frames[0]["type"] == "ticket.updated" and frames[0]["agent"] == {"display_name": "Ada"}
     assert [f["text"] for f in frames if f["type"] == "message"] == ["one", "two"]
     await agent_ws.disconnect()

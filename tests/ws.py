@@ -2,8 +2,10 @@
 
 import asyncio
 import json
+import secrets
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from marketplace.asgi import application
@@ -60,6 +62,29 @@ async def request(comm, frame: dict, ref: str = "r1", timeout: float = 3) -> dic
         answer = await receive(comm, timeout=max(0.01, deadline - loop.time()))
         if answer["type"] in ("ack", "error") and answer.get("ref") == ref:
             return answer
+
+
+async def everything_sent(comm, group: str, timeout: float = 3) -> list[dict]:
+    """Every frame the server has sent or pushed to `comm` so far, ended by proof rather
+    than by a silence that might just be slow.
+
+    First a ping with a ref: the consumer handles frames in order, so whatever it sends
+    itself (snapshot, answers to earlier frames) comes before the ack. Then a marker
+    pushed to the socket's `group`: pushes to a group travel one Redis channel in order,
+    so every push sent before this call arrives before the marker. Neither is returned.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    frames: list[dict] = []
+    ref = f"sync-{secrets.token_hex(4)}"
+    await send(comm, {"type": "ping", "ref": ref})
+    while (frame := await receive(comm, timeout=max(0.01, deadline - loop.time()))) != {"type": "ack", "ref": ref}:
+        frames.append(frame)
+    marker = {"type": "test.marker", "id": ref}
+    await get_channel_layer().group_send(group, {"type": "push", "frame": marker})
+    while (frame := await receive(comm, timeout=max(0.01, deadline - loop.time()))) != marker:
+        frames.append(frame)
+    return frames
 
 
 async def drain(comm, wait: float = 0.2) -> list[dict]:
