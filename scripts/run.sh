@@ -9,9 +9,13 @@ export PORT="${PORT:-8000}" HOST="${HOST:-127.0.0.1}"
 python manage.py migrate --noinput
 python manage.py seed_demo
 if [ -n "${REDIS_URL:-}" ]; then
-  say "starting web, sweeper and worker (Procfile) on http://$HOST:$PORT"
+  # Each Procfile entry runs under scripts/respawn.sh: a crashed process is started again
+  # instead of honcho stopping all of them.
+  say "starting web and sweeper (Procfile) on http://$HOST:$PORT"
   exec honcho start -f Procfile
 else
   say "embedded mode: SQLite + in-process channel layer; http://$HOST:$PORT"
-  exec uvicorn marketplace.asgi:application --host "$HOST" --port "$PORT" --lifespan on --no-access-log
+  # --no-proxy-headers: X-Forwarded-For is judged by Django (BEHIND_PROXY), not by uvicorn,
+  # which would believe it from any local client.
+  exec uvicorn marketplace.asgi:application --host "$HOST" --port "$PORT" --lifespan on --no-access-log --no-proxy-headers
 fi
