@@ -1,5 +1,6 @@
-"""Websocket frame builders: the shapes the public contract (PRODUCT.md section 4) fixes."""
+"""Websocket frame builders: the shapes the public contract fixes, and our extensions."""
 
+from django.conf import settings
 from django.utils import timezone
 
 from payouts.models import minor_to_decimal
@@ -58,8 +59,34 @@ def message_dict(message: Message) -> dict:
     return frame
 
 
+def history_cursor(messages: list[Message], *, more: bool) -> dict:
+    """Whether messages older than those sent exist, and the id to page back from."""
+    return {"more": more, "before": messages[0].pk if messages else None}
+
+
+def history_frame(ticket_id: int, messages: list[Message], *, more: bool) -> dict:
+    """A page of a conversation, oldest first, answering a client's history frame."""
+    return {
+        "type": "history",
+        "ticket_id": ticket_id,
+        "messages": [message_dict(m) for m in messages],
+        **history_cursor(messages, more=more),
+    }
+
+
+def history_marker_frame(ticket_id: int, sent: list[Message], *, more: bool) -> dict:
+    """Ends a customer snapshot, whose messages went as message frames: only the cursor."""
+    return {"type": "history", "ticket_id": ticket_id, "messages": [], **history_cursor(sent, more=more)}
+
+
 def ticket_assigned_frame(ticket: Ticket, messages: list[Message]) -> dict:
-    """Everything an agent needs to work the case; sent only once they accepted it."""
+    """Everything an agent needs to work the case; sent only once they accepted it.
+
+    `messages` is the conversation, oldest first; only its newest SNAPSHOT_MESSAGES go out,
+    and `history` tells the client whether it can page back (a history frame) for more.
+    """
+    more = len(messages) > settings.SNAPSHOT_MESSAGES
+    messages = messages[-settings.SNAPSHOT_MESSAGES :]
     return {
         "type": "ticket.assigned",
         "ticket": {
@@ -76,6 +103,7 @@ def ticket_assigned_frame(ticket: Ticket, messages: list[Message]) -> dict:
             "assigned_at": iso(ticket.assigned_at),
             "pay": pay(ticket.pay_amount_minor, ticket.brand.currency) if ticket.pay_amount_minor is not None else None,
             "messages": [message_dict(m) for m in messages],
+            "history": history_cursor(messages, more=more),
         },
     }
 

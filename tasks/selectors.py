@@ -8,6 +8,8 @@ from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef
 from django.utils import timezone
 
 from agents.models import AgentProfile
+from marketplace.errors import NotFound
+from marketplace.parsers import has_forbidden_characters
 
 from . import frames
 from .models import Message, Offer, Ticket
@@ -116,8 +118,21 @@ def wait_estimate(*, position: int, agents: int, handle_seconds: float) -> int:
     return int(math.ceil(position / max(agents, 1)) * handle_seconds)
 
 
+def message_page(ticket_id: int, *, before: int | None = None, limit: int) -> tuple[list[Message], bool]:
+    """Up to `limit` messages of a ticket older than message id `before` (the newest when
+    None), oldest first, and whether there are earlier ones. Served by the (ticket, id) index."""
+    qs = Message.objects.filter(ticket_id=ticket_id)
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    newest_first = list(qs.order_by("-id")[: limit + 1])
+    return newest_first[:limit][::-1], len(newest_first) > limit
+
+
 def ticket_messages(ticket_id: int) -> list[Message]:
-    return list(Message.objects.filter(ticket_id=ticket_id).order_by("id"))
+    """The end of a conversation for a snapshot, oldest first: the newest SNAPSHOT_MESSAGES,
+    plus one more when earlier ones exist, so frames.ticket_assigned_frame can say so."""
+    newest_first = Message.objects.filter(ticket_id=ticket_id).order_by("-id")[: settings.SNAPSHOT_MESSAGES + 1]
+    return list(newest_first)[::-1]
 
 
 def agent_open_tickets(agent: AgentProfile) -> list[Ticket]:
@@ -146,17 +161,38 @@ def customer_status_frame(ticket: Ticket) -> dict:
 
 
 def customer_snapshot(token: str) -> tuple[Ticket, list[dict]] | None:
-    """What a customer socket receives on (re)connect: status, then the whole conversation."""
+    """What a customer socket receives on (re)connect: status, the newest SNAPSHOT_MESSAGES
+    messages, then a history frame saying whether earlier ones can be paged in."""
+    if has_forbidden_characters(token):
+        return None  # a NUL from the URL would only make the query fail
     ticket = Ticket.objects.select_related("brand", "agent").filter(customer_token=token).first()
     if ticket is None:
         return None
+    messages, more = message_page(ticket.pk, limit=settings.SNAPSHOT_MESSAGES)
     snapshot = [customer_status_frame(ticket)]
-    snapshot += [frames.message_frame(m) for m in ticket_messages(ticket.pk)]
+    snapshot += [frames.message_frame(m) for m in messages]
+    snapshot.append(frames.history_marker_frame(ticket.pk, messages, more=more))
     return ticket, snapshot
 
 
+def customer_history(*, ticket_id: int, before: int | None, limit: int) -> dict:
+    """A page of the customer's own conversation (the socket is bound to its ticket)."""
+    messages, more = message_page(ticket_id, before=before, limit=limit)
+    return frames.history_frame(ticket_id, messages, more=more)
+
+
+def agent_history(*, agent: AgentProfile, ticket_id: int, before: int | None, limit: int) -> dict:
+    """A page of a conversation the agent works now; any other ticket is "not found", as
+    for messages and resolving."""
+    if not Ticket.objects.filter(pk=ticket_id, agent=agent, status=Ticket.Status.ASSIGNED).exists():
+        raise NotFound("ticket_not_found", "There is no such ticket assigned to you.")
+    messages, more = message_page(ticket_id, before=before, limit=limit)
+    return frames.history_frame(ticket_id, messages, more=more)
+
+
 def agent_snapshot(agent_id: int) -> list[dict]:
-    """What an agent socket receives on (re)connect: presence, open offers, open chats."""
+    """What an agent socket receives on (re)connect: presence, open offers, open chats (each
+    with the end of its conversation; see frames.ticket_assigned_frame)."""
     agent = AgentProfile.objects.get(pk=agent_id)
     snapshot = [frames.presence_frame(agent.status)]
     for offer in agent_pending_offers(agent):

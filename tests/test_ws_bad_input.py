@@ -290,3 +290,156 @@ async def test_frames_without_ref_get_errors_but_no_ack(agent):
     frames = await drain(ws, wait=0.3)
     assert [f["type"] for f in frames] == ["presence"]
     await ws.disconnect()
+
+# --- Hostile frames: an answer for each, the socket stays open, nothing is stored ------------
+
+
+@pytest.mark.parametrize("payload", ["[" * 100_000, '{"a":' * 3000 + "1" + "}" * 3000])
+async def test_deeply_nested_json_is_bad_json_and_the_socket_stays_open(agent, brand, payload):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    # Cut to the frame limit: a few thousand brackets are enough to exhaust the decoder.
+    await ws.send_to(text_data=payload[:8000])
+    assert (await receive(ws))["code"] == "bad_json"
+    await still_open(ws)
+    await ws.disconnect()
+
+
+async def test_customer_socket_survives_deeply_nested_json(brand):
+    ticket = await database_sync_to_async(TicketFactory)(brand=brand)
+    ws = await customer_socket(ticket.customer_token)
+    await drain(ws)
+    await ws.send_to(text_data="[" * 8000)
+    assert (await receive(ws))["code"] == "bad_json"
+    await still_open(ws)
+    await ws.disconnect()
+
+
+async def test_a_type_that_is_not_text_is_an_unknown_type(agent, brand):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    ticket = await database_sync_to_async(TicketFactory)(brand=brand)
+    customer = await customer_socket(ticket.customer_token)
+    await drain(customer)
+    for frame_type in (["x"], {"a": 1}, 7, None, True):
+        for comm in (ws, customer):
+            error = await request(comm, {"type": frame_type}, ref="t")
+            assert error["type"] == "error" and error["code"] == "unknown_type", frame_type
+            await still_open(comm)
+    await ws.disconnect()
+    await customer.disconnect()
+
+
+async def test_nul_or_lone_surrogate_in_a_message_is_invalid_text_and_not_stored(agent, brand):
+    ticket = await assigned_ticket(agent, brand)
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    customer = await customer_socket(ticket.customer_token)
+    await drain(customer)
+    for bad in ("\x00", "hi\x00there", "\ud800", "a\udfffb"):
+        error = await request(ws, {"type": "message", "ticket_id": ticket.pk, "text": bad})
+        assert error["type"] == "error" and error["code"] == "invalid_text"
+        assert (await request(customer, {"type": "message", "text": bad}, ref="c"))["code"] == "invalid_text"
+    assert await database_sync_to_async(Message.objects.filter(ticket=ticket).count)() == 0
+    await still_open(ws)
+    await still_open(customer)
+    await ws.disconnect()
+    await customer.disconnect()
+
+
+async def test_nul_or_lone_surrogate_in_a_rating_comment_is_invalid_text(agent, brand):
+    from tasks import services
+
+    ticket = await assigned_ticket(agent, brand)
+    await database_sync_to_async(services.ticket_resolve)(agent=agent, ticket_id=ticket.pk)
+    ws = await customer_socket(ticket.customer_token)
+    await drain(ws)
+    for bad in ("\x00", "\ud83d"):
+        assert (await request(ws, {"type": "rate", "score": 4, "comment": f"ok{bad}"}))["code"] == "invalid_text"
+    refreshed = await database_sync_to_async(Ticket.objects.get)(pk=ticket.pk)
+    assert refreshed.status == "resolved" and refreshed.rating is None
+    assert (await request(ws, {"type": "rate", "score": 4, "comment": "ok"}, ref="again"))["type"] == "ack"
+    await ws.disconnect()
+
+
+WRONGLY_TYPED = [
+    ({"type": "offer.decline", "offer_id": 1, "reason": "x" * 201}, "invalid_reason"),
+    ({"type": "offer.decline", "offer_id": 1, "reason": "busy\x00"}, "invalid_reason"),
+    ({"type": "offer.accept", "offer_id": 10**30}, "invalid_offer_id"),
+    ({"type": "offer.accept", "offer_id": 1.5}, "invalid_offer_id"),
+    ({"type": "message", "ticket_id": 10**30, "text": "hi"}, "invalid_ticket_id"),
+    ({"type": "message", "ticket_id": 1e308, "text": "hi"}, "invalid_ticket_id"),
+    ({"type": "ticket.resolve", "ticket_id": [1]}, "invalid_ticket_id"),
+    ({"type": "presence", "status": ["available"]}, "invalid_status"),
+    ({"type": "presence", "status": {"available": True}}, "invalid_status"),
+]
+
+
+async def test_wrongly_typed_fields_are_refused_with_their_own_code(agent):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    for frame, code in WRONGLY_TYPED:
+        assert (await request(ws, frame))["code"] == code, frame
+    await still_open(ws)
+    await ws.disconnect()
+
+
+async def test_infinity_as_a_ticket_id_is_refused(agent):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    await ws.send_to(text_data='{"type": "ticket.resolve", "ticket_id": Infinity, "ref": "inf"}')
+    error = await receive(ws)
+    assert error["ref"] == "inf" and error["code"] == "invalid_ticket_id"
+    await still_open(ws)
+    await ws.disconnect()
+
+
+REFS = [
+    ("abc", "abc"),
+    (42, 42),
+    ("r" * 100, "r" * 100),
+    ("r" * 101, None),
+    (2**60, None),
+    (1.5, None),
+    (True, None),
+    ({"huge": ["x" * 100] * 50}, None),
+    ([1, 2, 3], None),
+]
+
+
+async def test_only_short_scalar_refs_are_echoed(agent):
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    for ref, echoed in REFS:
+        await send(ws, {"type": "ping", "ref": ref})
+        assert await receive(ws) == {"type": "ack", "ref": echoed}
+        await send(ws, {"type": "teleport", "ref": ref})
+        error = await receive(ws)
+        assert error["code"] == "unknown_type" and error["ref"] == echoed
+    await ws.disconnect()
+
+
+async def test_an_unexpected_failure_in_a_handler_answers_server_error_and_keeps_the_socket(agent, monkeypatch):
+    from tasks.consumers import AgentConsumer
+
+    async def broken(self, frame):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(AgentConsumer, "on_presence", broken)
+    ws = await agent_socket(agent.user)
+    await drain(ws)
+    error = await request(ws, {"type": "presence", "status": "away"}, ref="bug")
+    assert error == {"type": "error", "ref": "bug", "code": "server_error", "message": error["message"]}
+    await still_open(ws)
+    await ws.disconnect()
+
+
+async def test_a_customer_link_with_a_nul_is_refused_like_an_unknown_one(db):
+    from channels.testing import WebsocketCommunicator
+
+    from marketplace.asgi import application
+
+    ws = WebsocketCommunicator(application, "/ws/customer/ab%00cd/")
+    await ws.connect()
+    assert (await receive(ws))["code"] == "ticket_not_found"
+    assert (await ws.receive_output())["code"] == 4404
