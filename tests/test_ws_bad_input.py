@@ -7,9 +7,10 @@ from channels.db import database_sync_to_async
 
 from marketplace.models import User
 from tasks.models import Message, Offer, Ticket
+from tasks.realtime import agent_group
 
 from .factories import AgentFactory, TicketFactory
-from .ws import agent_socket, customer_socket, drain, receive, request, send
+from .ws import agent_socket, customer_socket, drain, everything_sent, receive, request, send
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -168,9 +169,9 @@ async def test_messaging_or_resolving_a_ticket_not_yours_is_refused(agent, agent
 async def test_agent_of_another_brand_never_hears_of_the_ticket(agent, outsider_agent, brand):
     outsider_ws = await agent_socket(outsider_agent.user)
     await request(outsider_ws, {"type": "presence", "status": "available"})
-    await drain(outsider_ws)
+    await everything_sent(outsider_ws, agent_group(outsider_agent.pk))
     await assigned_ticket(agent, brand)
-    assert [f["type"] for f in await drain(outsider_ws, wait=0.4)] == []
+    assert await everything_sent(outsider_ws, agent_group(outsider_agent.pk)) == []
     await outsider_ws.disconnect()
 
 
@@ -254,8 +255,9 @@ async def test_customer_token_opens_only_its_own_ticket(agent, brand):
     assert await database_sync_to_async(Message.objects.filter(ticket=mine).count)() == 0
     assert await database_sync_to_async(Message.objects.filter(ticket=other).count)() == 1
     agent_ws = await agent_socket(agent.user)
-    frames = await drain(agent_ws, wait=0.3)
-    assert not [f for f in frames if f["type"] == "message"]
+    frames = await everything_sent(agent_ws, agent_group(agent.pk))
+    assert [f["ticket"]["id"] for f in frames if f["type"] == "ticket.assigned"] == [mine.pk]
+    assert "hello" not in json.dumps(frames)
     await ws.disconnect()
     await agent_ws.disconnect()
 
@@ -285,10 +287,12 @@ async def test_customer_bad_frames_are_refused(brand, frame, code):
 
 async def test_frames_without_ref_get_errors_but_no_ack(agent):
     ws = await agent_socket(agent.user)
-    await drain(ws)
+    await everything_sent(ws, agent_group(agent.pk))
     await send(ws, {"type": "presence", "status": "away"})
-    frames = await drain(ws, wait=0.3)
-    assert [f["type"] for f in frames] == ["presence"]
+    await send(ws, {"type": "presence", "status": "sleeping"})
+    frames = await everything_sent(ws, agent_group(agent.pk))
+    assert sorted(f["type"] for f in frames) == ["error", "presence"]
+    assert [(f["ref"], f["code"]) for f in frames if f["type"] == "error"] == [(None, "invalid_status")]
     await ws.disconnect()
 
 # --- Hostile frames: an answer for each, the socket stays open, nothing is stored ------------
