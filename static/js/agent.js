@@ -312,12 +312,13 @@
     var chat = state.chats.get(id);
     var isNew = !chat;
     if (isNew) {
-      chat = { ticket: ticket, messages: new Map(), unread: 0, draft: "", el: null };
+      chat = { ticket: ticket, messages: new Map(), unread: 0, draft: "", el: null, history: null, loadingHistory: false };
       state.chats.set(id, chat);
     } else {
       chat.ticket = ticket;
     }
     (ticket.messages || []).forEach(function (message) { chat.messages.set(message.id, message); });
+    mergeHistory(chat, ticket.history);
     renderChatItem(chat);
     renderEmpty();
     // Accepting an offer opens its chat. A snapshot replaying chats we already show
@@ -452,6 +453,62 @@
     ]);
   }
 
+  // --- earlier messages ------------------------------------------------------------------
+  // A (re)connect brings only the end of a long chat, with a cursor ({more, before}); older
+  // pages come on request. Keep whichever cursor reaches further back, so a reconnect does
+  // not offer pages the agent has already loaded.
+  function mergeHistory(chat, history) {
+    if (!history) {
+      if (!chat.history) chat.history = { more: false, before: null };
+      return;
+    }
+    var mine = chat.history;
+    if (!mine || mine.before == null || (history.before != null && history.before <= mine.before)) {
+      chat.history = { more: !!history.more, before: history.before };
+    }
+  }
+
+  function historyButton(chat) {
+    var button = el("button", {
+      type: "button",
+      className: "secondary outline",
+      "data-testid": "history-more",
+      text: chat.loadingHistory ? "Loading…" : "Earlier messages",
+    });
+    button.disabled = chat.loadingHistory;
+    button.addEventListener("click", function () { loadEarlier(chat); });
+    return el("li", { className: "history-more", style: "align-self: center; list-style: none;" }, [button]);
+  }
+
+  function loadEarlier(chat) {
+    if (chat.loadingHistory || !chat.history || !chat.history.more) return;
+    chat.loadingHistory = true;
+    if (state.openId === chat.ticket.id) renderMessages(chat);
+    // The page arrives as a history frame just before this request's ack.
+    socket.send({ type: "history", ticket_id: chat.ticket.id, before: chat.history.before })
+      .catch(showError)
+      .then(function () {
+        chat.loadingHistory = false;
+        if (state.openId === chat.ticket.id) keepScrollFromBottom(function () { renderMessages(chat); });
+      });
+  }
+
+  function onHistory(frame) {
+    var chat = state.chats.get(frame.ticket_id);
+    if (!chat) return;
+    (frame.messages || []).forEach(function (message) { chat.messages.set(message.id, message); });
+    chat.history = { more: !!frame.more, before: frame.before != null ? frame.before : chat.history && chat.history.before };
+    if (state.openId === frame.ticket_id) keepScrollFromBottom(function () { renderMessages(chat); });
+  }
+
+  // Older messages go in above what the agent is reading: keep that where it was.
+  function keepScrollFromBottom(render) {
+    var box = wide.matches ? ui.messages : (document.scrollingElement || document.documentElement);
+    var fromBottom = box.scrollHeight - box.scrollTop;
+    render();
+    box.scrollTop = box.scrollHeight - fromBottom;
+  }
+
   function sortedMessages(chat) {
     return Array.from(chat.messages.values()).sort(function (a, b) { return a.id - b.id; });
   }
@@ -459,6 +516,7 @@
   function renderMessages(chat, forceScroll) {
     var stick = forceScroll || nearBottom();
     ui.messages.textContent = "";
+    if (chat.history && chat.history.more) ui.messages.appendChild(historyButton(chat));
     sortedMessages(chat).forEach(function (message) { ui.messages.appendChild(messageNode(message)); });
     if (stick) scrollToBottom();
   }
@@ -663,6 +721,9 @@
         break;
       case "ticket.updated":
         onTicketUpdated(frame);
+        break;
+      case "history":
+        onHistory(frame);
         break;
       case "error":
         showError(frame);

@@ -1,8 +1,9 @@
 /*
  * Customer chat: queue position, the conversation, rating and reopening.
  *
- * Each (re)connect replays the status and the whole conversation; messages are keyed by
- * id, so replays and live pushes can overlap without duplicates.
+ * Each (re)connect replays the status and the end of the conversation, then a history
+ * frame saying whether earlier messages exist ("Earlier messages" pages them in); messages
+ * are keyed by id, so replays, pages and live pushes can overlap without duplicates.
  */
 (function () {
   "use strict";
@@ -53,6 +54,8 @@
     rating: null,
     score: 0,
     messages: new Map(),
+    history: { more: false, before: null },
+    loadingHistory: false,
     invalid: false,
     unseen: 0,
   };
@@ -178,10 +181,7 @@
     if (message.id > maxId) {
       ui.messages.appendChild(messageNode(message));
     } else {
-      ui.messages.textContent = "";
-      Array.from(state.messages.values())
-        .sort(function (a, b) { return a.id - b.id; })
-        .forEach(function (m) { ui.messages.appendChild(messageNode(m)); });
+      renderMessages();
     }
     ui.messagesEmpty.hidden = true;
     if (stick) scrollToBottom();
@@ -189,6 +189,64 @@
       state.unseen += 1;
       document.title = "(" + state.unseen + ") " + baseTitle;
     }
+  }
+
+  function renderMessages() {
+    ui.messages.textContent = "";
+    if (state.history.more) ui.messages.appendChild(historyButton());
+    Array.from(state.messages.values())
+      .sort(function (a, b) { return a.id - b.id; })
+      .forEach(function (m) { ui.messages.appendChild(messageNode(m)); });
+    ui.messagesEmpty.hidden = state.messages.size > 0;
+  }
+
+  // --- earlier messages --------------------------------------------------------------------
+
+  function historyButton() {
+    var button = el("button", {
+      type: "button",
+      className: "secondary outline",
+      "data-testid": "history-more",
+      text: state.loadingHistory ? "Loading…" : "Earlier messages",
+    });
+    button.disabled = state.loadingHistory;
+    button.addEventListener("click", loadEarlier);
+    return el("li", { className: "history-more", style: "align-self: center; list-style: none;" }, [button]);
+  }
+
+  function loadEarlier() {
+    if (state.loadingHistory || !state.history.more) return;
+    state.loadingHistory = true;
+    renderMessages();
+    // The page arrives as a history frame just before this request's ack.
+    socket.send({ type: "history", before: state.history.before })
+      .catch(showError)
+      .then(function () {
+        state.loadingHistory = false;
+        keepScrollFromBottom(renderMessages);
+      });
+  }
+
+  function onHistory(frame) {
+    var page = frame.messages || [];
+    page.forEach(function (message) {
+      if (message.id != null) state.messages.set(message.id, message);
+    });
+    if (page.length) {
+      state.history = { more: !!frame.more, before: frame.before };
+    } else if (state.history.before == null || (frame.before != null && frame.before <= state.history.before)) {
+      // The cursor at the end of a (re)connect: keep ours if we have paged further back.
+      state.history = { more: !!frame.more, before: frame.before };
+    }
+    keepScrollFromBottom(renderMessages);
+  }
+
+  // Older messages go in above what the customer is reading: keep that where it was.
+  function keepScrollFromBottom(render) {
+    var doc = document.scrollingElement || document.documentElement;
+    var fromBottom = doc.scrollHeight - doc.scrollTop;
+    render();
+    doc.scrollTop = doc.scrollHeight - fromBottom;
   }
 
   var baseTitle = document.title;
@@ -323,6 +381,9 @@
         break;
       case "message":
         addMessage(frame);
+        break;
+      case "history":
+        onHistory(frame);
         break;
       case "error":
         // An unknown link is explained by the status line once the socket closes.

@@ -17,6 +17,9 @@
   // The server will never accept these again for this page: 4401 not logged in,
   // 4403 not an agent, 4404 unknown chat link.
   var FINAL_CODES = [4401, 4403, 4404];
+  // The server closed us for sending too many frames: come back, but not at once.
+  var FLOOD_CODE = 4429;
+  var FLOOD_BACKOFF_ATTEMPT = 4;
 
   function SocketError(code, message) {
     var err = new Error(message);
@@ -131,6 +134,7 @@
         self.setStatus("closed", { code: event.code });
         return;
       }
+      if (event.code === FLOOD_CODE) self.attempt = Math.max(self.attempt, FLOOD_BACKOFF_ATTEMPT);
       self.scheduleReconnect();
     });
   };
