@@ -175,8 +175,9 @@ def test_supervisor_sees_applications_for_their_brands_only(client, supervisor, 
 
 def test_queue_filters_by_language(client, supervisor, submitted):
     client.force_login(supervisor)
-    assert len(client.get("/supervisor/applications/?language=sv").context["page"].object_list) == 1
-    assert len(client.get("/supervisor/applications/?language=de").context["page"].object_list) == 0
+    swedish = client.get("/supervisor/applications/?language=sv").context["page"].object_list
+    assert [row["application"].pk for row in swedish] == [submitted.pk]
+    assert list(client.get("/supervisor/applications/?language=de").context["page"].object_list) == []
 
 
 def test_approval_makes_a_probation_agent_certified_for_the_brand(
@@ -271,5 +272,6 @@ def test_login_page_still_works_for_applicants(client, applicant):
     from allauth.account.models import EmailAddress
 
     EmailAddress.objects.create(user=applicant, email=applicant.email, verified=True, primary=True)
-    response = client.post("/accounts/login/", {"login": applicant.email, "password": PASSWORD})
-    assert response.status_code == 302
+    response = client.post("/accounts/login/", {"login": applicant.email, "password": PASSWORD}, follow=True)
+    assert response.redirect_chain[-1][0] == "/apply/profile/"  # the first step of a new application
+    assert response.wsgi_request.user == applicant

@@ -105,6 +105,7 @@ def test_tampered_or_missing_answers_are_refused_with_the_fields(sent, brand, qu
     del bad[str(written.pk)]
     with pytest.raises(DomainError) as refused:
         services.assessment_submit(attempt_id=attempt.pk, user=sent.user, answers=bad)
+    assert refused.value.code == "invalid_answers"
     assert set(refused.value.fields) == {str(choice[0].pk), str(written.pk)}
     attempt.refresh_from_db()
     assert attempt.status == "in_progress"
@@ -126,8 +127,11 @@ def test_supervisor_of_another_brand_cannot_grade(sent, brand, questions, other_
     services.assessment_submit(attempt_id=attempt.pk, user=sent.user, answers=answers(choice, written))
     outsider = UserFactory(email="sup9@example.test", role="supervisor")
     other_brand.supervisors.add(outsider)
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as refused:
         services.assessment_grade(attempt_id=attempt.pk, supervisor=outsider, scores={str(written.pk): 4})
+    assert refused.value.code == "attempt_not_found"  # the same answer as for an attempt that does not exist
+    attempt.refresh_from_db()
+    assert attempt.status == "submitted" and attempt.written_scores == {} and attempt.graded_by is None
 
 
 def test_the_whole_assessment_through_the_pages(client, sent, brand, questions, supervisor):

@@ -82,17 +82,18 @@ def test_agent_and_customer_walk_the_whole_story_on_phones(browser, agent, api_k
         agent_page.fill("input[name=password]", PASSWORD)
         agent_page.click("form [type=submit]")
         agent_page.wait_for_url(f"{base}/agent/")
-        expect(agent_page.get_by_test_id("connection")).to_contain_text("Connected")
+        expect(agent_page.get_by_test_id("connection")).to_have_text("Connected")  # not "Disconnected"
         shot(agent_page, "02-agent-offline")
 
         agent_page.get_by_test_id("status-available").click()
-        expect(agent_page.get_by_test_id("status-current")).to_contain_text("vailable")
+        expect(agent_page.get_by_test_id("status-current")).to_have_attribute("data-status", "available")
+        expect(agent_page.get_by_test_id("status-current")).to_have_text("available")
         shot(agent_page, "03-agent-available")
 
         created = hand_over(base, api_key)
         card = agent_page.get_by_test_id("offer-card")
         expect(card).to_be_visible()
-        expect(card.get_by_test_id("offer-pay")).to_contain_text("45.00")
+        expect(card.get_by_test_id("offer-pay")).to_have_text("45.00 SEK")
         expect(card).to_contain_text("My card was declined")
         expect(card.get_by_test_id("offer-countdown")).to_be_visible()
         shot(agent_page, "04-agent-offer")
@@ -129,7 +130,8 @@ def test_agent_and_customer_walk_the_whole_story_on_phones(browser, agent, api_k
 
         customer_page.get_by_test_id("rate-5").click()
         customer_page.get_by_test_id("rate-submit").click()
-        expect(customer_page.get_by_test_id("chat-status")).to_contain_text("5")
+        expect(customer_page.get_by_test_id("chat-status")).to_have_attribute("data-status", "closed")
+        expect(customer_page.get_by_test_id("rated-score")).to_have_text("5")
         shot(customer_page, "11-customer-thanks")
 
     ticket = Ticket.objects.get(pk=created["id"])

@@ -1,4 +1,4 @@
-"""Who may be offered a ticket (PRODUCT.md section 3, "Eligible")."""
+"""Who may be offered a ticket: every condition of eligibility, one test each."""
 
 import pytest
 

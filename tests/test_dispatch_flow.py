@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from agents.models import AgentProfile
+from marketplace.errors import DomainError
 from payouts.models import Earning
 from tasks import services
 from tasks.models import Message, Offer, Ticket
@@ -248,6 +249,6 @@ def test_close_after_window_confirms_unrated_resolutions(brand, handover, settin
     assert services.tickets_close_after_window() == 1
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.CLOSED
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(DomainError) as refused:
         services.ticket_reopen(ticket=ticket)
     assert refused.value.code == "reopen_window_passed"

@@ -2,7 +2,7 @@ import pytest
 
 from marketplace.models import User
 
-from .factories import PASSWORD, TicketFactory
+from .factories import PASSWORD, AgentFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db
 def test_landing_page_invites_agents(client):
     response = client.get("/")
     assert response.status_code == 200
+    assert b'href="/accounts/signup/" role="button" data-testid="signup"' in response.content
 
 
 def test_agent_app_needs_a_login(client):
@@ -55,17 +56,16 @@ def test_pwa_manifest_is_served_with_its_type(client):
     assert response["Content-Type"] == "application/manifest+json"
 
 
-def test_new_agent_sees_the_first_day_guide_until_a_case_is_resolved(client, agent, brand):
-    from payouts.models import Earning
+def test_new_agent_sees_the_first_day_guide_until_a_case_is_resolved(client, brand):
+    from tasks import services
 
+    agent = AgentFactory(brands=[brand], available=True)
     client.force_login(agent.user)
     assert b'data-testid="first-day-guide"' in client.get("/agent/").content
-    ticket = TicketFactory(brand=brand)
-    from django.utils import timezone
-
-    Earning.objects.create(
-        agent=agent, brand=brand, ticket=ticket, kind="case", amount_minor=4500, currency="SEK", available_at=timezone.now()
-    )
+    offer = services.ticket_dispatch(ticket_id=TicketFactory(brand=brand).pk)
+    ticket = services.offer_accept(agent=agent, offer_id=offer.pk)
+    assert b'data-testid="first-day-guide"' in client.get("/agent/").content  # working a case is not resolving it
+    services.ticket_resolve(agent=agent, ticket_id=ticket.pk)
     assert b'data-testid="first-day-guide"' not in client.get("/agent/").content
 
 
