@@ -1,0 +1,411 @@
+"""Who may do what: every page, REST endpoint and socket action, tried by every kind of
+caller, each with its exact answer. docs/security.md publishes this same table.
+
+The target of every cell is one ticket T of brand Acme (queued for HTTP; offered to,
+assigned to or resolved by Acme's agent for the socket actions, as each action needs) and
+one application sent to Acme. Who the callers are and what they send:
+
+- people log in (a session for pages and REST, an API token on sockets); supervisors and
+  staff have TOTP set up, as they must;
+- the two customers hold a chat token: T's own, or that of a ticket U of another brand.
+  They send it where a token may go (`Authorization: Token …`) and use it in chat links;
+- the brands hold API keys (Acme's, another brand's, a wrong one) and send them as
+  `Authorization: Bearer …` on every request;
+- a chat link is its own key: callers without a chat token use an unknown one.
+
+Answers: an HTTP status, with the redirect target or the REST error code; on sockets
+`open`, `ack`, `error <code>` or `refused <close code> <code>`.
+"""
+
+import json
+import uuid
+
+import pytest
+from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from rest_framework.test import APIClient
+
+from agents.models import Application
+from marketplace.asgi import application as asgi_application
+from marketplace.models import User
+from marketplace.services import api_token_create
+from tasks import services
+from tasks.models import Message, Offer, Ticket
+
+from .conftest import TICKET_BODY
+from .factories import PASSWORD, AgentFactory, TicketFactory, UserFactory, brand_with_key
+from .ws import receive, request
+
+ROLES = [
+    "anonymous",
+    "applicant",
+    "agent",
+    "other_agent",
+    "other_supervisor",
+    "supervisor",
+    "staff",
+    "customer",
+    "other_customer",
+    "brand",
+    "other_brand",
+    "wrong_key",
+]
+TITLES = {
+    "anonymous": "anonymous",
+    "applicant": "applicant",
+    "agent": "agent",
+    "other_agent": "agent of another brand",
+    "other_supervisor": "supervisor of another brand",
+    "supervisor": "supervisor",
+    "staff": "staff",
+    "customer": "customer (T's chat token)",
+    "other_customer": "customer token of another ticket",
+    "brand": "brand (right API key)",
+    "other_brand": "another brand's API key",
+    "wrong_key": "wrong API key",
+}
+PEOPLE = {"applicant", "agent", "other_agent", "other_supervisor", "supervisor", "staff"}
+
+
+def row(default: str, **answers: str) -> dict[str, str]:
+    """Every role's expected answer: `default` unless named."""
+    unknown = set(answers) - set(ROLES)
+    assert not unknown, unknown
+    return {role: answers.get(role, default) for role in ROLES}
+
+
+def login(path: str) -> str:
+    return f"302 /accounts/login/?next={path}"
+
+
+NOT_AGENT = "refused 4403 not_an_agent"
+NO_AGENT_LOGIN = "refused 4401 unauthenticated"
+agent_socket = dict(
+    default=NO_AGENT_LOGIN, applicant=NOT_AGENT, other_supervisor=NOT_AGENT, supervisor=NOT_AGENT, staff=NOT_AGENT
+)
+NO_CHAT = "refused 4404 ticket_not_found"
+UNAUTHENTICATED = "401 unauthenticated"
+ANSWER_APPLY = "302 /apply/profile/"
+
+# (surface, what is sent) -> expected answer per role.
+TABLE: dict[tuple[str, str], dict[str, str]] = {
+    # --- Pages -------------------------------------------------------------------------------
+    ("page", "GET /"): row("200"),
+    ("page", "GET /agent/"): row(
+        login("/agent/"), applicant="403", agent="200", other_agent="200", other_supervisor="403", supervisor="403", staff="403"
+    ),
+    ("page", "GET /apply/"): row(
+        login("/apply/"),
+        applicant=ANSWER_APPLY,
+        agent="302 /agent/",
+        other_agent="302 /agent/",
+        other_supervisor=ANSWER_APPLY,
+        supervisor=ANSWER_APPLY,
+        staff=ANSWER_APPLY,
+    ),
+    ("page", "GET /apply/status/"): row(login("/apply/status/"), **dict.fromkeys(PEOPLE, "200")),
+    ("page", "GET /supervisor/applications/"): row(
+        login("/supervisor/applications/"),
+        **{**dict.fromkeys(PEOPLE, "403"), "other_supervisor": "200", "supervisor": "200"},
+    ),
+    ("page", "GET /supervisor/applications/{application}/"): row(
+        login("/supervisor/applications/{application}/"),
+        **{**dict.fromkeys(PEOPLE, "403"), "other_supervisor": "404", "supervisor": "200"},
+    ),
+    ("page", "GET /chat/{token}/"): row("404", customer="200", other_customer="200"),
+    ("page", "GET /admin/"): row("302 /admin/login/?next=/admin/", staff="200"),
+    ("page", "GET /api/docs/"): row("200", customer="401", other_customer="401"),
+    ("page", "GET /api/schema/"): row("200", customer="401", other_customer="401"),
+    ("page", "GET /healthz"): row("200"),
+    # --- REST ------------------------------------------------------------------------------------
+    ("rest", "POST /api/v1/auth/token/"): row(
+        "400 invalid_credentials",
+        applicant="200",
+        agent="200",
+        other_agent="200",
+        other_supervisor="401 mfa_code_required",
+        supervisor="401 mfa_code_required",
+        staff="401 mfa_code_required",
+    ),
+    ("rest", "POST /api/v1/tickets/"): row(UNAUTHENTICATED, brand="201", other_brand="201"),
+    ("rest", "GET /api/v1/tickets/{ticket}/"): row(UNAUTHENTICATED, brand="200", other_brand="404 ticket_not_found"),
+    ("rest", "POST /api/v1/tickets/{ticket}/cancel/"): row(
+        UNAUTHENTICATED, brand="200", other_brand="404 ticket_not_found"
+    ),
+    # --- Agent socket ----------------------------------------------------------------------------
+    ("socket", "/ws/agent/ connect"): row(**agent_socket, agent="open", other_agent="open"),
+    ("socket", "/ws/agent/ presence"): row(**agent_socket, agent="ack", other_agent="ack"),
+    ("socket", "/ws/agent/ offer.accept"): row(**agent_socket, agent="ack", other_agent="error offer_not_found"),
+    ("socket", "/ws/agent/ offer.decline"): row(**agent_socket, agent="ack", other_agent="error offer_not_found"),
+    ("socket", "/ws/agent/ message"): row(**agent_socket, agent="ack", other_agent="error ticket_not_found"),
+    ("socket", "/ws/agent/ ticket.resolve"): row(**agent_socket, agent="ack", other_agent="error ticket_not_found"),
+    # --- Customer socket -------------------------------------------------------------------------
+    ("socket", "/ws/customer/{token}/ connect"): row(NO_CHAT, customer="open", other_customer="open"),
+    ("socket", "/ws/customer/{token}/ message"): row(NO_CHAT, customer="ack", other_customer="ack"),
+    ("socket", "/ws/customer/{token}/ rate"): row(
+        NO_CHAT, customer="ack", other_customer="error ticket_not_resolved"
+    ),
+    ("socket", "/ws/customer/{token}/ reopen"): row(
+        NO_CHAT, customer="ack", other_customer="error ticket_not_resolved"
+    ),
+}
+
+# The state T is put in before each socket action, so that the rightful caller can do it.
+T_STATE = {
+    "connect": "assigned",
+    "presence": "assigned",
+    "offer.accept": "offered",
+    "offer.decline": "offered",
+    "message": "assigned",
+    "ticket.resolve": "assigned",
+    "rate": "resolved",
+    "reopen": "resolved",
+}
+# Who may change T with an action (when the table says ack).
+MAY_CHANGE_T = {"/ws/agent/": {"agent"}, "/ws/customer/{token}/": {"customer"}}
+UNKNOWN_CHAT_TOKEN = "no-such-chat-token"
+
+
+def cells(kind: str) -> list:
+    return [
+        pytest.param(surface, role, answers[role], id=f"{surface} | {role}")
+        for (cell_kind, surface), answers in TABLE.items()
+        if cell_kind == kind
+        for role in ROLES
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_private(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
+    # A dozen people per cell; the password hasher's cost is not under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.SUPERVISOR_MFA_REQUIRED = True
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+
+
+def person(email: str, role: str, *, totp: bool = False, **extra) -> User:
+    user = UserFactory(email=email, role=role, **extra)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    if totp:
+        TOTP.activate(user, generate_totp_secret())
+    return user
+
+
+def build_world() -> dict:
+    acme, acme_key = brand_with_key(slug="acme", name="Acme", rate=4500)
+    globex, globex_key = brand_with_key(slug="globex", name="Globex", rate=3000)
+    agent = AgentFactory(brands=[acme], available=True, user=person("agent@example.test", User.Role.AGENT))
+    other_agent = AgentFactory(brands=[globex], user=person("other.agent@example.test", User.Role.AGENT))
+    supervisor = person("sup@example.test", User.Role.SUPERVISOR, totp=True)
+    acme.supervisors.add(supervisor)
+    other_supervisor = person("other.sup@example.test", User.Role.SUPERVISOR, totp=True)
+    globex.supervisors.add(other_supervisor)
+    users = {
+        "applicant": person("applicant@example.test", User.Role.APPLICANT),
+        "agent": agent.user,
+        "other_agent": other_agent.user,
+        "other_supervisor": other_supervisor,
+        "supervisor": supervisor,
+        "staff": person("ops@example.test", User.Role.STAFF, totp=True, is_staff=True),
+    }
+    applied = Application.objects.create(
+        user=person("sent@example.test", User.Role.APPLICANT),
+        status=Application.Status.SUBMITTED,
+        answers={
+            "profile": {"display_name": "Sara", "country": "SE", "time_zone": "Europe/Stockholm"},
+            "languages": {"languages": [{"code": "en", "proficiency": "fluent"}]},
+            "skills": {"skills": []},
+            "brands": {"brands": [{"brand_id": acme.pk, "why": "I use their app every day."}]},
+            "availability": {"slots": ["mon-evening"]},
+            "device": {"websocket_ok": True, "notifications": "granted", "user_agent": "test", "quiet_place": True},
+        },
+    )
+    target = TicketFactory(brand=acme)
+    other_ticket = TicketFactory(brand=globex)
+    return {
+        "agent": agent,
+        "users": users,
+        "application": applied,
+        "ticket": target,
+        "chat_tokens": {"customer": target.customer_token, "other_customer": other_ticket.customer_token},
+        "keys": {"brand": acme_key, "other_brand": globex_key, "wrong_key": "mk_00000000_not-a-key"},
+    }
+
+
+def authorization(world: dict, role: str) -> str | None:
+    if role in world["chat_tokens"]:
+        return f"Token {world['chat_tokens'][role]}"
+    if role in world["keys"]:
+        return f"Bearer {world['keys'][role]}"
+    return None
+
+
+def fill(template: str, world: dict, role: str) -> str:
+    return template.format(
+        application=world["application"].pk,
+        ticket=world["ticket"].pk,
+        token=world["chat_tokens"].get(role, UNKNOWN_CHAT_TOKEN),
+    )
+
+
+# --- HTTP ------------------------------------------------------------------------------------------
+
+
+def http_answer(response) -> str:
+    if 300 <= response.status_code < 400:
+        return f"{response.status_code} {response['Location']}"
+    if response.get("Content-Type", "").startswith("application/json"):
+        body = json.loads(response.content)
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            return f"{response.status_code} {body['error']['code']}"
+    return str(response.status_code)
+
+
+def token_request_body(world: dict, role: str) -> dict:
+    user = world["users"].get(role)
+    return {"email": user.email if user else "nobody@example.test", "password": PASSWORD}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("surface, role, expected", cells("page") + cells("rest"))
+def test_http_cell(surface, role, expected):
+    world = build_world()
+    client = APIClient()
+    if role in world["users"]:
+        client.force_login(world["users"][role])
+    if header := authorization(world, role):
+        client.credentials(HTTP_AUTHORIZATION=header)
+    method, path = surface.split(" ", 1)
+    path = fill(path, world, role)
+    if path == "/api/v1/auth/token/":
+        response = client.post(path, token_request_body(world, role), format="json")
+    elif path == "/api/v1/tickets/":
+        response = client.post(path, TICKET_BODY, format="json")
+    else:
+        response = client.generic(method, path)
+
+    assert http_answer(response) == fill(expected, world, role)
+
+
+# --- Sockets ---------------------------------------------------------------------------------------
+
+
+def put_target_in_state(world: dict, state: str) -> None:
+    ticket, agent = world["ticket"], world["agent"]
+    services.ticket_dispatch(ticket_id=ticket.pk)
+    if state == "offered":
+        return
+    offer = Offer.objects.get(ticket=ticket, agent=agent, state=Offer.State.PENDING)
+    services.offer_accept(agent=agent, offer_id=offer.pk)
+    if state == "resolved":
+        services.ticket_resolve(agent=agent, ticket_id=ticket.pk)
+
+
+def fingerprint(ticket_id: int) -> tuple:
+    ticket = Ticket.objects.get(pk=ticket_id)
+    return (
+        ticket.status,
+        ticket.agent_id,
+        ticket.rating,
+        ticket.resolution_count,
+        Message.objects.filter(ticket_id=ticket_id).count(),
+        tuple(Offer.objects.filter(ticket_id=ticket_id).order_by("pk").values_list("pk", "state")),
+    )
+
+
+def socket_setup(role: str, action: str) -> dict:
+    world = build_world()
+    put_target_in_state(world, T_STATE[action])
+    if role in world["users"]:
+        world["header"] = f"Token {api_token_create(user=world['users'][role])[0]}"
+    else:
+        world["header"] = authorization(world, role)
+    world["offer_id"] = Offer.objects.filter(ticket=world["ticket"]).values_list("pk", flat=True).last()
+    world["before"] = fingerprint(world["ticket"].pk)
+    return world
+
+
+def frame_for(action: str, world: dict) -> dict:
+    ticket_id, offer_id = world["ticket"].pk, world["offer_id"]
+    return {
+        "presence": {"type": "presence", "status": "available"},
+        "offer.accept": {"type": "offer.accept", "offer_id": offer_id},
+        "offer.decline": {"type": "offer.decline", "offer_id": offer_id},
+        "agent message": {"type": "message", "ticket_id": ticket_id, "text": "Hello, I am here to help."},
+        "ticket.resolve": {"type": "ticket.resolve", "ticket_id": ticket_id},
+        "customer message": {"type": "message", "text": "Thank you"},
+        "rate": {"type": "rate", "score": 5},
+        "reopen": {"type": "reopen"},
+    }[action]
+
+
+async def socket_answer(path: str, action: str, world: dict) -> str:
+    headers = [(b"authorization", world["header"].encode())] if world["header"] else []
+    ws = WebsocketCommunicator(asgi_application, path, headers=headers)
+    connected, _ = await ws.connect()
+    assert connected
+    try:
+        first = await receive(ws)
+        if first["type"] == "error":
+            closed = await ws.receive_output(timeout=3)
+            return f"refused {closed['code']} {first['code']}"
+        if action == "connect":
+            return "open"
+        if action == "message":
+            action = "agent message" if path == "/ws/agent/" else "customer message"
+        answer = await request(ws, frame_for(action, world), ref="cell")
+        return "ack" if answer["type"] == "ack" else f"error {answer['code']}"
+    finally:
+        await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+@pytest.mark.parametrize("surface, role, expected", cells("socket"))
+async def test_socket_cell(surface, role, expected):
+    template, action = surface.split(" ")
+    world = await database_sync_to_async(socket_setup)(role, action)
+
+    answer = await socket_answer(fill(template, world, role), action, world)
+
+    assert answer == expected
+    changed = await database_sync_to_async(fingerprint)(world["ticket"].pk) != world["before"]
+    assert changed == (expected == "ack" and action != "presence" and role in MAY_CHANGE_T[template])
+
+
+# --- The published table -----------------------------------------------------------------------------
+
+
+def shown(answer: str) -> str:
+    """A cell as the docs print it: redirects to the login pages abbreviated (the test
+    checks the full address, `next` included)."""
+    answer = answer.replace("{", "<").replace("}", ">")
+    if answer.startswith("302 /accounts/login/?next="):
+        return "302 login"
+    if answer == "302 /admin/login/?next=/admin/":
+        return "302 admin login"
+    return answer
+
+
+def markdown_table() -> str:
+    """TABLE as docs/security.md shows it: one line per surface, one column per role."""
+    lines = [
+        "| what | " + " | ".join(TITLES[role] for role in ROLES) + " |",
+        "| --- | " + " | ".join("---" for _ in ROLES) + " |",
+    ]
+    for (_, surface), answers in TABLE.items():
+        cells = " | ".join(shown(answers[role]) for role in ROLES)
+        lines.append(f"| `{surface.replace('{', '<').replace('}', '>')}` | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_docs_publish_the_tested_matrix():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
+    assert markdown_table() in docs, "docs/security.md: paste the output of markdown_table()\n" + markdown_table()
