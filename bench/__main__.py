@@ -22,7 +22,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .stack import ROOT, Stack, recreate_database
+from .stack import ROOT, SECRET_KEY, Stack, recreate_database
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/marketplace_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -80,6 +80,7 @@ def django_setup(database_url: str, redis_url: str) -> None:
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         ENVIRONMENT="test",
+        SECRET_KEY=SECRET_KEY,  # the agents' API tokens must be valid on the servers
     )
     sys.path.insert(0, str(ROOT))
     import logging

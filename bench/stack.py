@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+# The servers' secret; the seeding process uses it too, since API tokens are bound to it.
+SECRET_KEY = "benchmark-only-secret"
 
 
 def admin_url(database_url: str) -> str:
@@ -80,8 +82,10 @@ class Stack:
             "CHANNEL_PREFIX": f"bench{os.getpid()}",
             "SWEEPER_IN_PROCESS": "false",
             "ENVIRONMENT": "production",
-            "SECRET_KEY": "benchmark-only-secret",
+            "SECRET_KEY": SECRET_KEY,
             "DEBUG": "false",
+            # Production settings otherwise, but the clients speak plain HTTP on localhost.
+            "SECURE_SSL_REDIRECT": "false",
             # Under ASGI each request runs in its own thread, so persistent connections are
             # per thread and never reused; the pool shares them (see docs/deployment.md).
             "DB_POOL": "true",
