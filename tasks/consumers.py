@@ -6,6 +6,7 @@ frame by `type` to a service and relays group events. Every client frame that ca
 socket itself is not allowed.
 """
 
+import contextlib
 import json
 import logging
 import time
@@ -16,6 +17,8 @@ from django.conf import settings
 
 from marketplace.errors import DomainError, NotFound
 from marketplace.parsers import has_forbidden_characters
+from marketplace.unavailable import MESSAGE as UNAVAILABLE_MESSAGE
+from marketplace.unavailable import UNAVAILABLE_ERRORS
 
 from . import heartbeat, selectors, services
 from .realtime import agent_group, customer_group
@@ -147,10 +150,43 @@ def _history_query(frame: dict) -> tuple[int | None, int]:
     return before, limit
 
 
+async def _refuse_while_unavailable(receive, send) -> None:
+    """Answer a handshake the channel layer could not serve (Redis is away): accept, say
+    why in an error frame, close with 1013 ("try again later")."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    frame = {"type": "error", "ref": None, "code": "service_unavailable", "message": UNAVAILABLE_MESSAGE}
+    await send({"type": "websocket.send", "text": json.dumps(frame)})
+    await send({"type": "websocket.close", "code": 1013})
+
+
 class FrameConsumer(AsyncWebsocketConsumer):
     handlers: dict[str, str] = {}
     bucket: FrameBucket | None = None
     flooded = False
+
+    async def __call__(self, scope, receive, send):
+        # The channel layer is first used before the handshake is even read (a channel name
+        # is made for the socket): without Redis that fails, and the client would see a bare
+        # HTTP 500. Tell it the truth instead; it reconnects once Redis is back.
+        received: list[str] = []
+
+        async def receive_and_note():
+            message = await receive()
+            received.append(message["type"])
+            return message
+
+        try:
+            await super().__call__(scope, receive_and_note, send)
+        except UNAVAILABLE_ERRORS as exc:
+            log.warning("websocket %s refused or ended: Redis is unavailable (%s)", scope.get("path"), exc)
+            if not received:
+                await _refuse_while_unavailable(receive, send)
+            else:
+                with contextlib.suppress(Exception):  # the client may be gone already
+                    await send({"type": "websocket.close", "code": 1013})
 
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
@@ -233,7 +269,10 @@ class AgentConsumer(FrameConsumer):
         if self.agent is None:
             return await self.refuse("not_an_agent", "This account is not an approved agent.", 4403)
         self.group = agent_group(self.agent.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except UNAVAILABLE_ERRORS:
+            return await self.refuse("service_unavailable", UNAVAILABLE_MESSAGE, 1013)
         await self.accept()
         for frame in await database_sync_to_async(selectors.agent_snapshot)(self.agent.pk):
             await self.send_frame(frame)
@@ -249,6 +288,24 @@ class AgentConsumer(FrameConsumer):
             await super().__call__(scope, receive, send)
         finally:
             await self._forget_connection()
+
+    async def _forget_connection(self):
+        if self.agent is None or getattr(self, "_forgotten", False):
+            return
+        self._forgotten = True
+        heartbeat.unregister(self.channel_name)
+        try:
+            await database_sync_to_async(services.agent_disconnected)(
+                agent_id=self.agent.pk, channel_name=self.channel_name
+            )
+        except Exception:
+            log.exception("could not record the close of %s; the heartbeat TTL will", self.channel_name)
+
+    async def disconnect(self, code):
+        if self.agent is None:
+            return
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self._forget_connection()
 
     async def on_presence(self, frame):
         status = frame.get("status")
@@ -301,7 +358,10 @@ class CustomerConsumer(FrameConsumer):
         if found is None:
             return await self.refuse("ticket_not_found", "This chat link is not valid.", 4404)
         self.ticket, snapshot = found
-        await self.channel_layer.group_add(customer_group(self.ticket.pk), self.channel_name)
+        try:
+            await self.channel_layer.group_add(customer_group(self.ticket.pk), self.channel_name)
+        except UNAVAILABLE_ERRORS:
+            return await self.refuse("service_unavailable", UNAVAILABLE_MESSAGE, 1013)
         await self.accept()
         for frame in snapshot:
             await self.send_frame(frame)
