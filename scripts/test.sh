@@ -5,7 +5,9 @@ ensure_venv requirements-dev.txt
 # One database name per checkout, so two clones (or a clone and CI) never share a test database.
 checkout_id="$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)"
 export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/marketplace_$checkout_id}"
-export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
+# A Redis database of its own: the suite clears its cache, which must not empty the one of
+# a development server running on database 0.
+export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 ensure_services "$DATABASE_URL" "$REDIS_URL"
 ensure_chromium
 export ENVIRONMENT=test CHANNEL_PREFIX="mkt-test-$$"

@@ -16,6 +16,14 @@ def pytest_configure(config):
         raise pytest.UsageError(
             "The tests run on PostgreSQL: use `make test` (or set DATABASE_URL=postgres://...)."
         )
+    # Without REDIS_URL the settings fall back to the in-process channel layer: the socket
+    # tests would still pass while proving nothing about pushes between processes.
+    layer = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    if not layer.startswith("channels_redis."):
+        raise pytest.UsageError(
+            f"The tests run on Redis, but the channel layer is {layer}: use `make test` "
+            "(or set REDIS_URL=redis://127.0.0.1:6379/15)."
+        )
 
 
 @pytest.fixture
