@@ -3,7 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from agents.models import AgentProfile
 from marketplace.errors import DomainError
@@ -252,3 +256,65 @@ def test_close_after_window_confirms_unrated_resolutions(brand, handover, settin
     with pytest.raises(DomainError) as refused:
         services.ticket_reopen(ticket=ticket)
     assert refused.value.code == "reopen_window_passed"
+
+
+# --- Bookkeeping under any sequence of events ------------------------------------------------
+
+OPEN = [Ticket.Status.QUEUED, Ticket.Status.OFFERED, Ticket.Status.ASSIGNED]
+EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(["handover", "accept", "decline", "expire", "resolve", "cancel", "away", "available"]),
+        st.integers(min_value=0, max_value=2),  # which agent
+    ),
+    max_size=20,
+)
+
+
+@pytest.fixture
+def crew(brand, settings):
+    # Made once for all generated examples (each example is rolled back); the cheap hasher
+    # only because these agents never log in.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return [AgentFactory(brands=[brand], available=True, capacity=2) for _ in range(3)]
+
+
+def _happen(event: str, agent, brand, handover, n: int) -> None:
+    """One event, only where it applies (an accept needs a pending offer, and so on)."""
+    if event == "handover":
+        handover(customer={"external_id": f"prop-{n}", "name": "Prop"})
+    elif event in ("accept", "decline", "expire"):
+        offer = Offer.objects.filter(agent=agent, state=Offer.State.PENDING).order_by("pk").first()
+        if offer is None:
+            return
+        if event == "accept":
+            services.offer_accept(agent=agent, offer_id=offer.pk)
+        elif event == "decline":
+            services.offer_decline(agent=agent, offer_id=offer.pk)
+        else:
+            expire(offer)
+    elif event == "resolve":
+        ticket = Ticket.objects.filter(agent=agent, status=Ticket.Status.ASSIGNED).order_by("pk").first()
+        if ticket is not None:
+            services.ticket_resolve(agent=agent, ticket_id=ticket.pk)
+    elif event == "cancel":
+        ticket = Ticket.objects.filter(brand=brand, status__in=OPEN).order_by("pk").first()
+        if ticket is not None:
+            services.ticket_cancel(ticket_id=ticket.pk, brand=brand)
+    else:
+        services.presence_set(agent=agent, status=event)
+
+
+@given(events=EVENTS)
+@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_load_is_always_pending_offers_plus_assigned_tickets(brand, crew, handover, events):
+    with transaction.atomic():
+        for n, (event, who) in enumerate(events):
+            _happen(event, crew[who], brand, handover, n)
+            for agent in AgentProfile.objects.filter(pk__in=[a.pk for a in crew]):
+                pending = Offer.objects.filter(agent=agent, state=Offer.State.PENDING).count()
+                assigned = Ticket.objects.filter(agent=agent, status=Ticket.Status.ASSIGNED).count()
+                assert agent.load == pending + assigned <= agent.capacity, (n, event, agent.pk)
+            assert not Ticket.objects.filter(status=Ticket.Status.OFFERED).exclude(
+                offers__state=Offer.State.PENDING
+            ).exists()
+        transaction.set_rollback(True)  # the next example starts from the same crew
