@@ -84,7 +84,7 @@ def test_new_applicant_becomes_an_agent_on_a_phone(browser, brand, supervisor): 
         page.check("input[name=slots][value=sat-morning]")
         shot(page, "applicant-04-availability")
         page.get_by_test_id("apply-next").click()
-        expect(page.get_by_test_id("device-result")).to_contain_text("works")
+        expect(page.get_by_test_id("device-result")).to_have_text("Live connection works on this device.")
         page.check("input[name=quiet_place]")
         shot(page, "applicant-05-device")
         page.get_by_test_id("apply-next").click()

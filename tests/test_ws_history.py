@@ -5,9 +5,10 @@ from channels.db import database_sync_to_async
 
 from tasks import services
 from tasks.models import Message, Offer, Ticket
+from tasks.realtime import agent_group, customer_group
 
 from .factories import AgentFactory, TicketFactory
-from .ws import agent_socket, customer_socket, drain, receive, receive_type, request, send
+from .ws import agent_socket, customer_socket, drain, everything_sent, receive, receive_type, request, send
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -102,10 +103,11 @@ async def test_newest_page_is_served_when_no_cursor_is_given(agent, brand):
 async def test_agent_cannot_page_a_conversation_not_assigned_to_them(agent, agent2, brand):
     ticket, ids = await assigned_ticket_with_messages(agent, brand, 4)
     ws = await agent_socket(agent2.user)
-    await drain(ws)
-    error = await request(ws, {"type": "history", "ticket_id": ticket.pk, "before": ids[-1]})
-    assert error["code"] == "ticket_not_found"
-    assert [f for f in await drain(ws) if f["type"] == "history"] == []
+    await everything_sent(ws, agent_group(agent2.pk))
+    await send(ws, {"type": "history", "ticket_id": ticket.pk, "before": ids[-1], "ref": "h"})
+    # Everything the request caused, so a page sent before the refusal would show too.
+    answered = await everything_sent(ws, agent_group(agent2.pk))
+    assert [(f["type"], f.get("code")) for f in answered] == [("error", "ticket_not_found")]
     await ws.disconnect()
 
 
@@ -121,7 +123,7 @@ async def test_resolved_conversation_can_no_longer_be_paged_by_the_agent(agent, 
 async def test_reconnecting_customer_gets_the_newest_messages_then_a_history_cursor(agent, brand):
     ticket, ids = await assigned_ticket_with_messages(agent, brand, 5)
     ws = await customer_socket(ticket.customer_token)
-    frames = await drain(ws, wait=0.5)
+    frames = await everything_sent(ws, customer_group(ticket.pk))
     assert [f["type"] for f in frames] == ["ticket.updated", "message", "message", "message", "history"]
     assert [f["id"] for f in frames if f["type"] == "message"] == ids[-3:]
     assert frames[-1] == {"type": "history", "ticket_id": ticket.pk, "messages": [], "more": True, "before": ids[-3]}
@@ -145,9 +147,10 @@ async def test_customer_cannot_page_another_ticket(agent, brand):
     other = await database_sync_to_async(TicketFactory)(brand=brand)
     await database_sync_to_async(Message.objects.create)(ticket=other, sender="customer", text="secret")
     ws = await customer_socket(mine.customer_token)
-    await drain(ws)
-    assert (await request(ws, {"type": "history", "ticket_id": other.pk}))["code"] == "ticket_not_found"
-    assert [f for f in await drain(ws) if f["type"] == "history"] == []
+    await everything_sent(ws, customer_group(mine.pk))
+    await send(ws, {"type": "history", "ticket_id": other.pk, "ref": "h"})
+    answered = await everything_sent(ws, customer_group(mine.pk))
+    assert [(f["type"], f.get("code")) for f in answered] == [("error", "ticket_not_found")]
     await ws.disconnect()
 
 
