@@ -32,7 +32,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from .adapters import client_ip
 from .errors import DomainError
 from .mfa import mfa_required
-from .models import Brand, BrandApiKey, hash_api_key
+from .models import Brand, BrandApiKey, User, hash_api_key
 from .services import api_token_create
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,8 @@ class AuthTokenAccountThrottle(SimpleRateThrottle):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    email = serializers.EmailField()
+    # As long as the column it is looked up in; a longer address cannot belong to anyone.
+    email = serializers.EmailField(max_length=User._meta.get_field("email").max_length)
     password = serializers.CharField(max_length=256, trim_whitespace=False)
     code = serializers.CharField(
         max_length=64,

@@ -99,3 +99,10 @@ def test_an_api_path_no_route_matches_gets_the_error_shape(brand_client):
     response = brand_client.get("/api/v1/tickets/-1/")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_token_login_with_an_address_longer_than_the_column_is_an_invalid_field(db):
+    email = "a" * 64 + "@" + ("b" * 60 + ".") * 3 + "example.test"
+    response = APIClient().post("/api/v1/auth/token/", {"email": email, "password": "x"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid" and "email" in response.json()["error"]["fields"]
