@@ -144,7 +144,7 @@ def _text_field(frame: dict, name: str, *, code: str = "invalid_text") -> object
 
 def _history_query(frame: dict) -> tuple[int | None, int]:
     before = _id_field(frame, "before", required=False)
-    limit = frame.get("limit", settings.SNAPSHOT_MESSAGES)
+    limit = frame.get("limit", min(settings.SNAPSHOT_MESSAGES, HISTORY_MAX_LIMIT))
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= HISTORY_MAX_LIMIT:
         raise DomainError("invalid_limit", f"limit must be a whole number from 1 to {HISTORY_MAX_LIMIT}.")
     return before, limit

@@ -171,3 +171,13 @@ async def test_bad_history_requests_are_refused(brand, fields, code):
     await drain(ws)
     assert (await request(ws, {"type": "history", **fields}))["code"] == code
     await ws.disconnect()
+
+
+async def test_page_size_stays_within_bounds_when_snapshots_are_configured_larger(agent, brand, settings):
+    ticket, ids = await assigned_ticket_with_messages(agent, brand, 2)
+    settings.SNAPSHOT_MESSAGES = 500
+    ws = await customer_socket(ticket.customer_token)
+    await drain(ws)
+    newest = await page(ws, {})
+    assert [m["id"] for m in newest["messages"]] == ids and newest["more"] is False
+    await ws.disconnect()
