@@ -354,16 +354,17 @@ class CustomerConsumer(FrameConsumer):
 
     async def connect(self):
         token = self.scope["url_route"]["kwargs"]["token"]
-        found = await database_sync_to_async(selectors.customer_snapshot)(token)
-        if found is None:
+        self.ticket = await database_sync_to_async(selectors.customer_ticket)(token)
+        if self.ticket is None:
             return await self.refuse("ticket_not_found", "This chat link is not valid.", 4404)
-        self.ticket, snapshot = found
+        # Join first, then read the snapshot: a message committed in between is pushed to
+        # the group (events wait until connect returns), never lost between the two.
         try:
             await self.channel_layer.group_add(customer_group(self.ticket.pk), self.channel_name)
         except UNAVAILABLE_ERRORS:
             return await self.refuse("service_unavailable", UNAVAILABLE_MESSAGE, 1013)
         await self.accept()
-        for frame in snapshot:
+        for frame in await database_sync_to_async(selectors.customer_snapshot)(self.ticket.pk):
             await self.send_frame(frame)
 
     async def disconnect(self, code):

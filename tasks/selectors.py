@@ -160,19 +160,24 @@ def customer_status_frame(ticket: Ticket) -> dict:
     return frames.customer_ticket_updated_frame(ticket, queue_position=position, eta_seconds=eta, agent_name=agent_name)
 
 
-def customer_snapshot(token: str) -> tuple[Ticket, list[dict]] | None:
-    """What a customer socket receives on (re)connect: status, the newest SNAPSHOT_MESSAGES
-    messages, then a history frame saying whether earlier ones can be paged in."""
+def customer_ticket(token: str) -> Ticket | None:
+    """The ticket a customer chat link opens, or None."""
     if has_forbidden_characters(token):
         return None  # a NUL from the URL would only make the query fail
-    ticket = Ticket.objects.select_related("brand", "agent").filter(customer_token=token).first()
-    if ticket is None:
-        return None
+    return Ticket.objects.select_related("brand", "agent").filter(customer_token=token).first()
+
+
+def customer_snapshot(ticket_id: int) -> list[dict]:
+    """What a customer socket receives on (re)connect: status, the newest SNAPSHOT_MESSAGES
+    messages, then a history frame saying whether earlier ones can be paged in. Read after
+    the socket joined its group, so nothing committed in between is missed (a message that
+    is both in the snapshot and pushed is shown once: clients keep messages by id)."""
+    ticket = Ticket.objects.select_related("brand", "agent").get(pk=ticket_id)
     messages, more = message_page(ticket.pk, limit=settings.SNAPSHOT_MESSAGES)
     snapshot = [customer_status_frame(ticket)]
     snapshot += [frames.message_frame(m) for m in messages]
     snapshot.append(frames.history_marker_frame(ticket.pk, messages, more=more))
-    return ticket, snapshot
+    return snapshot
 
 
 def customer_history(*, ticket_id: int, before: int | None, limit: int) -> dict:

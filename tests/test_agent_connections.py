@@ -17,7 +17,7 @@ from tasks.realtime import agent_group
 from tasks.sweeper import Sweeper
 
 from .factories import TEST_CHANNEL, AgentFactory, TicketFactory
-from .ws import agent_socket, receive_type
+from .ws import agent_socket, customer_socket, receive_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,12 +27,20 @@ def _state(agent_id: int) -> tuple[int, int, object]:
     return agent.connections, AgentConnection.objects.filter(agent_id=agent_id).count(), agent.disconnected_at
 
 
+async def _eventually_connected(agent_id: int) -> bool:
+    """The socket records itself right after sending its snapshot; wait for that."""
+    for _ in range(100):
+        if (await database_sync_to_async(_state)(agent_id))[:2] == (1, 1):
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
 @pytest.mark.asyncio
 async def test_a_consumer_that_crashes_still_removes_its_connection(agent):
     ws = await agent_socket(agent.user)
     await receive_type(ws, "presence")
-    connections, rows, _ = await database_sync_to_async(_state)(agent.pk)
-    assert (connections, rows) == (1, 1)
+    assert await _eventually_connected(agent.pk)
 
     # An event the consumer has no handler for makes Channels raise inside it: the
     # consumer dies without its disconnect handler ever running.
@@ -50,6 +58,7 @@ async def test_a_live_socket_is_refreshed_by_the_heartbeat(agent, settings):
     settings.AGENT_HEARTBEAT_SECONDS = 0.1
     ws = await agent_socket(agent.user)
     await receive_type(ws, "presence")
+    assert await _eventually_connected(agent.pk)
     long_ago = timezone.now() - timedelta(hours=1)
     await database_sync_to_async(AgentConnection.objects.filter(agent=agent).update)(seen_at=long_ago)
 
@@ -121,3 +130,23 @@ def test_two_sockets_count_until_the_last_one_closes(brand):
     services.agent_disconnected(agent_id=agent.pk, channel_name=TEST_CHANNEL.format(agent.pk))
     connections, rows, disconnected_at = _state(agent.pk)
     assert (connections, rows) == (0, 0) and disconnected_at is not None
+
+
+@pytest.mark.asyncio
+async def test_a_message_sent_while_the_customer_socket_joins_is_not_lost(brand, agent, monkeypatch):
+    ticket = await database_sync_to_async(TicketFactory)(brand=brand)
+    layer = get_channel_layer()
+    real_group_add = layer.group_add
+
+    async def message_arrives_first(group, channel):
+        # The agent writes at the worst moment: the socket exists but has not joined yet.
+        await database_sync_to_async(services.message_send_customer)(ticket=ticket, text="Sent while joining")
+        return await real_group_add(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", message_arrives_first)
+    ws = await customer_socket(ticket.customer_token)
+    monkeypatch.setattr(layer, "group_add", real_group_add)
+
+    frame = await receive_type(ws, "message")
+    assert frame["text"] == "Sent while joining"
+    await ws.disconnect()
