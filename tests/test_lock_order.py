@@ -4,6 +4,7 @@ dispatch invariants hold afterwards. One lock order for every path
 (docs/architecture.md, "Lock order") is what makes this pass."""
 
 import itertools
+import json
 import threading
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from tasks import services
 from tasks.models import Offer, Ticket
 
 from .factories import TEST_CHANNEL, AgentFactory, BrandFactory, TicketFactory
+from .live import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,6 +127,11 @@ def test_every_pair_of_agent_actions_races_without_deadlock_or_broken_invariant(
             failures += [(first, second, round_number, repr(exc)[:300]) for exc in found]
             check_invariants(scene.brand)
             pairs += 1
+    figures = ROOT / "test-output" / "reliability"
+    figures.mkdir(parents=True, exist_ok=True)
+    (figures / "lock_order.json").write_text(
+        json.dumps({"actions": len(ACTION_NAMES), "races": pairs, "failures": len(failures)}, indent=2)
+    )
     assert pairs == 2 * len(ACTION_NAMES) * (len(ACTION_NAMES) + 1) // 2
     assert not failures, failures
 
