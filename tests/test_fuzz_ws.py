@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from agents.models import AgentProfile
@@ -36,6 +36,9 @@ FUZZ_SETTINGS = settings(
     database=None,
     deadline=None,
     suppress_health_check=list(HealthCheck),
+    # No shrinking: a dropped socket costs a receive timeout per attempt, so shrinking would
+    # run for minutes. A failure shows its whole batch of frames instead.
+    phases=[Phase.explicit, Phase.generate],
 )
 STATS = {side: {"examples": 0, "frames": 0, "kinds": Counter(), "answers": Counter()} for side in ("agent", "customer")}
 
