@@ -295,6 +295,7 @@ async def test_frames_without_ref_get_errors_but_no_ack(agent):
     assert [(f["ref"], f["code"]) for f in frames if f["type"] == "error"] == [(None, "invalid_status")]
     await ws.disconnect()
 
+
 # --- Hostile frames: an answer for each, the socket stays open, nothing is stored ------------
 
 
