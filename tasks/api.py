@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from agents.models import AgentSkill
 from marketplace.api import BrandApiKeyAuthentication, BrandThrottle, IsBrand
 from marketplace.errors import DomainError, NotFound
+from marketplace.idempotency import idempotent_response
 from marketplace.masking import mask_sensitive
 
 from . import services
@@ -139,10 +140,21 @@ class TicketListCreateView(APIView):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (1 <= len(key) <= 255):
             raise DomainError("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters.")
-        result = services.ticket_create(
-            brand=request.auth, data=serializer.validated_data, idempotency_key=key, chat_url_for=chat_url_builder(request)
+        chat_url = chat_url_builder(request)
+
+        def create() -> tuple[int, dict]:
+            ticket = services.ticket_create(brand=request.auth, data=serializer.validated_data)
+            return status.HTTP_201_CREATED, {
+                "id": ticket.pk,
+                "status": ticket.status,
+                "customer_token": ticket.customer_token,
+                "customer_chat_url": chat_url(ticket.customer_token),
+            }
+
+        code, body = idempotent_response(
+            brand=request.auth, key=key, payload=serializer.validated_data, respond=create
         )
-        return Response(result.response, status=status.HTTP_201_CREATED)
+        return Response(body, status=code)
 
 
 class TicketDetailView(APIView):

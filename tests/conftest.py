@@ -102,9 +102,9 @@ def handover(brand):
     def make(brand=brand, **overrides):
         data = {**TICKET_BODY, **overrides}
         data["priority"] = {"low": 0, "normal": 1, "high": 2, "urgent": 3}[data["priority"]]
-        result = services.ticket_create(brand=brand, data=data)
-        result.ticket.refresh_from_db()
-        return result.ticket
+        ticket = services.ticket_create(brand=brand, data=data)
+        ticket.refresh_from_db()
+        return ticket
 
     return make
 

@@ -1,0 +1,60 @@
+"""Every write to tickets, offers and messages, and the dispatch engine, one module per verb
+group:
+
+- `intake`: a brand hands a conversation over (`ticket_create`);
+- `dispatch`: who is offered what (`ticket_dispatch`, `agent_dispatch`, `dispatch_waiting`);
+- `offers`: accept, decline, expiry;
+- `presence`: available / away / offline, open sockets, the release after the grace period;
+- `conversation`: chat messages;
+- `lifecycle`: resolve, rate, reopen, close, cancel.
+
+Concurrency rules (docs/architecture.md, "Lock order"):
+- A state change is one transaction. Work is claimed with `select_for_update(skip_locked=True)`
+  or a conditional `UPDATE ... WHERE state = ...` whose row count is checked, so two
+  workers doing the same thing is harmless.
+- One lock order for every path: offer -> ticket -> agent profile -> agent connection
+  rows, one chain per transaction. A path that starts from the agent (going away, the
+  disconnect release) changes the agent in its own transaction first and then takes each
+  offer or ticket in a transaction of its own. Dispatch only skips locked agents
+  (SKIP LOCKED) and never waits on them.
+- Who hears about a change is decided in tasks.notify; everything is sent after commit.
+- Dispatch runs after the transaction that freed capacity or queued a ticket has
+  committed: the functions here call it explicitly once their own atomic block is done.
+"""
+
+from .conversation import message_send_agent, message_send_customer
+from .dispatch import agent_dispatch, dispatch_waiting, ticket_dispatch
+from .intake import ticket_create
+from .lifecycle import ticket_cancel, ticket_rate, ticket_reopen, ticket_resolve, tickets_close_after_window
+from .offers import offer_accept, offer_decline, offers_expire_due
+from .presence import (
+    agent_connected,
+    agent_connections_expire,
+    agent_connections_heartbeat,
+    agent_disconnected,
+    agents_release_disconnected,
+    presence_set,
+)
+
+__all__ = [
+    "agent_connected",
+    "agent_connections_expire",
+    "agent_connections_heartbeat",
+    "agent_disconnected",
+    "agent_dispatch",
+    "agents_release_disconnected",
+    "dispatch_waiting",
+    "message_send_agent",
+    "message_send_customer",
+    "offer_accept",
+    "offer_decline",
+    "offers_expire_due",
+    "presence_set",
+    "ticket_cancel",
+    "ticket_create",
+    "ticket_dispatch",
+    "ticket_rate",
+    "ticket_reopen",
+    "ticket_resolve",
+    "tickets_close_after_window",
+]

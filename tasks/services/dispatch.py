@@ -1,0 +1,119 @@
+"""Who gets offered what: the best eligible agent for a ticket, the queue for a free agent,
+and the sweeper's safety net. Locks: the queued ticket, then agents with SKIP LOCKED."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from agents.models import AgentProfile
+from payouts.services import rate_for
+
+from .. import frames, selectors
+from ..models import Offer, Ticket
+from ..realtime import push_agent, push_customer
+
+Status = Ticket.Status
+
+
+def ticket_dispatch(*, ticket_id: int) -> Offer | None:
+    """Offer a queued ticket to the best eligible agent, if there is one.
+
+    Locks: the ticket (skip locked: someone else is dispatching it) then the chosen agent
+    profile (skip locked: take the next best rather than wait). Returns the offer or None
+    when the ticket is not queued or nobody is eligible; then it simply waits.
+    """
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("brand")
+            .filter(pk=ticket_id, status=Status.QUEUED)
+            .first()
+        )
+        if ticket is None:
+            return None
+        return _offer_to_best_agent(ticket)
+
+
+def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
+    """Inside a transaction that holds the queued `ticket`: offer it to the best eligible
+    agent, locking that agent's row (skip locked: take the next best rather than wait)."""
+    agent = selectors.eligible_agents(ticket).select_for_update(skip_locked=True, of=("self",)).first()
+    if agent is None:
+        return None
+    now = timezone.now()
+    offer = Offer.objects.create(
+        ticket=ticket,
+        agent=agent,
+        pay_amount_minor=rate_for(brand_id=ticket.brand_id, category=ticket.category),
+        currency=ticket.brand.currency,
+        expires_at=now + timedelta(seconds=selectors.offer_timeout_seconds(ticket)),
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(status=Status.OFFERED)
+    AgentProfile.objects.filter(pk=agent.pk).update(load=F("load") + 1)
+    ticket.status = Status.OFFERED
+    push_agent(agent.pk, frames.offer_frame(offer, ticket))
+    push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket, queue_position=1))
+    return offer
+
+
+def agent_dispatch(*, agent_id: int) -> int:
+    """Fill an agent's free capacity from the queue (highest priority, then oldest first).
+
+    Each ticket still goes through `ticket_dispatch`, so the ranking rules hold: if a better
+    agent is free too, they get it. Returns the number of offers made.
+    """
+    made = 0
+    if not Ticket.objects.filter(status=Status.QUEUED).exists():
+        return 0  # the common case when agents outnumber customers: one cheap query
+    for _ in range(10):  # bounded: capacity is small
+        agent = (
+            AgentProfile.objects.filter(
+                pk=agent_id,
+                status=AgentProfile.Status.AVAILABLE,
+                suspended=False,
+                connections__gt=0,
+                load__lt=F("capacity"),
+            )
+            .prefetch_related("languages", "skills")
+            .first()
+        )
+        if agent is None:
+            return made
+        progressed = False
+        for ticket in selectors.waiting_tickets_for_agent(agent):
+            if ticket_dispatch(ticket_id=ticket.pk) is not None:
+                made += 1
+                progressed = True
+                break
+        if not progressed:
+            return made
+    return made
+
+
+def dispatch_waiting(*, limit: int = 100, give_up_after: int = 20) -> int:
+    """Safety net run by the sweeper: try queued tickets in queue order.
+
+    The event paths (new ticket, freed slot, expiry) dispatch at once; this catches what
+    they could not (every free agent was locked by a concurrent transaction, a crash
+    between commit and dispatch). It skips the work when no agent has a free slot, and
+    stops after `give_up_after` misses in a row, since the rest of the queue is waiting
+    for the same lack of agents.
+    """
+    free = AgentProfile.objects.filter(
+        status=AgentProfile.Status.AVAILABLE, suspended=False, connections__gt=0, load__lt=F("capacity")
+    )
+    if not free.exists():
+        return 0
+    made = misses = 0
+    queued = Ticket.objects.filter(status=Status.QUEUED).order_by("-priority", "created_at").values_list("pk", flat=True)
+    for ticket_id in list(queued[:limit]):
+        if ticket_dispatch(ticket_id=ticket_id) is not None:
+            made += 1
+            misses = 0
+        else:
+            misses += 1
+            if misses >= give_up_after:
+                break
+    return made

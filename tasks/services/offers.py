@@ -1,0 +1,133 @@
+"""An offer's end: accepted, declined, expired or rescinded. Locks: offer -> ticket -> agent."""
+
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import AgentProfile
+from marketplace.errors import Conflict, NotFound
+from marketplace.masking import mask_sensitive
+
+from .. import frames, selectors
+from ..models import Offer, Ticket
+from ..realtime import push_agent, push_customer
+from .dispatch import agent_dispatch, ticket_dispatch
+
+Status = Ticket.Status
+
+
+def _refuse_offer(agent: AgentProfile, offer_id: int) -> None:
+    """Explain why a conditional update on an offer matched nothing."""
+    offer = Offer.objects.filter(pk=offer_id).first()
+    if offer is None or offer.agent_id != agent.pk:
+        raise NotFound("offer_not_found", "There is no such offer for you.")
+    if offer.state == Offer.State.PENDING or offer.state == Offer.State.EXPIRED:
+        raise Conflict("offer_expired", "This offer has expired.")
+    if offer.state == Offer.State.ACCEPTED:
+        raise Conflict("offer_already_accepted", "You already accepted this offer.")
+    raise Conflict("offer_closed", f"This offer is no longer open ({offer.state}).")
+
+
+def offer_accept(*, agent: AgentProfile, offer_id: int) -> Ticket:
+    """Accept a pending, unexpired offer made to `agent`: the ticket is assigned to them.
+
+    The claim is `UPDATE offer SET state=accepted WHERE id=.. AND agent=.. AND state=pending
+    AND expires_at > now`; only one caller can see a row count of 1, so however many
+    accepts race, one wins and the others get a clear refusal.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Offer.objects.filter(
+            pk=offer_id, agent=agent, state=Offer.State.PENDING, expires_at__gt=now
+        ).update(state=Offer.State.ACCEPTED, responded_at=now)
+        if claimed != 1:
+            _refuse_offer(agent, offer_id)
+        offer = Offer.objects.get(pk=offer_id)
+        assigned = Ticket.objects.filter(pk=offer.ticket_id, status=Status.OFFERED).update(
+            status=Status.ASSIGNED, agent=agent, assigned_at=now, pay_amount_minor=offer.pay_amount_minor,
+            queue_reason="",
+        )
+        if assigned != 1:  # cannot happen while the one-pending-offer invariant holds
+            raise Conflict("offer_closed", "This ticket is no longer waiting.")
+        AgentProfile.objects.filter(pk=agent.pk).update(consecutive_timeouts=0, last_assigned_at=now)
+        ticket = Ticket.objects.select_related("customer", "brand").get(pk=offer.ticket_id)
+        messages = selectors.ticket_messages(ticket.pk)
+        push_agent(agent.pk, frames.ticket_assigned_frame(ticket, messages))
+        push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket, agent_name=agent.display_name))
+    return ticket
+
+
+def _close_offer(offer: Offer, *, state: str, reason: str = "", count_timeout: bool = False) -> bool:
+    """Inside a transaction holding the offer row: close it and put its ticket back in the queue.
+
+    Returns True when the agent was set away for missing too many offers in a row.
+    """
+    now = timezone.now()
+    Offer.objects.filter(pk=offer.pk).update(
+        state=state, responded_at=now, decline_reason=mask_sensitive(reason)[:200]
+    )
+    Ticket.objects.filter(pk=offer.ticket_id, status=Status.OFFERED).update(status=Status.QUEUED)
+    agent = AgentProfile.objects.select_for_update().get(pk=offer.agent_id)
+    agent.load = max(0, agent.load - 1)
+    fields = ["load"]
+    set_away = False
+    if count_timeout:
+        agent.consecutive_timeouts += 1
+        fields.append("consecutive_timeouts")
+        if agent.consecutive_timeouts >= settings.MAX_TIMEOUTS_IN_ROW and agent.status == AgentProfile.Status.AVAILABLE:
+            agent.status = AgentProfile.Status.AWAY
+            agent.status_changed_at = now
+            agent.consecutive_timeouts = 0
+            fields += ["status", "status_changed_at"]
+            set_away = True
+    elif state == Offer.State.DECLINED:
+        agent.consecutive_timeouts = 0
+        fields.append("consecutive_timeouts")
+    agent.save(update_fields=fields)
+    rescind_reason = {Offer.State.EXPIRED: "expired"}.get(state, "cancelled")
+    if state != Offer.State.DECLINED:
+        push_agent(agent.pk, frames.offer_rescinded_frame(offer.pk, rescind_reason))
+    if set_away:
+        push_agent(agent.pk, frames.presence_frame(agent.status, reason="missed_offers"))
+    return set_away
+
+
+def offer_decline(*, agent: AgentProfile, offer_id: int, reason: str = "") -> None:
+    """Decline a pending offer; the ticket goes to the next agent at once."""
+    with transaction.atomic():
+        offer = (
+            Offer.objects.select_for_update()
+            .filter(pk=offer_id, agent=agent, state=Offer.State.PENDING)
+            .first()
+        )
+        if offer is None:
+            _refuse_offer(agent, offer_id)
+        _close_offer(offer, state=Offer.State.DECLINED, reason=reason or "")
+    ticket_dispatch(ticket_id=offer.ticket_id)
+    agent_dispatch(agent_id=agent.pk)
+
+
+def offers_expire_due(*, batch: int = 200) -> int:
+    """Expire pending offers whose countdown ran out and offer their tickets to the next agent.
+
+    Each offer is claimed with SKIP LOCKED in its own transaction (offer -> ticket -> agent,
+    the global lock order), so concurrent sweepers split the work and an accept racing the
+    expiry either wins (the row is no longer pending) or loses cleanly.
+    """
+    expired: list[int] = []
+    for _ in range(batch):
+        with transaction.atomic():
+            offer = (
+                Offer.objects.select_for_update(skip_locked=True)
+                .filter(state=Offer.State.PENDING, expires_at__lte=timezone.now())
+                .order_by("expires_at")
+                .first()
+            )
+            if offer is None:
+                break
+            _close_offer(offer, state=Offer.State.EXPIRED, count_timeout=True)
+        expired.append(offer.ticket_id)
+    for ticket_id in expired:
+        ticket_dispatch(ticket_id=ticket_id)
+    return len(expired)

@@ -1,0 +1,191 @@
+"""Available / away / offline, the agent's open sockets and what happens when they are gone."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from agents.models import AgentConnection, AgentProfile
+from marketplace.errors import DomainError, Forbidden
+
+from .. import frames
+from ..models import Offer, Ticket
+from ..realtime import push_agent, push_customer
+from .conversation import _system_message
+from .dispatch import agent_dispatch, ticket_dispatch
+from .offers import _close_offer
+
+Status = Ticket.Status
+
+
+def _rescind_pending_offers(agent_id: int) -> list[int]:
+    """Withdraw the agent's pending offers, one transaction each in the global lock order
+    (offer -> ticket -> agent). Returns the ids of the tickets put back in the queue."""
+    requeued: list[int] = []
+    for offer_id in list(
+        Offer.objects.filter(agent_id=agent_id, state=Offer.State.PENDING).order_by("pk").values_list("pk", flat=True)
+    ):
+        with transaction.atomic():
+            offer = Offer.objects.select_for_update().filter(pk=offer_id, state=Offer.State.PENDING).first()
+            if offer is None:  # accepted, declined or expired meanwhile
+                continue
+            _close_offer(offer, state=Offer.State.RESCINDED)
+            requeued.append(offer.ticket_id)
+    return requeued
+
+
+def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
+    """Set available / away / offline. Leaving `available` withdraws pending offers.
+
+    Locks: the agent row alone for the status change, which commits before the pending
+    offers are withdrawn (each offer -> ticket -> agent, like accept), so going away can
+    never deadlock with an accept sent at the same moment: whichever claims the offer
+    first wins, and after the status change no new offer reaches the agent.
+    """
+    if status not in AgentProfile.Status.values:
+        raise DomainError("invalid_status", "Status must be available, away or offline.")
+    with transaction.atomic():
+        locked = AgentProfile.objects.select_for_update().get(pk=agent.pk)
+        if status == AgentProfile.Status.AVAILABLE and locked.suspended:
+            raise Forbidden("suspended", "Your account is suspended; you cannot take tickets.")
+        if locked.status != status:
+            locked.status = status
+            locked.status_changed_at = timezone.now()
+        if status == AgentProfile.Status.AVAILABLE:
+            locked.consecutive_timeouts = 0
+        locked.save(update_fields=["status", "status_changed_at", "consecutive_timeouts"])
+        push_agent(locked.pk, frames.presence_frame(locked.status))
+    if status != AgentProfile.Status.AVAILABLE:
+        for ticket_id in _rescind_pending_offers(locked.pk):
+            ticket_dispatch(ticket_id=ticket_id)
+        locked.refresh_from_db()
+    else:
+        agent_dispatch(agent_id=locked.pk)
+    return locked
+
+
+def _recount_connections(agent: AgentProfile, *, gone_since=None) -> int:
+    """Inside a transaction holding the agent row: make `connections` the number of live
+    connection rows; when it drops to zero, the grace period starts at `gone_since`."""
+    count = AgentConnection.objects.filter(agent_id=agent.pk).count()
+    fields = {"connections": count}
+    if count:
+        fields["disconnected_at"] = None
+    elif agent.connections or agent.disconnected_at is None:
+        fields["disconnected_at"] = gone_since or timezone.now()
+    AgentProfile.objects.filter(pk=agent.pk).update(**fields)
+    return count
+
+
+def agent_connected(*, agent_id: int, channel_name: str, server: str) -> None:
+    """Record an open agent socket (idempotent per channel) and fill the agent's free slots.
+
+    Locks: the agent row, then its connection rows."""
+    with transaction.atomic():
+        agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
+        AgentConnection.objects.update_or_create(
+            channel_name=channel_name, defaults={"agent_id": agent_id, "server": server, "seen_at": timezone.now()}
+        )
+        _recount_connections(agent)
+    agent_dispatch(agent_id=agent_id)
+
+
+def agent_disconnected(*, agent_id: int, channel_name: str) -> None:
+    """Forget a closed socket. The grace period starts when the agent's last one closes."""
+    with transaction.atomic():
+        agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
+        AgentConnection.objects.filter(channel_name=channel_name).delete()
+        _recount_connections(agent)
+
+
+def agent_connections_heartbeat(*, connections: dict[str, int], server: str) -> int:
+    """Mark the sockets this process still holds as alive (`channel name -> agent id`).
+
+    One UPDATE for all of them; a row the sweeper already removed (the process stalled past
+    the TTL) is recorded again, so a live socket never stays counted as gone. Returns the
+    number of rows refreshed."""
+    if not connections:
+        return 0
+    refreshed = AgentConnection.objects.filter(channel_name__in=list(connections)).update(seen_at=timezone.now())
+    if refreshed < len(connections):
+        present = set(
+            AgentConnection.objects.filter(channel_name__in=list(connections)).values_list("channel_name", flat=True)
+        )
+        for channel_name, agent_id in connections.items():
+            if channel_name not in present:
+                agent_connected(agent_id=agent_id, channel_name=channel_name, server=server)
+    return refreshed
+
+
+def agent_connections_expire(*, batch: int = 200) -> int:
+    """Remove connection rows whose heartbeat stopped (a killed process, a crashed consumer
+    whose cleanup never ran) and recount their agents; an agent left with none starts the
+    grace period from the moment it was last seen alive. Returns the rows removed."""
+    cutoff = timezone.now() - timedelta(seconds=settings.AGENT_CONNECTION_TTL_SECONDS)
+    agent_ids = list(
+        AgentConnection.objects.filter(seen_at__lt=cutoff).values_list("agent_id", flat=True).distinct()[:batch]
+    )
+    removed = 0
+    for agent_id in agent_ids:
+        with transaction.atomic():
+            agent = AgentProfile.objects.select_for_update(skip_locked=True).filter(pk=agent_id).first()
+            if agent is None:
+                continue  # being changed right now; the next sweep looks again
+            stale = AgentConnection.objects.filter(agent_id=agent_id, seen_at__lt=cutoff)
+            last_seen = max(stale.values_list("seen_at", flat=True), default=None)
+            removed += stale.delete()[0]
+            _recount_connections(agent, gone_since=last_seen)
+    return removed
+
+
+def agents_release_disconnected(*, batch: int = 100) -> int:
+    """After the grace period, give a disconnected agent's work back to the queue.
+
+    The agent goes offline first (so no new offer reaches them); then pending offers are
+    withdrawn and assigned tickets re-queued with their history (previous agent recorded,
+    reason `agent_disconnected`), the customer told. Each step is its own transaction in
+    the global lock order (offer -> ticket -> agent); an agent who came back in between
+    keeps their chats.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.AGENT_GRACE_SECONDS)
+    with transaction.atomic():
+        agents = list(
+            AgentProfile.objects.select_for_update(skip_locked=True)
+            .filter(connections=0, disconnected_at__lte=cutoff)
+            .exclude(status=AgentProfile.Status.OFFLINE, load=0)
+            .values_list("pk", flat=True)[:batch]
+        )
+        AgentProfile.objects.filter(pk__in=agents).exclude(status=AgentProfile.Status.OFFLINE).update(
+            status=AgentProfile.Status.OFFLINE, status_changed_at=timezone.now()
+        )
+    requeued: list[int] = []
+    for agent_id in agents:
+        requeued += _rescind_pending_offers(agent_id)
+        with transaction.atomic():
+            tickets = list(
+                Ticket.objects.select_for_update().filter(agent_id=agent_id, status=Status.ASSIGNED).order_by("pk")
+            )
+            agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
+            if agent.connections:
+                continue  # reconnected meanwhile: the chats stay theirs
+            now = timezone.now()
+            for ticket in tickets:
+                ticket.status = Status.QUEUED
+                ticket.previous_agent_id = agent_id
+                ticket.agent = None
+                ticket.queued_at = now
+                ticket.queue_reason = "agent_disconnected"
+                ticket.save(update_fields=["status", "previous_agent", "agent", "queued_at", "queue_reason"])
+                note = _system_message(
+                    ticket, "Your agent lost their connection. We are connecting you with another agent."
+                )
+                push_customer(ticket.pk, frames.message_frame(note))
+                push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket))
+                requeued.append(ticket.pk)
+            AgentProfile.objects.filter(pk=agent_id).update(load=Greatest(F("load") - len(tickets), 0))
+    for ticket_id in requeued:
+        ticket_dispatch(ticket_id=ticket_id)
+    return len(requeued)
