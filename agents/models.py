@@ -2,6 +2,24 @@ from django.conf import settings
 from django.db import models
 
 
+class AgentProfileQuerySet(models.QuerySet):
+    """The one definition of which agents count for dispatch and for wait estimates.
+    Shifts and quality extend these, nowhere else."""
+
+    def online(self):
+        """Connected, not suspended, and not offline: an agent the queue can count on."""
+        return self.filter(suspended=False, connections__gt=0).exclude(status=AgentProfile.Status.OFFLINE)
+
+    def can_take_work(self):
+        """Available, connected, not suspended, below capacity: may be offered a ticket now."""
+        return self.filter(
+            status=AgentProfile.Status.AVAILABLE,
+            suspended=False,
+            connections__gt=0,
+            load__lt=models.F("capacity"),
+        )
+
+
 class AgentProfile(models.Model):
     """An approved agent: what they can take, and their live dispatch state.
 
@@ -37,6 +55,8 @@ class AgentProfile(models.Model):
     # whenever they change, with this row locked, so dispatch can filter on one column.
     connections = models.PositiveSmallIntegerField(default=0, help_text="Live agent sockets (heartbeat within the TTL)")
     disconnected_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AgentProfileQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["status", "load"], name="agent_dispatch_idx")]

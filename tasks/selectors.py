@@ -27,14 +27,7 @@ def eligible_agents(ticket: Ticket):
     (re-)entered the queue. Ranking: the previous agent of a reopened ticket, then quality
     score, then longest since last assignment (fairness), then id for a stable order.
     """
-    qs = AgentProfile.objects.filter(
-        status=AgentProfile.Status.AVAILABLE,
-        suspended=False,
-        connections__gt=0,
-        load__lt=F("capacity"),
-        brands=ticket.brand_id,
-        languages__code=ticket.language,
-    )
+    qs = AgentProfile.objects.can_take_work().filter(brands=ticket.brand_id, languages__code=ticket.language)
     for tag in ticket.tags or []:
         qs = qs.filter(skills__code=tag)
     already = Offer.objects.filter(ticket_id=ticket.pk, created_at__gte=ticket.queued_at).values("agent_id")
@@ -104,10 +97,8 @@ def estimate_wait_seconds(ticket: Ticket, position: int) -> int:
     if ticket.status == Ticket.Status.OFFERED:
         return offer_timeout_seconds(ticket)
     agents = (
-        AgentProfile.objects.filter(
-            brands=ticket.brand_id, languages__code=ticket.language, suspended=False, connections__gt=0
-        )
-        .exclude(status=AgentProfile.Status.OFFLINE)
+        AgentProfile.objects.online()
+        .filter(brands=ticket.brand_id, languages__code=ticket.language)
         .aggregate(slots=Count("pk"))["slots"]
     )
     return wait_estimate(position=position, agents=agents, handle_seconds=average_handle_seconds(ticket.brand_id))

@@ -45,8 +45,7 @@ class QueueBroadcaster:
                 (row["brands"], row["languages__code"]),
                 row["n"],
             )
-            for row in AgentProfile.objects.filter(suspended=False, connections__gt=0)
-            .exclude(status=AgentProfile.Status.OFFLINE)
+            for row in AgentProfile.objects.online()
             .values("brands", "languages__code")
             .annotate(n=Count("pk", distinct=True))
         )
@@ -80,7 +79,7 @@ class Sweeper:
     sockets (heartbeat older than the TTL), the safety-net dispatch and the queue positions
     (which only matter when the queue is
     long, exactly when the database is busiest) every second; the reopen window every
-    minute."""
+    minute, but only without a broker (embedded mode): otherwise beat closes it."""
 
     def __init__(self):
         self.broadcaster = QueueBroadcaster()
@@ -102,7 +101,9 @@ class Sweeper:
             result["offered"] = services.dispatch_waiting()
         if self._due("queue", QUEUE_UPDATES_EVERY_SECONDS):
             result["queue_updates"] = self.broadcaster.broadcast()
-        if self._due("close", CLOSE_WINDOW_EVERY_SECONDS):
+        # Closing reopen windows is a periodic sweep that beat runs (tasks/jobs.py). Without
+        # a broker there is no beat, and jobs run eagerly: then the sweeper keeps doing it.
+        if settings.CELERY_TASK_ALWAYS_EAGER and self._due("close", CLOSE_WINDOW_EVERY_SECONDS):
             result["closed"] = services.tickets_close_after_window()
         return result
 

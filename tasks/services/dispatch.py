@@ -69,13 +69,8 @@ def agent_dispatch(*, agent_id: int) -> int:
         return 0  # the common case when agents outnumber customers: one cheap query
     for _ in range(10):  # bounded: capacity is small
         agent = (
-            AgentProfile.objects.filter(
-                pk=agent_id,
-                status=AgentProfile.Status.AVAILABLE,
-                suspended=False,
-                connections__gt=0,
-                load__lt=F("capacity"),
-            )
+            AgentProfile.objects.can_take_work()
+            .filter(pk=agent_id)
             .prefetch_related("languages", "skills")
             .first()
         )
@@ -101,9 +96,7 @@ def dispatch_waiting(*, limit: int = 100, give_up_after: int = 20) -> int:
     stops after `give_up_after` misses in a row, since the rest of the queue is waiting
     for the same lack of agents.
     """
-    free = AgentProfile.objects.filter(
-        status=AgentProfile.Status.AVAILABLE, suspended=False, connections__gt=0, load__lt=F("capacity")
-    )
+    free = AgentProfile.objects.can_take_work()
     if not free.exists():
         return 0
     made = misses = 0
