@@ -133,3 +133,33 @@ def presence_frame(status: str, reason: str | None = None) -> dict:
     if reason:
         frame["reason"] = reason
     return frame
+
+
+# --- Operations group (supervisors of a brand) ------------------------------------------------
+
+
+def ops_ticket_changed_frame(ticket: Ticket) -> dict:
+    return {
+        "type": "ticket.changed",
+        "ticket": {
+            "id": ticket.pk,
+            "brand": ticket.brand_id,
+            "language": ticket.language,
+            "status": ticket.status,
+            "agent_id": ticket.agent_id,
+            "waiting_seconds": max(0, int((timezone.now() - ticket.created_at).total_seconds())),
+        },
+    }
+
+
+def ops_agent_changed_frame(agent) -> dict:
+    return {
+        "type": "agent.changed",
+        "agent": {
+            "id": agent.pk,
+            "display_name": agent.display_name,
+            "status": agent.status,
+            "load": agent.load,
+            "capacity": agent.capacity,
+        },
+    }

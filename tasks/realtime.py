@@ -1,4 +1,4 @@
-"""Who hears about what, and sending it after commit.
+"""Group names and sending after commit. Who hears what is decided in tasks.notify.
 
 Group names come from here only, so consumers and services agree on them. Every event is
 a JSON-safe dict with a `type` (a websocket frame as the contract defines it); consumers
@@ -22,21 +22,30 @@ def customer_group(ticket_id: int) -> str:
     return f"customer.{ticket_id}"
 
 
+def ops_group(brand_id: int) -> str:
+    """A brand's operations group: its supervisors' dashboards listen here."""
+    return f"ops.brand.{brand_id}"
+
+
 def send_now(group: str, frame: dict) -> None:
+    send_many_now([(group, frame)])
+
+
+def send_many_now(events: list[tuple[str, dict]]) -> None:
+    """Send each (group, frame) now, in order, in one hop to the event loop."""
+
+    async def send_all():
+        layer = get_channel_layer()
+        for group, frame in events:
+            await layer.group_send(group, {"type": "push", "frame": frame})
+
     try:
-        async_to_sync(get_channel_layer().group_send)(group, {"type": "push", "frame": frame})
+        async_to_sync(send_all)()
     except Exception:  # a broken channel layer must not undo committed work
-        log.exception("push to %s failed", group)
+        log.exception("push to %s failed", ", ".join(group for group, _ in events))
 
 
-def push(group: str, frame: dict) -> None:
-    """Send `frame` to `group` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: send_now(group, frame))
-
-
-def push_agent(agent_id: int, frame: dict) -> None:
-    push(agent_group(agent_id), frame)
-
-
-def push_customer(ticket_id: int, frame: dict) -> None:
-    push(customer_group(ticket_id), frame)
+def push_many(events: list[tuple[str, dict]]) -> None:
+    """Send the events once the current transaction commits (at once outside one)."""
+    if events:
+        transaction.on_commit(lambda: send_many_now(events))

@@ -15,9 +15,9 @@ from django.db.models import Count
 
 from agents.models import AgentProfile
 
-from . import frames, selectors, services
+from . import selectors, services
 from .models import Ticket
-from .realtime import customer_group, send_now
+from .notify import notify_queue_position
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,7 @@ class QueueBroadcaster:
             if self.sent.get(ticket.pk) == state:
                 continue
             self.sent[ticket.pk] = state
-            send_now(
-                customer_group(ticket.pk),
-                frames.customer_ticket_updated_frame(ticket, queue_position=position, eta_seconds=eta),
-            )
+            notify_queue_position(ticket=ticket, position=position, eta_seconds=eta)
             pushed += 1
         for gone in set(self.sent) - set(positions):
             del self.sent[gone]

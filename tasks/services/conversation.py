@@ -8,9 +8,8 @@ from agents.models import AgentProfile
 from marketplace.errors import Conflict, DomainError, NotFound
 from marketplace.masking import mask_sensitive
 
-from .. import frames
 from ..models import Message, Ticket
-from ..realtime import push_agent, push_customer
+from ..notify import notify_message
 
 Status = Ticket.Status
 
@@ -50,9 +49,7 @@ def message_send_agent(*, agent: AgentProfile, ticket_id, text) -> Message:
     with transaction.atomic():
         ticket = _agent_ticket(agent, ticket_id)
         message = Message.objects.create(ticket=ticket, sender=Message.Sender.AGENT, author=agent.user, text=clean)
-        frame = frames.message_frame(message)
-        push_agent(agent.pk, frame)
-        push_customer(ticket.pk, frame)
+        notify_message(message=message, agent_id=agent.pk)
     return message
 
 
@@ -63,8 +60,5 @@ def message_send_customer(*, ticket: Ticket, text) -> Message:
         if not locked.is_open:
             raise Conflict("ticket_not_open", f"This conversation is {locked.status}; reopen it to write again.")
         message = Message.objects.create(ticket=locked, sender=Message.Sender.CUSTOMER, text=clean)
-        frame = frames.message_frame(message)
-        push_customer(locked.pk, frame)
-        if locked.status == Status.ASSIGNED and locked.agent_id:
-            push_agent(locked.agent_id, frame)
+        notify_message(message=message, agent_id=locked.agent_id if locked.status == Status.ASSIGNED else None)
     return message

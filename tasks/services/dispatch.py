@@ -10,9 +10,9 @@ from django.utils import timezone
 from agents.models import AgentProfile
 from payouts.services import rate_for
 
-from .. import frames, selectors
+from .. import selectors
 from ..models import Offer, Ticket
-from ..realtime import push_agent, push_customer
+from ..notify import notify_offer_made
 
 Status = Ticket.Status
 
@@ -53,8 +53,7 @@ def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
     Ticket.objects.filter(pk=ticket.pk).update(status=Status.OFFERED)
     AgentProfile.objects.filter(pk=agent.pk).update(load=F("load") + 1)
     ticket.status = Status.OFFERED
-    push_agent(agent.pk, frames.offer_frame(offer, ticket))
-    push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket, queue_position=1))
+    notify_offer_made(offer=offer, ticket=ticket)
     return offer
 
 

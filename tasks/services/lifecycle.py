@@ -13,9 +13,8 @@ from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
 from payouts.services import earning_credit, earning_reverse
 
-from .. import frames
 from ..models import Offer, Ticket
-from ..realtime import push_agent, push_customer
+from ..notify import notify_message, notify_ticket_changed
 from .conversation import _agent_ticket, _system_message
 from .dispatch import agent_dispatch, ticket_dispatch
 from .offers import _close_offer
@@ -33,8 +32,7 @@ def ticket_resolve(*, agent: AgentProfile, ticket_id) -> Ticket:
         ticket.save(update_fields=["status", "resolved_at", "resolution_count"])
         AgentProfile.objects.filter(pk=agent.pk, load__gt=0).update(load=F("load") - 1)
         earning_credit(ticket=ticket, agent=agent, amount_minor=ticket.pay_amount_minor or 0)
-        push_agent(agent.pk, frames.agent_ticket_updated_frame(ticket.pk, ticket.status))
-        push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket, agent_name=agent.display_name))
+        notify_ticket_changed(ticket=ticket, agent_id=agent.pk, agent_name=agent.display_name)
     agent_dispatch(agent_id=agent.pk)
     return ticket
 
@@ -59,9 +57,7 @@ def ticket_rate(*, ticket: Ticket, score, comment: str = "") -> Ticket:
         locked.status = Status.CLOSED
         locked.closed_at = timezone.now()
         locked.save(update_fields=["rating", "rating_comment", "status", "closed_at"])
-        push_customer(locked.pk, frames.customer_ticket_updated_frame(locked))
-        if locked.agent_id:
-            push_agent(locked.agent_id, frames.agent_ticket_updated_frame(locked.pk, locked.status, rating=score))
+        notify_ticket_changed(ticket=locked, agent_id=locked.agent_id, agent_extra={"rating": score})
     return locked
 
 
@@ -87,10 +83,8 @@ def ticket_reopen(*, ticket: Ticket) -> Ticket:
         locked.save(update_fields=["status", "previous_agent", "agent", "queued_at", "queue_reason", "rating"])
         earning_reverse(ticket=locked)
         note = _system_message(locked, "This conversation was reopened. We are connecting you with an agent.")
-        push_customer(locked.pk, frames.message_frame(note))
-        push_customer(locked.pk, frames.customer_ticket_updated_frame(locked))
-        if previous:
-            push_agent(previous, frames.agent_ticket_updated_frame(locked.pk, locked.status))
+        notify_message(message=note, agent_id=None)
+        notify_ticket_changed(ticket=locked, agent_id=previous)
     ticket_dispatch(ticket_id=locked.pk)
     return locked
 
@@ -130,12 +124,12 @@ def ticket_cancel(*, ticket_id: int, brand: Brand) -> Ticket:
                 freed = offer.agent_id
             elif ticket.status == Status.ASSIGNED:
                 AgentProfile.objects.filter(pk=ticket.agent_id, load__gt=0).update(load=F("load") - 1)
-                push_agent(ticket.agent_id, frames.agent_ticket_updated_frame(ticket.pk, Status.CANCELLED))
                 freed = ticket.agent_id
             ticket.status = Status.CANCELLED
             ticket.closed_at = timezone.now()
             ticket.save(update_fields=["status", "closed_at"])
-            push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket))
+            # The assigned agent's chat closes; an offered one was told by _close_offer.
+            notify_ticket_changed(ticket=ticket, agent_id=freed if offer is None else None)
         if freed:
             agent_dispatch(agent_id=freed)
         return ticket

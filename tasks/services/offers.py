@@ -9,9 +9,9 @@ from agents.models import AgentProfile
 from marketplace.errors import Conflict, NotFound
 from marketplace.masking import mask_sensitive
 
-from .. import frames, selectors
+from .. import selectors
 from ..models import Offer, Ticket
-from ..realtime import push_agent, push_customer
+from ..notify import notify_offer_closed, notify_presence, notify_ticket_assigned
 from .dispatch import agent_dispatch, ticket_dispatch
 
 Status = Ticket.Status
@@ -53,8 +53,7 @@ def offer_accept(*, agent: AgentProfile, offer_id: int) -> Ticket:
         AgentProfile.objects.filter(pk=agent.pk).update(consecutive_timeouts=0, last_assigned_at=now)
         ticket = Ticket.objects.select_related("customer", "brand").get(pk=offer.ticket_id)
         messages = selectors.ticket_messages(ticket.pk)
-        push_agent(agent.pk, frames.ticket_assigned_frame(ticket, messages))
-        push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket, agent_name=agent.display_name))
+        notify_ticket_assigned(ticket=ticket, agent=agent, messages=messages)
     return ticket
 
 
@@ -85,11 +84,12 @@ def _close_offer(offer: Offer, *, state: str, reason: str = "", count_timeout: b
         agent.consecutive_timeouts = 0
         fields.append("consecutive_timeouts")
     agent.save(update_fields=fields)
-    rescind_reason = {Offer.State.EXPIRED: "expired"}.get(state, "cancelled")
-    if state != Offer.State.DECLINED:
-        push_agent(agent.pk, frames.offer_rescinded_frame(offer.pk, rescind_reason))
+    ticket = Ticket.objects.get(pk=offer.ticket_id)
+    # A declined offer is already off the agent's screen: they closed it themselves.
+    reason = None if state == Offer.State.DECLINED else {Offer.State.EXPIRED: "expired"}.get(state, "cancelled")
+    notify_offer_closed(offer=offer, ticket=ticket, reason=reason)
     if set_away:
-        push_agent(agent.pk, frames.presence_frame(agent.status, reason="missed_offers"))
+        notify_presence(agent=agent, brand_ids=list(agent.brands.values_list("pk", flat=True)), reason="missed_offers")
     return set_away
 
 

@@ -11,9 +11,8 @@ from django.utils import timezone
 from agents.models import AgentConnection, AgentProfile
 from marketplace.errors import DomainError, Forbidden
 
-from .. import frames
 from ..models import Offer, Ticket
-from ..realtime import push_agent, push_customer
+from ..notify import notify_message, notify_presence, notify_ticket_changed
 from .conversation import _system_message
 from .dispatch import agent_dispatch, ticket_dispatch
 from .offers import _close_offer
@@ -57,7 +56,7 @@ def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
         if status == AgentProfile.Status.AVAILABLE:
             locked.consecutive_timeouts = 0
         locked.save(update_fields=["status", "status_changed_at", "consecutive_timeouts"])
-        push_agent(locked.pk, frames.presence_frame(locked.status))
+        notify_presence(agent=locked, brand_ids=list(locked.brands.values_list("pk", flat=True)))
     if status != AgentProfile.Status.AVAILABLE:
         for ticket_id in _rescind_pending_offers(locked.pk):
             ticket_dispatch(ticket_id=ticket_id)
@@ -182,8 +181,8 @@ def agents_release_disconnected(*, batch: int = 100) -> int:
                 note = _system_message(
                     ticket, "Your agent lost their connection. We are connecting you with another agent."
                 )
-                push_customer(ticket.pk, frames.message_frame(note))
-                push_customer(ticket.pk, frames.customer_ticket_updated_frame(ticket))
+                notify_message(message=note, agent_id=None)
+                notify_ticket_changed(ticket=ticket)
                 requeued.append(ticket.pk)
             AgentProfile.objects.filter(pk=agent_id).update(load=Greatest(F("load") - len(tickets), 0))
     for ticket_id in requeued:

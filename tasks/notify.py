@@ -1,0 +1,99 @@
+"""Who hears about what: the one place that decides it.
+
+Services call a `notify_*` function inside their transaction; the frames go out after
+commit (tasks.realtime.push_many), in order, in one hop. Three audiences:
+
+- the customer of a ticket (`customer.<ticket id>`),
+- the agent concerned (`agent.<agent id>`),
+- the brand's operations group (`ops.brand.<brand id>`), where the supervisors' live
+  dashboard listens: `ticket.changed` on every ticket status change and `agent.changed`
+  on every presence change.
+"""
+
+from . import frames
+from .models import Message, Offer, Ticket
+from .realtime import agent_group, customer_group, ops_group, push_many, send_now
+
+
+def notify_offer_made(*, offer: Offer, ticket: Ticket) -> None:
+    """An offer with its countdown to the agent; "next in line" to the customer."""
+    push_many(
+        [
+            (agent_group(offer.agent_id), frames.offer_frame(offer, ticket)),
+            (customer_group(ticket.pk), frames.customer_ticket_updated_frame(ticket, queue_position=1)),
+            (ops_group(ticket.brand_id), frames.ops_ticket_changed_frame(ticket)),
+        ]
+    )
+
+
+def notify_offer_closed(*, offer: Offer, ticket: Ticket, reason: str | None) -> None:
+    """The offer is gone from the agent's screen (`reason` None: they declined it
+    themselves, nothing to tell them); the ticket is back in the queue."""
+    events = []
+    if reason is not None:
+        events.append((agent_group(offer.agent_id), frames.offer_rescinded_frame(offer.pk, reason)))
+    events.append((ops_group(ticket.brand_id), frames.ops_ticket_changed_frame(ticket)))
+    push_many(events)
+
+
+def notify_ticket_assigned(*, ticket: Ticket, agent, messages: list[Message]) -> None:
+    """The agent gets the whole case (customer, transcript, messages); the customer gets
+    the agent's name."""
+    push_many(
+        [
+            (agent_group(agent.pk), frames.ticket_assigned_frame(ticket, messages)),
+            (
+                customer_group(ticket.pk),
+                frames.customer_ticket_updated_frame(ticket, agent_name=agent.display_name),
+            ),
+            (ops_group(ticket.brand_id), frames.ops_ticket_changed_frame(ticket)),
+        ]
+    )
+
+
+def notify_message(*, message: Message, agent_id: int | None) -> None:
+    """A chat message to the customer and, when an agent works the ticket, to them."""
+    frame = frames.message_frame(message)
+    events = [(customer_group(message.ticket_id), frame)]
+    if agent_id:
+        events.insert(0, (agent_group(agent_id), frame))
+    push_many(events)
+
+
+def notify_ticket_changed(
+    *,
+    ticket: Ticket,
+    agent_id: int | None = None,
+    agent_name: str | None = None,
+    agent_status: str | None = None,
+    agent_extra: dict | None = None,
+) -> None:
+    """A status change: the customer sees it (with the agent's name when there is one),
+    the agent `agent_id` gets `ticket.updated` (with `agent_status` when it differs from
+    the ticket's, e.g. "cancelled"), and the operations group hears of it."""
+    events = []
+    if agent_id:
+        status = agent_status or ticket.status
+        events.append(
+            (agent_group(agent_id), frames.agent_ticket_updated_frame(ticket.pk, status, **(agent_extra or {})))
+        )
+    events.append((customer_group(ticket.pk), frames.customer_ticket_updated_frame(ticket, agent_name=agent_name)))
+    events.append((ops_group(ticket.brand_id), frames.ops_ticket_changed_frame(ticket)))
+    push_many(events)
+
+
+def notify_presence(*, agent, brand_ids: list[int], reason: str | None = None) -> None:
+    """The agent's own screen shows the status (and why, when the platform changed it);
+    the operations group of every brand they work for sees it."""
+    events = [(agent_group(agent.pk), frames.presence_frame(agent.status, reason=reason))]
+    events += [(ops_group(brand_id), frames.ops_agent_changed_frame(agent)) for brand_id in brand_ids]
+    push_many(events)
+
+
+def notify_queue_position(*, ticket: Ticket, position: int, eta_seconds: int) -> None:
+    """A waiting customer's place and estimated wait. Sent at once: the sweeper reads
+    positions outside any transaction."""
+    send_now(
+        customer_group(ticket.pk),
+        frames.customer_ticket_updated_frame(ticket, queue_position=position, eta_seconds=eta_seconds),
+    )
