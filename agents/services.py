@@ -1,16 +1,16 @@
-"""Writes for the applicant journey: drafts, submission, the supervisor's decision."""
+"""Writes for the applicant journey: drafts, submission, the supervisor's decision, the
+brand assessments. Reads are in `selectors.py`; e-mails go out from `jobs.py`."""
 
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.models import Brand, User
 
+from . import jobs
 from .forms import STEP_KEYS
 from .models import (
     AgentLanguage,
@@ -21,6 +21,7 @@ from .models import (
     AssessmentAttempt,
     AssessmentQuestion,
 )
+from .selectors import application_missing_steps, assessment_questions, supervised_brand_ids
 
 
 def application_for(*, user: User) -> Application:
@@ -42,21 +43,16 @@ def application_save_step(*, application: Application, step: str, payload: dict)
     return locked
 
 
-def application_missing_steps(application: Application) -> list[str]:
-    return [step for step in STEP_KEYS if step not in application.answers]
+def _record(application: Application, *, kind: str, actor: User, message: str = "") -> ApplicationEvent:
+    """Write the event and e-mail the applicant about it once the transaction commits.
 
-
-def _notify(application: Application, subject: str, body: str) -> None:
-    status_url = f"{settings.SITE_URL}{reverse('apply-status')}"
-    transaction.on_commit(
-        lambda: send_mail(
-            subject=f"[Support Marketplace] {subject}",
-            message=f"{body}\n\nSee where you stand: {status_url}\n",
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[application.user.email],
-            fail_silently=True,
-        )
-    )
+    The job gets only the id, so a rolled-back decision sends nothing. robust=True: a broker
+    that is down (or, in eager mode, a mail server that stays down through every retry) is
+    logged instead of failing a decision that is already committed.
+    """
+    event = ApplicationEvent.objects.create(application=application, kind=kind, actor=actor, message=message)
+    transaction.on_commit(lambda event_id=event.pk: jobs.application_event_email_send.delay(event_id), robust=True)
+    return event
 
 
 def application_submit(*, application: Application) -> Application:
@@ -67,14 +63,13 @@ def application_submit(*, application: Application) -> Application:
             raise Conflict("application_open", "Your application is already with our team.")
         if not locked.is_editable:
             raise Conflict("application_locked", f"This application is {locked.get_status_display().lower()}.")
-        missing = application_missing_steps(locked)
+        missing = application_missing_steps(application=locked)
         if missing:
             raise DomainError("application_incomplete", "Please complete every step first: " + ", ".join(missing) + ".")
         locked.status = Application.Status.SUBMITTED
         locked.submitted_at = timezone.now()
         locked.save(update_fields=["status", "submitted_at", "updated_at"])
-        ApplicationEvent.objects.create(application=locked, kind=ApplicationEvent.Kind.SUBMITTED, actor=locked.user)
-        _notify(locked, "We received your application", "Thank you for applying. A supervisor will review it soon.")
+        _record(locked, kind=ApplicationEvent.Kind.SUBMITTED, actor=locked.user)
     return locked
 
 
@@ -93,12 +88,6 @@ def application_restart(*, application: Application) -> Application:
     return locked
 
 
-def supervised_brand_ids(user: User) -> set[int]:
-    if user.is_superuser:
-        return set(Brand.objects.values_list("pk", flat=True))
-    return set(user.supervised_brands.values_list("pk", flat=True))
-
-
 def application_decide(
     *, application: Application, supervisor: User, decision: str, reason: str = "", message: str = ""
 ) -> Application:
@@ -114,7 +103,7 @@ def application_decide(
         raise DomainError("invalid_decision", "Choose approve, reject or ask for information.")
     with transaction.atomic():
         locked = Application.objects.select_for_update().select_related("user").get(pk=application.pk)
-        mine = locked.chosen_brand_ids & supervised_brand_ids(supervisor)
+        mine = locked.chosen_brand_ids & supervised_brand_ids(user=supervisor)
         if not mine:
             raise Forbidden("not_your_brand", "You do not supervise any brand this applicant chose.")
         if locked.status not in Application.OPEN:
@@ -125,27 +114,19 @@ def application_decide(
         if decision == "approve":
             _make_agent(locked, brand_ids=mine)
             locked.status, kind = Application.Status.APPROVED, ApplicationEvent.Kind.APPROVED
-            subject, body = "Welcome aboard", "Your application was approved. Log in to open the agent app."
         elif decision == "reject":
             if reason not in Application.RejectReason.values:
                 raise DomainError("reason_required", "Choose a reason for the refusal.", fields={"reason": ["Required."]})
             locked.status, kind = Application.Status.REJECTED, ApplicationEvent.Kind.REJECTED
             locked.reject_reason = reason
             locked.retry_after = now + timedelta(days=settings.APPLICATION_RETRY_DAYS)
-            subject = "About your application"
-            body = (
-                f"We cannot approve your application now: {locked.get_reject_reason_display()}.\n"
-                f"{message}\nYou may apply again from {locked.retry_after:%d %B %Y}."
-            )
         else:
             if not message:
                 raise DomainError("message_required", "Tell the applicant what you need.", fields={"message": ["Required."]})
             locked.status, kind = Application.Status.INFO_REQUESTED, ApplicationEvent.Kind.INFO_REQUESTED
-            subject, body = "We need a little more information", message
         locked.decided_at, locked.decided_by, locked.decision_message = now, supervisor, message
         locked.save()
-        ApplicationEvent.objects.create(application=locked, kind=kind, actor=supervisor, message=message)
-        _notify(locked, subject, body)
+        _record(locked, kind=kind, actor=supervisor, message=message)
     return locked
 
 
@@ -217,10 +198,6 @@ def assessment_start(*, application: Application, brand: Brand) -> AssessmentAtt
         )
 
 
-def assessment_questions(attempt: AssessmentAttempt) -> list[AssessmentQuestion]:
-    return list(AssessmentQuestion.objects.filter(brand=attempt.brand, active=True))
-
-
 def _finish(attempt: AssessmentAttempt, written: list[AssessmentQuestion]) -> None:
     total = attempt.choice_total + len(written)
     earned = attempt.choice_correct + sum(int(attempt.written_scores.get(str(q.pk), 0)) / RUBRIC_MAX for q in written)
@@ -259,7 +236,7 @@ def assessment_submit(*, attempt_id: int, user: User, answers: dict) -> Assessme
             raise NotFound("attempt_not_found", "There is no such assessment of yours.")
         if attempt.status != AssessmentAttempt.Status.IN_PROGRESS:
             raise Conflict("attempt_closed", f"This assessment is already {attempt.get_status_display().lower()}.")
-        questions = assessment_questions(attempt)
+        questions = assessment_questions(attempt=attempt)
         stored, correct, errors = {}, 0, {}
         for question in questions:
             raw = answers.get(str(question.pk))
@@ -301,11 +278,11 @@ def assessment_grade(*, attempt_id: int, supervisor: User, scores: dict) -> Asse
     """A supervisor of the brand scores each written reply 0..4 against its rubric."""
     with transaction.atomic():
         attempt = AssessmentAttempt.objects.select_for_update().select_related("brand").filter(pk=attempt_id).first()
-        if attempt is None or attempt.brand_id not in supervised_brand_ids(supervisor):
+        if attempt is None or attempt.brand_id not in supervised_brand_ids(user=supervisor):
             raise NotFound("attempt_not_found", "There is no such assessment for your brands.")
         if attempt.status != AssessmentAttempt.Status.SUBMITTED:
             raise Conflict("attempt_not_waiting", f"This assessment is {attempt.get_status_display().lower()}.")
-        written = [q for q in assessment_questions(attempt) if q.kind == AssessmentQuestion.Kind.WRITTEN]
+        written = [q for q in assessment_questions(attempt=attempt) if q.kind == AssessmentQuestion.Kind.WRITTEN]
         clean = {}
         for question in written:
             try:

@@ -188,11 +188,19 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL and not env.str("CELERY_BROKER_URL", default="")
+# Without a broker there is no worker and no beat (embedded mode): jobs run inline in the
+# process that enqueues them, and the sweeper does beat's work (tasks/sweeper.py). The test
+# suite starts no worker either, so its jobs run inline too.
+CELERY_TASK_ALWAYS_EAGER = ENVIRONMENT == "test" or (not REDIS_URL and not env.str("CELERY_BROKER_URL", default=""))
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# Periodic sweeps (docs/architecture.md, "Clocks: sweeper and beat"). Run one beat process;
+# each job is an idempotent sweep, so a doubled or missed run does no harm.
+CELERY_BEAT_SCHEDULE = {
+    "close-reopen-windows": {"task": "tasks.jobs.tickets_close_after_window", "schedule": 60.0},
+}
 
 # --- Sweeper (database-driven timers) ---------------------------------------------------
 # The sweeper expires offers, re-queues tickets of disconnected agents and offers waiting

@@ -11,7 +11,7 @@ python manage.py seed_demo
 if [ -n "${REDIS_URL:-}" ]; then
   # Each Procfile entry runs under scripts/respawn.sh: a crashed process is started again
   # instead of honcho stopping all of them.
-  say "starting web and sweeper (Procfile) on http://$HOST:$PORT"
+  say "starting web, sweeper, Celery worker and beat (Procfile) on http://$HOST:$PORT"
   exec honcho start -f Procfile
 else
   say "embedded mode: SQLite + in-process channel layer; http://$HOST:$PORT"

@@ -88,5 +88,5 @@ def test_a_process_that_exits_by_itself_is_started_again_too(tmp_path):
 def test_every_procfile_process_runs_under_respawn():
     entries = [line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
 
-    assert {name for name, _ in entries} == {"web", "sweeper"}
+    assert {name for name, _ in entries} == {"web", "sweeper", "worker", "beat"}
     assert all(command.strip().startswith("scripts/respawn.sh ") for _, command in entries)

@@ -1,0 +1,28 @@
+"""Pages of the agents app, one module per audience: the agent's app, the applicant's
+journey, the supervisors' vetting desk. Re-exported here for marketplace/urls.py."""
+
+from .agent import agent_app
+from .applicant import (
+    apply_restart,
+    apply_review,
+    apply_start,
+    apply_status,
+    apply_step,
+    assessment_attempt,
+    assessment_start,
+)
+from .supervisor import assessment_grade, vetting_detail, vetting_queue
+
+__all__ = [
+    "agent_app",
+    "apply_restart",
+    "apply_review",
+    "apply_start",
+    "apply_status",
+    "apply_step",
+    "assessment_attempt",
+    "assessment_grade",
+    "assessment_start",
+    "vetting_detail",
+    "vetting_queue",
+]

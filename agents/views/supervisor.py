@@ -1,0 +1,96 @@
+"""The supervisors' vetting desk: the queue, one application with its decision form, and
+the grading of written assessment replies."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from marketplace.errors import DomainError
+from marketplace.models import User
+
+from .. import selectors, services
+from ..models import Application, AssessmentAttempt
+
+
+def supervisor_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if request.user.role != User.Role.SUPERVISOR and not request.user.is_superuser:
+            return render(request, "supervisor/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@supervisor_required
+def vetting_queue(request):
+    status = request.GET.get("status") or "open"
+    brand = request.GET.get("brand") or ""
+    language = request.GET.get("language") or ""
+    page = selectors.vetting_queue_page(
+        user=request.user, status=status, brand=brand, language=language, page_number=request.GET.get("page")
+    )
+    return render(
+        request,
+        "supervisor/applications.html",
+        {
+            "page": page,
+            "status": status,
+            "brand": brand,
+            "language": language,
+            "brands": selectors.supervised_brands(user=request.user),
+            "statuses": selectors.vetting_statuses(),
+        },
+    )
+
+
+@supervisor_required
+def vetting_detail(request, pk: int):
+    application = selectors.application_for_vetting(user=request.user, application_id=pk)
+    if application is None:
+        raise Http404
+    if request.method == "POST":
+        try:
+            services.application_decide(
+                application=application,
+                supervisor=request.user,
+                decision=request.POST.get("decision", ""),
+                reason=request.POST.get("reason", ""),
+                message=request.POST.get("message", ""),
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Decision saved and the applicant has been e-mailed.")
+            return redirect("vetting-queue")
+    return render(
+        request,
+        "supervisor/application_detail.html",
+        {
+            "application": application,
+            "answers": selectors.application_answers_for_display(application=application),
+            "reasons": Application.RejectReason.choices,
+            "attempts": selectors.attempts_for_grading(application=application),
+            "rubric_scores": range(services.RUBRIC_MAX + 1),
+        },
+    )
+
+
+@supervisor_required
+@require_POST
+def assessment_grade(request, attempt_id: int):
+    attempt = get_object_or_404(AssessmentAttempt, pk=attempt_id)
+    scores = {key.removeprefix("score_"): value for key, value in request.POST.items() if key.startswith("score_")}
+    try:
+        graded = services.assessment_grade(attempt_id=attempt.pk, supervisor=request.user, scores=scores)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        verdict = "passed" if graded.passed else "did not pass"
+        messages.success(request, f"Graded: {graded.score_percent}% ({verdict}).")
+    return redirect("vetting-detail", pk=attempt.application_id)
