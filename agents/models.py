@@ -6,11 +6,11 @@ class AgentProfileQuerySet(models.QuerySet):
     """The one definition of which agents count for dispatch and for wait estimates.
     Shifts and quality extend these, nowhere else."""
 
-    def online(self):
+    def online(self) -> "AgentProfileQuerySet":
         """Connected, not suspended, and not offline: an agent the queue can count on."""
         return self.filter(suspended=False, connections__gt=0).exclude(status=AgentProfile.Status.OFFLINE)
 
-    def can_take_work(self):
+    def can_take_work(self) -> "AgentProfileQuerySet":
         """Available, connected, not suspended, below capacity: may be offered a ticket now."""
         return self.filter(
             status=AgentProfile.Status.AVAILABLE,

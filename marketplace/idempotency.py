@@ -4,6 +4,7 @@ transaction as the work it describes, and a retry gets it back instead of doing 
 import hashlib
 import json
 from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 
@@ -11,14 +12,16 @@ from .errors import DomainError
 from .models import Brand, IdempotencyRecord
 
 
-def request_hash(payload: dict) -> str:
+def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def idempotent_response(
-    *, brand: Brand, key: str | None, payload: dict, respond: Callable[[], tuple[int, dict]]
-) -> tuple[int, dict]:
+    *, brand: Brand, key: str | None, payload: dict[str, Any], respond: Callable[[], tuple[int, dict[str, Any]]]
+) -> tuple[int, dict[str, Any] | None]:
     """Run `respond()` (which returns status and body) once per brand and key.
+
+    The body is None only for a stored record that holds no response.
 
     The record row is created first: a concurrent retry with the same key waits on its
     unique index until this transaction ends, then finds the stored response. A retry with

@@ -1,11 +1,18 @@
 """Pay for resolved cases. Every write is append-only (see Earning)."""
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from .models import Earning, RateCard
+
+if TYPE_CHECKING:
+    # Names for the type checker only: the ledger imports no app at run time (the callers
+    # hand it their rows), and Earning's foreign keys already name these models.
+    from agents.models import AgentProfile
+    from tasks.models import Ticket
 
 
 def rate_for(*, brand_id: int, category: str) -> int:
@@ -14,12 +21,13 @@ def rate_for(*, brand_id: int, category: str) -> int:
     return rates.get(category, rates.get("", 0))
 
 
-def earning_credit(*, ticket, agent, amount_minor: int) -> Earning:
+def earning_credit(*, ticket: "Ticket", agent: "AgentProfile", amount_minor: int) -> Earning:
     """Credit the agent for one resolution of `ticket`. Called inside the resolve transaction.
 
     The unique (ticket, round, kind) constraint makes a retried resolution harmless.
     """
     window = timedelta(hours=settings.REOPEN_WINDOW_HOURS)
+    assert ticket.resolved_at is not None, "credited only once resolved"
     try:
         with transaction.atomic():
             return Earning.objects.create(
@@ -36,7 +44,7 @@ def earning_credit(*, ticket, agent, amount_minor: int) -> Earning:
         return Earning.objects.get(ticket=ticket, round=ticket.resolution_count, kind=Earning.Kind.CASE)
 
 
-def earning_reverse(*, ticket) -> Earning | None:
+def earning_reverse(*, ticket: "Ticket") -> Earning | None:
     """Reverse the credit of the ticket's latest resolution (a reopen costs the case's pay)."""
     credit = (
         Earning.objects.filter(ticket=ticket, kind=Earning.Kind.CASE, reversal__isnull=True).order_by("-round").first()

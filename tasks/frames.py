@@ -1,22 +1,26 @@
 """Websocket frame builders: the shapes the public contract fixes, and our extensions."""
 
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.utils import timezone
 
+from agents.models import AgentProfile
 from payouts.models import minor_to_decimal
 
 from .models import Message, Offer, Ticket
 
 
-def iso(value) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def pay(amount_minor: int, currency: str) -> dict:
+def pay(amount_minor: int, currency: str) -> dict[str, Any]:
     return {"amount": str(minor_to_decimal(amount_minor, currency)), "currency": currency}
 
 
-def offer_frame(offer: Offer, ticket: Ticket) -> dict:
+def offer_frame(offer: Offer, ticket: Ticket) -> dict[str, Any]:
     now = timezone.now()
     waiting = (now - ticket.created_at).total_seconds()
     return {
@@ -38,11 +42,11 @@ def offer_frame(offer: Offer, ticket: Ticket) -> dict:
     }
 
 
-def offer_rescinded_frame(offer_id: int, reason: str) -> dict:
+def offer_rescinded_frame(offer_id: int, reason: str) -> dict[str, Any]:
     return {"type": "offer.rescinded", "offer_id": offer_id, "reason": reason}
 
 
-def message_frame(message: Message) -> dict:
+def message_frame(message: Message) -> dict[str, Any]:
     return {
         "type": "message",
         "ticket_id": message.ticket_id,
@@ -53,18 +57,18 @@ def message_frame(message: Message) -> dict:
     }
 
 
-def message_dict(message: Message) -> dict:
+def message_dict(message: Message) -> dict[str, Any]:
     frame = message_frame(message)
     del frame["type"]
     return frame
 
 
-def history_cursor(messages: list[Message], *, more: bool) -> dict:
+def history_cursor(messages: list[Message], *, more: bool) -> dict[str, Any]:
     """Whether messages older than those sent exist, and the id to page back from."""
     return {"more": more, "before": messages[0].pk if messages else None}
 
 
-def history_frame(ticket_id: int, messages: list[Message], *, more: bool) -> dict:
+def history_frame(ticket_id: int, messages: list[Message], *, more: bool) -> dict[str, Any]:
     """A page of a conversation, oldest first, answering a client's history frame."""
     return {
         "type": "history",
@@ -74,12 +78,12 @@ def history_frame(ticket_id: int, messages: list[Message], *, more: bool) -> dic
     }
 
 
-def history_marker_frame(ticket_id: int, sent: list[Message], *, more: bool) -> dict:
+def history_marker_frame(ticket_id: int, sent: list[Message], *, more: bool) -> dict[str, Any]:
     """Ends a customer snapshot, whose messages went as message frames: only the cursor."""
     return {"type": "history", "ticket_id": ticket_id, "messages": [], **history_cursor(sent, more=more)}
 
 
-def ticket_assigned_frame(ticket: Ticket, messages: list[Message]) -> dict:
+def ticket_assigned_frame(ticket: Ticket, messages: list[Message]) -> dict[str, Any]:
     """Everything an agent needs to work the case; sent only once they accepted it.
 
     `messages` is the conversation, oldest first; only its newest SNAPSHOT_MESSAGES go out,
@@ -108,14 +112,14 @@ def ticket_assigned_frame(ticket: Ticket, messages: list[Message]) -> dict:
     }
 
 
-def agent_ticket_updated_frame(ticket_id: int, status: str, **extra) -> dict:
+def agent_ticket_updated_frame(ticket_id: int, status: str, **extra: Any) -> dict[str, Any]:
     return {"type": "ticket.updated", "ticket_id": ticket_id, "status": status, **extra}
 
 
 def customer_ticket_updated_frame(
     ticket: Ticket, *, queue_position: int | None = None, eta_seconds: int | None = None, agent_name: str | None = None
-) -> dict:
-    frame: dict = {"type": "ticket.updated", "status": ticket.status}
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "ticket.updated", "status": ticket.status}
     if ticket.is_waiting:
         if queue_position is not None:
             frame["queue_position"] = queue_position
@@ -128,7 +132,7 @@ def customer_ticket_updated_frame(
     return frame
 
 
-def presence_frame(status: str, reason: str | None = None) -> dict:
+def presence_frame(status: str, reason: str | None = None) -> dict[str, Any]:
     frame = {"type": "presence", "status": status}
     if reason:
         frame["reason"] = reason
@@ -138,7 +142,7 @@ def presence_frame(status: str, reason: str | None = None) -> dict:
 # --- Operations group (supervisors of a brand) ------------------------------------------------
 
 
-def ops_ticket_changed_frame(ticket: Ticket) -> dict:
+def ops_ticket_changed_frame(ticket: Ticket) -> dict[str, Any]:
     return {
         "type": "ticket.changed",
         "ticket": {
@@ -152,7 +156,7 @@ def ops_ticket_changed_frame(ticket: Ticket) -> dict:
     }
 
 
-def ops_agent_changed_frame(agent) -> dict:
+def ops_agent_changed_frame(agent: AgentProfile) -> dict[str, Any]:
     return {
         "type": "agent.changed",
         "agent": {

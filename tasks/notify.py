@@ -10,6 +10,10 @@ commit (tasks.realtime.push_many), in order, in one hop. Three audiences:
   on every presence change.
 """
 
+from typing import Any
+
+from agents.models import AgentProfile
+
 from . import frames
 from .models import Message, Offer, Ticket
 from .realtime import agent_group, customer_group, ops_group, push_many, send_now
@@ -36,7 +40,7 @@ def notify_offer_closed(*, offer: Offer, ticket: Ticket, reason: str | None) -> 
     push_many(events)
 
 
-def notify_ticket_assigned(*, ticket: Ticket, agent, messages: list[Message]) -> None:
+def notify_ticket_assigned(*, ticket: Ticket, agent: AgentProfile, messages: list[Message]) -> None:
     """The agent gets the whole case (customer, transcript, messages); the customer gets
     the agent's name."""
     push_many(
@@ -66,7 +70,7 @@ def notify_ticket_changed(
     agent_id: int | None = None,
     agent_name: str | None = None,
     agent_status: str | None = None,
-    agent_extra: dict | None = None,
+    agent_extra: dict[str, Any] | None = None,
 ) -> None:
     """A status change: the customer sees it (with the agent's name when there is one),
     the agent `agent_id` gets `ticket.updated` (with `agent_status` when it differs from
@@ -82,7 +86,7 @@ def notify_ticket_changed(
     push_many(events)
 
 
-def notify_presence(*, agent, brand_ids: list[int], reason: str | None = None) -> None:
+def notify_presence(*, agent: AgentProfile, brand_ids: list[int], reason: str | None = None) -> None:
     """The agent's own screen shows the status (and why, when the platform changed it);
     the operations group of every brand they work for sees it."""
     events = [(agent_group(agent.pk), frames.presence_frame(agent.status, reason=reason))]

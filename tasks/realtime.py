@@ -6,6 +6,7 @@ relay it as is.
 """
 
 import logging
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -27,15 +28,17 @@ def ops_group(brand_id: int) -> str:
     return f"ops.brand.{brand_id}"
 
 
-def send_now(group: str, frame: dict) -> None:
+def send_now(group: str, frame: dict[str, Any]) -> None:
     send_many_now([(group, frame)])
 
 
-def send_many_now(events: list[tuple[str, dict]]) -> None:
+def send_many_now(events: list[tuple[str, dict[str, Any]]]) -> None:
     """Send each (group, frame) now, in order, in one hop to the event loop."""
 
-    async def send_all():
+    async def send_all() -> None:
         layer = get_channel_layer()
+        # CHANNEL_LAYERS is always configured (settings), so there is a layer.
+        assert layer is not None
         for group, frame in events:
             await layer.group_send(group, {"type": "push", "frame": frame})
 
@@ -45,7 +48,7 @@ def send_many_now(events: list[tuple[str, dict]]) -> None:
         log.exception("push to %s failed", ", ".join(group for group, _ in events))
 
 
-def push_many(events: list[tuple[str, dict]]) -> None:
+def push_many(events: list[tuple[str, dict[str, Any]]]) -> None:
     """Send the events once the current transaction commits (at once outside one)."""
     if events:
         transaction.on_commit(lambda: send_many_now(events))

@@ -1,5 +1,6 @@
 """Chat messages from either side, stored with payment data masked."""
 
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -14,7 +15,7 @@ from ..notify import notify_message
 Status = Ticket.Status
 
 
-def _clean_text(text) -> str:
+def _clean_text(text: Any) -> str:
     if not isinstance(text, str) or not text.strip():
         raise DomainError("invalid_text", "Message text must be a non-empty string.")
     if len(text) > settings.MESSAGE_MAX_CHARS:
@@ -28,7 +29,7 @@ def _system_message(ticket: Ticket, text: str) -> Message:
     return Message.objects.create(ticket=ticket, sender=Message.Sender.SYSTEM, text=text)
 
 
-def _agent_ticket(agent: AgentProfile, ticket_id) -> Ticket:
+def _agent_ticket(agent: AgentProfile, ticket_id: Any) -> Ticket:
     """The agent's assigned ticket, locked; an outsider gets the same answer as a missing id."""
     try:
         ticket_id = int(ticket_id)

@@ -1,6 +1,7 @@
 """A brand hands a conversation over: the customer and ticket rows, offered at once."""
 
 import logging
+from typing import Any
 
 from django.db import DatabaseError, transaction
 
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 Status = Ticket.Status
 
 
-def ticket_create(*, brand: Brand, data: dict) -> Ticket:
+def ticket_create(*, brand: Brand, data: dict[str, Any]) -> Ticket:
     """Queue a conversation handed over by a brand system, and offer it in the same
     transaction.
 

@@ -122,7 +122,7 @@ def ticket_cancel(*, ticket_id: int, brand: Brand) -> Ticket:
             if offer is not None:
                 _close_offer(offer, state=Offer.State.RESCINDED)
                 freed = offer.agent_id
-            elif ticket.status == Status.ASSIGNED:
+            elif ticket.status == Status.ASSIGNED and ticket.agent_id is not None:
                 AgentProfile.objects.filter(pk=ticket.agent_id, load__gt=0).update(load=F("load") - 1)
                 freed = ticket.agent_id
             ticket.status = Status.CANCELLED

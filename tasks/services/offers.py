@@ -1,6 +1,8 @@
 """An offer's end: accepted, declined, expired or rescinded. Locks: offer -> ticket -> agent."""
 
 
+from typing import NoReturn
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +19,7 @@ from .dispatch import agent_dispatch, ticket_dispatch
 Status = Ticket.Status
 
 
-def _refuse_offer(agent: AgentProfile, offer_id: int) -> None:
+def _refuse_offer(agent: AgentProfile, offer_id: int) -> NoReturn:
     """Explain why a conditional update on an offer matched nothing."""
     offer = Offer.objects.filter(pk=offer_id).first()
     if offer is None or offer.agent_id != agent.pk:
@@ -57,7 +59,7 @@ def offer_accept(*, agent: AgentProfile, offer_id: int) -> Ticket:
     return ticket
 
 
-def _close_offer(offer: Offer, *, state: str, reason: str = "", count_timeout: bool = False) -> bool:
+def _close_offer(offer: Offer, *, state: Offer.State, reason: str = "", count_timeout: bool = False) -> bool:
     """Inside a transaction holding the offer row: close it and put its ticket back in the queue.
 
     Returns True when the agent was set away for missing too many offers in a row.
@@ -86,8 +88,8 @@ def _close_offer(offer: Offer, *, state: str, reason: str = "", count_timeout: b
     agent.save(update_fields=fields)
     ticket = Ticket.objects.get(pk=offer.ticket_id)
     # A declined offer is already off the agent's screen: they closed it themselves.
-    reason = None if state == Offer.State.DECLINED else {Offer.State.EXPIRED: "expired"}.get(state, "cancelled")
-    notify_offer_closed(offer=offer, ticket=ticket, reason=reason)
+    closed_reason = None if state == Offer.State.DECLINED else {Offer.State.EXPIRED: "expired"}.get(state, "cancelled")
+    notify_offer_closed(offer=offer, ticket=ticket, reason=closed_reason)
     if set_away:
         notify_presence(agent=agent, brand_ids=list(agent.brands.values_list("pk", flat=True)), reason="missed_offers")
     return set_away

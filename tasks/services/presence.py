@@ -1,6 +1,7 @@
 """Available / away / offline, the agent's open sockets and what happens when they are gone."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -66,11 +67,11 @@ def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
     return locked
 
 
-def _recount_connections(agent: AgentProfile, *, gone_since=None) -> int:
+def _recount_connections(agent: AgentProfile, *, gone_since: datetime | None = None) -> int:
     """Inside a transaction holding the agent row: make `connections` the number of live
     connection rows; when it drops to zero, the grace period starts at `gone_since`."""
     count = AgentConnection.objects.filter(agent_id=agent.pk).count()
-    fields = {"connections": count}
+    fields: dict[str, Any] = {"connections": count}
     if count:
         fields["disconnected_at"] = None
     elif agent.connections or agent.disconnected_at is None:
