@@ -1,26 +1,46 @@
 """Websocket endpoints of the public contract (agent and customer sockets).
 
-A consumer authenticates, joins its groups (names from tasks.realtime), routes each client
-frame by `type` to a service and relays group events. Every client frame that carries a
-`ref` is answered with `ack` or `error`; an error never closes the connection unless the
-socket itself is not allowed.
+A consumer authenticates, joins its groups (names from tasks.realtime), parses each client
+frame into a typed value (tasks.client_frames), hands it to a service and relays group
+events. Every client frame that carries a `ref` is answered with `ack` or `error`; an
+error never closes the connection unless the socket itself is not allowed.
 """
 
 import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from marketplace.errors import DomainError, NotFound
-from marketplace.parsers import has_forbidden_characters
 from marketplace.unavailable import MESSAGE as UNAVAILABLE_MESSAGE
 from marketplace.unavailable import UNAVAILABLE_ERRORS
 
-from . import heartbeat, selectors, services
+from . import heartbeat, selectors, services, snapshots
+from .client_frames import (
+    AGENT_FRAMES,
+    CUSTOMER_FRAMES,
+    AgentMessage,
+    ClientFrame,
+    CustomerMessage,
+    History,
+    OfferAccept,
+    OfferDecline,
+    Ping,
+    Presence,
+    Rate,
+    Reopen,
+    TicketResolve,
+    echo_ref,
+    parse_json_frame,
+    parse_typed,
+    type_name,
+)
 from .realtime import agent_group, customer_group
 
 log = logging.getLogger(__name__)
@@ -36,21 +56,10 @@ def database_sync_to_async(func):
     """
     return DatabaseSyncToAsync(func, thread_sensitive=False)
 
-# A frame is at most a message plus some envelope; anything larger is refused unread.
-MAX_FRAME_CHARS = settings.MESSAGE_MAX_CHARS * 2 + 1024
 # A client that keeps sending over its budget (this many refused frames without once letting
 # its bucket fill up again) is cut off; 4429 says why, like HTTP's 429.
 FLOOD_REFUSALS_BEFORE_CLOSE = 200
 FLOOD_CLOSE_CODE = 4429
-# A ref is echoed so the client can match the answer; anything else could make the answer
-# arbitrarily large. Larger integers would lose precision in JavaScript.
-REF_MAX_CHARS = 100
-REF_MAX_INT = 2**53
-# Ids are PostgreSQL bigints: a larger number could only fail inside the query.
-MAX_ID = 2**63 - 1
-DECLINE_REASON_MAX_CHARS = 200
-HISTORY_MAX_LIMIT = 100
-TYPE_ECHO_MAX_CHARS = 40
 
 
 class FrameBucket:
@@ -81,73 +90,12 @@ class FrameBucket:
         return False
 
 
-def echo_ref(value):
-    """The ref to answer with: a short string or a safe integer, else null."""
-    if isinstance(value, str) and len(value) <= REF_MAX_CHARS:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool) and -REF_MAX_INT <= value <= REF_MAX_INT:
-        return value
-    return None
-
-
 def rate_limited() -> DomainError:
     return DomainError(
         "rate_limited",
         f"Too many frames: at most {settings.WS_FRAME_BURST} at once and {settings.WS_FRAMES_PER_SECOND:g} a second; "
         "this one was not read.",
     )
-
-
-def parse_frame(text_data, bytes_data) -> dict:
-    if text_data is None:
-        raise DomainError("bad_frame", "Frames must be JSON text, not binary.")
-    if len(text_data) > MAX_FRAME_CHARS:
-        raise DomainError("frame_too_large", f"Frames are limited to {MAX_FRAME_CHARS} characters.")
-    try:
-        frame = json.loads(text_data)
-    except (ValueError, RecursionError):
-        # RecursionError: a few thousand nested brackets fit in one frame.
-        raise DomainError("bad_json", "The frame is not valid JSON.") from None
-    if not isinstance(frame, dict):
-        raise DomainError("bad_frame", "A frame must be a JSON object with a type.")
-    return frame
-
-
-_JSON_TYPES = {dict: "object", list: "array", bool: "boolean", int: "number", float: "number", type(None): "null"}
-
-
-def _type_name(frame: dict) -> str:
-    """The frame's type for messages and logs, never longer than a line."""
-    value = frame.get("type")
-    if isinstance(value, str):
-        return repr(value if len(value) <= TYPE_ECHO_MAX_CHARS else value[:TYPE_ECHO_MAX_CHARS] + "...")
-    return f"(a JSON {_JSON_TYPES.get(type(value), 'value')})"
-
-
-def _id_field(frame: dict, name: str, *, required: bool = True) -> int | None:
-    value = frame.get(name)
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise DomainError(f"invalid_{name}", f"{name} must be a positive integer.")
-    return value
-
-
-def _text_field(frame: dict, name: str, *, code: str = "invalid_text") -> object:
-    """The text as sent; only characters no database can store are refused here. Type,
-    emptiness and length stay the service's rules."""
-    value = frame.get(name)
-    if isinstance(value, str) and has_forbidden_characters(value):
-        raise DomainError(code, f"{name} contains a NUL character or an unpaired surrogate.")
-    return value
-
-
-def _history_query(frame: dict) -> tuple[int | None, int]:
-    before = _id_field(frame, "before", required=False)
-    limit = frame.get("limit", min(settings.SNAPSHOT_MESSAGES, HISTORY_MAX_LIMIT))
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= HISTORY_MAX_LIMIT:
-        raise DomainError("invalid_limit", f"limit must be a whole number from 1 to {HISTORY_MAX_LIMIT}.")
-    return before, limit
 
 
 async def _refuse_while_unavailable(receive, send) -> None:
@@ -163,7 +111,8 @@ async def _refuse_while_unavailable(receive, send) -> None:
 
 
 class FrameConsumer(AsyncWebsocketConsumer):
-    handlers: dict[str, str] = {}
+    # Frame type -> parser into a typed value (tasks.client_frames).
+    handlers: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {}
     bucket: FrameBucket | None = None
     flooded = False
 
@@ -205,9 +154,9 @@ class FrameConsumer(AsyncWebsocketConsumer):
         return self.bucket.take()
 
     async def receive(self, text_data=None, bytes_data=None):
-        """Answer every frame, whatever it holds: the error codes of parse_frame, rate_limited,
-        unknown_type, the handler's DomainError, or server_error; an ack when it carries a ref.
-        Nothing a client sends closes the socket, except flooding it."""
+        """Answer every frame, whatever it holds: a parsing refusal (client_frames),
+        rate_limited, the service's DomainError, or server_error; an ack when it carries a
+        ref. Nothing a client sends closes the socket, except flooding it."""
         if self.flooded:
             return
         allowed = self.take_frame_token()
@@ -215,18 +164,13 @@ class FrameConsumer(AsyncWebsocketConsumer):
         wants_answer = False
         name = "?"
         try:
-            frame = parse_frame(text_data, bytes_data)
+            frame = parse_json_frame(text_data)
             ref = echo_ref(frame.get("ref"))
             wants_answer = frame.get("ref") is not None
-            name = _type_name(frame)
+            name = type_name(frame)
             if not allowed:
                 raise rate_limited()
-            frame_type = frame.get("type")
-            handler = self.handlers.get(frame_type) if isinstance(frame_type, str) else None
-            if handler is None:
-                known = ", ".join(sorted(self.handlers))
-                raise DomainError("unknown_type", f"Unknown frame type {name}; expected one of {known}.")
-            await getattr(self, handler)(frame)
+            await self.handle(parse_typed(frame, self.handlers))
         except DomainError as exc:
             # Over the budget, even a malformed frame only hears that it was not read.
             refusal = exc if allowed else rate_limited()
@@ -242,23 +186,15 @@ class FrameConsumer(AsyncWebsocketConsumer):
             log.warning("closing a socket that sent %d frames over its budget", self.bucket.refused)
             await self.close(code=FLOOD_CLOSE_CODE)
 
+    async def handle(self, frame: ClientFrame) -> None:
+        raise NotImplementedError
+
     async def push(self, event):
         await self.send_frame(event["frame"])
 
-    async def on_ping(self, frame):
-        pass
-
 
 class AgentConsumer(FrameConsumer):
-    handlers = {
-        "presence": "on_presence",
-        "offer.accept": "on_accept",
-        "offer.decline": "on_decline",
-        "message": "on_message",
-        "ticket.resolve": "on_resolve",
-        "history": "on_history",
-        "ping": "on_ping",
-    }
+    handlers = AGENT_FRAMES
     agent = None
 
     async def connect(self):
@@ -274,7 +210,7 @@ class AgentConsumer(FrameConsumer):
         except UNAVAILABLE_ERRORS:
             return await self.refuse("service_unavailable", UNAVAILABLE_MESSAGE, 1013)
         await self.accept()
-        for frame in await database_sync_to_async(selectors.agent_snapshot)(self.agent.pk):
+        for frame in await database_sync_to_async(snapshots.agent_snapshot)(self.agent.pk):
             await self.send_frame(frame)
         await database_sync_to_async(services.agent_connected)(
             agent_id=self.agent.pk, channel_name=self.channel_name, server=heartbeat.SERVER_ID
@@ -307,49 +243,30 @@ class AgentConsumer(FrameConsumer):
         await self.channel_layer.group_discard(self.group, self.channel_name)
         await self._forget_connection()
 
-    async def on_presence(self, frame):
-        status = frame.get("status")
-        if not isinstance(status, str):
-            raise DomainError("invalid_status", "Status must be available, away or offline.")
-        await database_sync_to_async(services.presence_set)(agent=self.agent, status=status)
-
-    async def on_accept(self, frame):
-        offer_id = _id_field(frame, "offer_id")
-        await database_sync_to_async(services.offer_accept)(agent=self.agent, offer_id=offer_id)
-
-    async def on_decline(self, frame):
-        offer_id = _id_field(frame, "offer_id")
-        reason = _text_field(frame, "reason", code="invalid_reason") or ""
-        if not isinstance(reason, str) or len(reason) > DECLINE_REASON_MAX_CHARS:
-            raise DomainError("invalid_reason", f"reason must be text of at most {DECLINE_REASON_MAX_CHARS} characters.")
-        await database_sync_to_async(services.offer_decline)(agent=self.agent, offer_id=offer_id, reason=reason)
-
-    async def on_message(self, frame):
-        ticket_id = _id_field(frame, "ticket_id")
-        text = _text_field(frame, "text")
-        await database_sync_to_async(services.message_send_agent)(agent=self.agent, ticket_id=ticket_id, text=text)
-
-    async def on_resolve(self, frame):
-        ticket_id = _id_field(frame, "ticket_id")
-        await database_sync_to_async(services.ticket_resolve)(agent=self.agent, ticket_id=ticket_id)
-
-    async def on_history(self, frame):
-        ticket_id = _id_field(frame, "ticket_id")
-        before, limit = _history_query(frame)
-        page = await database_sync_to_async(selectors.agent_history)(
-            agent=self.agent, ticket_id=ticket_id, before=before, limit=limit
-        )
-        await self.send_frame(page)
+    async def handle(self, frame: ClientFrame) -> None:
+        agent = self.agent
+        match frame:
+            case Presence(status=status):
+                await database_sync_to_async(services.presence_set)(agent=agent, status=status)
+            case OfferAccept(offer_id=offer_id):
+                await database_sync_to_async(services.offer_accept)(agent=agent, offer_id=offer_id)
+            case OfferDecline(offer_id=offer_id, reason=reason):
+                await database_sync_to_async(services.offer_decline)(agent=agent, offer_id=offer_id, reason=reason)
+            case AgentMessage(ticket_id=ticket_id, text=text):
+                await database_sync_to_async(services.message_send_agent)(agent=agent, ticket_id=ticket_id, text=text)
+            case TicketResolve(ticket_id=ticket_id):
+                await database_sync_to_async(services.ticket_resolve)(agent=agent, ticket_id=ticket_id)
+            case History(ticket_id=int() as ticket_id, before=before, limit=limit):
+                page = await database_sync_to_async(snapshots.agent_history)(
+                    agent=agent, ticket_id=ticket_id, before=before, limit=limit
+                )
+                await self.send_frame(page)
+            case Ping():
+                pass
 
 
 class CustomerConsumer(FrameConsumer):
-    handlers = {
-        "message": "on_message",
-        "rate": "on_rate",
-        "reopen": "on_reopen",
-        "history": "on_history",
-        "ping": "on_ping",
-    }
+    handlers = CUSTOMER_FRAMES
     ticket = None
 
     async def connect(self):
@@ -364,29 +281,29 @@ class CustomerConsumer(FrameConsumer):
         except UNAVAILABLE_ERRORS:
             return await self.refuse("service_unavailable", UNAVAILABLE_MESSAGE, 1013)
         await self.accept()
-        for frame in await database_sync_to_async(selectors.customer_snapshot)(self.ticket.pk):
+        for frame in await database_sync_to_async(snapshots.customer_snapshot)(self.ticket.pk):
             await self.send_frame(frame)
 
     async def disconnect(self, code):
         if self.ticket is not None:
             await self.channel_layer.group_discard(customer_group(self.ticket.pk), self.channel_name)
 
-    async def on_message(self, frame):
-        text = _text_field(frame, "text")
-        await database_sync_to_async(services.message_send_customer)(ticket=self.ticket, text=text)
-
-    async def on_rate(self, frame):
-        comment = _text_field(frame, "comment") or ""
-        await database_sync_to_async(services.ticket_rate)(ticket=self.ticket, score=frame.get("score"), comment=comment)
-
-    async def on_reopen(self, frame):
-        await database_sync_to_async(services.ticket_reopen)(ticket=self.ticket)
-
-    async def on_history(self, frame):
-        # ticket_id is optional here: this socket belongs to one ticket.
-        ticket_id = _id_field(frame, "ticket_id", required=False)
-        if ticket_id is not None and ticket_id != self.ticket.pk:
-            raise NotFound("ticket_not_found", "This chat has no such ticket.")
-        before, limit = _history_query(frame)
-        page = await database_sync_to_async(selectors.customer_history)(ticket_id=self.ticket.pk, before=before, limit=limit)
-        await self.send_frame(page)
+    async def handle(self, frame: ClientFrame) -> None:
+        ticket = self.ticket
+        match frame:
+            case CustomerMessage(text=text):
+                await database_sync_to_async(services.message_send_customer)(ticket=ticket, text=text)
+            case Rate(score=score, comment=comment):
+                await database_sync_to_async(services.ticket_rate)(ticket=ticket, score=score, comment=comment)
+            case Reopen():
+                await database_sync_to_async(services.ticket_reopen)(ticket=ticket)
+            case History(ticket_id=ticket_id, before=before, limit=limit):
+                # ticket_id is optional here: this socket belongs to one ticket.
+                if ticket_id is not None and ticket_id != ticket.pk:
+                    raise NotFound("ticket_not_found", "This chat has no such ticket.")
+                page = await database_sync_to_async(snapshots.customer_history)(
+                    ticket_id=ticket.pk, before=before, limit=limit
+                )
+                await self.send_frame(page)
+            case Ping():
+                pass

@@ -8,10 +8,8 @@ from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef
 from django.utils import timezone
 
 from agents.models import AgentProfile
-from marketplace.errors import NotFound
 from marketplace.parsers import has_forbidden_characters
 
-from . import frames
 from .models import Message, Offer, Ticket
 
 
@@ -142,60 +140,11 @@ def agent_pending_offers(agent: AgentProfile) -> list[Offer]:
     )
 
 
-def customer_status_frame(ticket: Ticket) -> dict:
-    position = eta = None
-    if ticket.is_waiting:
-        position = queue_position(ticket)
-        eta = estimate_wait_seconds(ticket, position)
-    agent_name = ticket.agent.display_name if ticket.agent_id else None
-    return frames.customer_ticket_updated_frame(ticket, queue_position=position, eta_seconds=eta, agent_name=agent_name)
-
-
 def customer_ticket(token: str) -> Ticket | None:
     """The ticket a customer chat link opens, or None."""
     if has_forbidden_characters(token):
         return None  # a NUL from the URL would only make the query fail
     return Ticket.objects.select_related("brand", "agent").filter(customer_token=token).first()
-
-
-def customer_snapshot(ticket_id: int) -> list[dict]:
-    """What a customer socket receives on (re)connect: status, the newest SNAPSHOT_MESSAGES
-    messages, then a history frame saying whether earlier ones can be paged in. Read after
-    the socket joined its group, so nothing committed in between is missed (a message that
-    is both in the snapshot and pushed is shown once: clients keep messages by id)."""
-    ticket = Ticket.objects.select_related("brand", "agent").get(pk=ticket_id)
-    messages, more = message_page(ticket.pk, limit=settings.SNAPSHOT_MESSAGES)
-    snapshot = [customer_status_frame(ticket)]
-    snapshot += [frames.message_frame(m) for m in messages]
-    snapshot.append(frames.history_marker_frame(ticket.pk, messages, more=more))
-    return snapshot
-
-
-def customer_history(*, ticket_id: int, before: int | None, limit: int) -> dict:
-    """A page of the customer's own conversation (the socket is bound to its ticket)."""
-    messages, more = message_page(ticket_id, before=before, limit=limit)
-    return frames.history_frame(ticket_id, messages, more=more)
-
-
-def agent_history(*, agent: AgentProfile, ticket_id: int, before: int | None, limit: int) -> dict:
-    """A page of a conversation the agent works now; any other ticket is "not found", as
-    for messages and resolving."""
-    if not Ticket.objects.filter(pk=ticket_id, agent=agent, status=Ticket.Status.ASSIGNED).exists():
-        raise NotFound("ticket_not_found", "There is no such ticket assigned to you.")
-    messages, more = message_page(ticket_id, before=before, limit=limit)
-    return frames.history_frame(ticket_id, messages, more=more)
-
-
-def agent_snapshot(agent_id: int) -> list[dict]:
-    """What an agent socket receives on (re)connect: presence, open offers, open chats (each
-    with the end of its conversation; see frames.ticket_assigned_frame)."""
-    agent = AgentProfile.objects.get(pk=agent_id)
-    snapshot = [frames.presence_frame(agent.status)]
-    for offer in agent_pending_offers(agent):
-        snapshot.append(frames.offer_frame(offer, offer.ticket))
-    for ticket in agent_open_tickets(agent):
-        snapshot.append(frames.ticket_assigned_frame(ticket, ticket_messages(ticket.pk)))
-    return snapshot
 
 
 def agent_for_user(user) -> AgentProfile | None:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from agents.models import AgentProfile
 from tasks import services
-from tasks.consumers import MAX_FRAME_CHARS, echo_ref
+from tasks.client_frames import MAX_FRAME_CHARS, echo_ref
 from tasks.models import Message, Offer, Ticket
 
 from .factories import TicketFactory

@@ -425,12 +425,17 @@ async def test_only_short_scalar_refs_are_echoed(agent):
 
 
 async def test_an_unexpected_failure_in_a_handler_answers_server_error_and_keeps_the_socket(agent, monkeypatch):
+    from tasks.client_frames import Presence
     from tasks.consumers import AgentConsumer
 
-    async def broken(self, frame):
-        raise RuntimeError("a bug")
+    working = AgentConsumer.handle
 
-    monkeypatch.setattr(AgentConsumer, "on_presence", broken)
+    async def broken(self, frame):
+        if isinstance(frame, Presence):
+            raise RuntimeError("a bug")
+        return await working(self, frame)
+
+    monkeypatch.setattr(AgentConsumer, "handle", broken)
     ws = await agent_socket(agent.user)
     await drain(ws)
     error = await request(ws, {"type": "presence", "status": "away"}, ref="bug")

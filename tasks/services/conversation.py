@@ -45,7 +45,7 @@ def _agent_ticket(agent: AgentProfile, ticket_id: Any) -> Ticket:
     return ticket
 
 
-def message_send_agent(*, agent: AgentProfile, ticket_id, text) -> Message:
+def message_send_agent(*, agent: AgentProfile, ticket_id: int, text: str) -> Message:
     clean = _clean_text(text)
     with transaction.atomic():
         ticket = _agent_ticket(agent, ticket_id)
@@ -54,7 +54,7 @@ def message_send_agent(*, agent: AgentProfile, ticket_id, text) -> Message:
     return message
 
 
-def message_send_customer(*, ticket: Ticket, text) -> Message:
+def message_send_customer(*, ticket: Ticket, text: str) -> Message:
     clean = _clean_text(text)
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)

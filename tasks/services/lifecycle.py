@@ -22,7 +22,7 @@ from .offers import _close_offer
 Status = Ticket.Status
 
 
-def ticket_resolve(*, agent: AgentProfile, ticket_id) -> Ticket:
+def ticket_resolve(*, agent: AgentProfile, ticket_id: int) -> Ticket:
     """Mark the agent's assigned ticket resolved, credit the case, and free the slot."""
     with transaction.atomic():
         ticket = _agent_ticket(agent, ticket_id)
@@ -37,7 +37,7 @@ def ticket_resolve(*, agent: AgentProfile, ticket_id) -> Ticket:
     return ticket
 
 
-def ticket_rate(*, ticket: Ticket, score, comment: str = "") -> Ticket:
+def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
     """The customer rates a resolved case 1-5; this confirms the resolution (closed)."""
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise DomainError("invalid_score", "score must be a whole number from 1 to 5.")
