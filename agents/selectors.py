@@ -4,10 +4,13 @@ Writes live in `services.py`; these functions only query.
 """
 
 from collections.abc import Iterable
+from typing import Any, NoReturn
 
 from django.core.paginator import Page, Paginator
 from django.db import NotSupportedError
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, F, Func, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 
 from marketplace.models import Brand, User
 
@@ -27,17 +30,28 @@ class AnswerListHas(Func):
 
     output_field = BooleanField()
 
-    def __init__(self, *, section: str, key: str, values: Iterable):
+    def __init__(self, *, section: str, key: str, values: Iterable[object]) -> None:
         super().__init__(F("answers"))
         self.section, self.key = section, key
         self.values = [str(value) for value in values]
         if not self.values:
             raise ValueError("AnswerListHas needs at least one value")
 
-    def as_sql(self, compiler, connection, **extra):
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        # Func.as_sql's optional arguments, so the override keeps its signature; unused.
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra: Any,
+    ) -> NoReturn:
         raise NotSupportedError(f"AnswerListHas is written for PostgreSQL and SQLite, not {connection.vendor}")
 
-    def as_postgresql(self, compiler, connection, **extra):
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[str | int, ...]]:
         answers, params = compiler.compile(self.get_source_expressions()[0])
         placeholders = ", ".join(["%s"] * len(self.values))
         # A missing or null section reads as an empty list instead of an error.
@@ -49,7 +63,9 @@ class AnswerListHas(Func):
         section = [self.section, self.section]
         return sql, (*params, *section, *params, *section, self.key, *self.values)
 
-    def as_sqlite(self, compiler, connection, **extra):
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[str | int, ...]]:
         answers, params = compiler.compile(self.get_source_expressions()[0])
         placeholders = ", ".join(["%s"] * len(self.values))
         sql = (
@@ -85,7 +101,7 @@ def application_with_events(*, user: User) -> Application | None:
     return Application.objects.filter(user=user).prefetch_related("events").first()
 
 
-def application_answers_for_display(*, application: Application) -> dict:
+def application_answers_for_display(*, application: Application) -> dict[str, Any]:
     """The draft's answers with brand names and slot labels, for review and vetting pages."""
     answers = application.answers
     brands = dict(Brand.objects.filter(pk__in=application.chosen_brand_ids).values_list("pk", "name"))
@@ -107,7 +123,7 @@ def assessment_questions(*, attempt: AssessmentAttempt) -> list[AssessmentQuesti
     return list(AssessmentQuestion.objects.filter(brand=attempt.brand_id, active=True))
 
 
-def assessment_overview(*, application: Application | None) -> list[dict]:
+def assessment_overview(*, application: Application | None) -> list[dict[str, Any]]:
     """Per chosen brand: the latest attempt, for the status page."""
     if application is None:
         return []
@@ -164,11 +180,12 @@ def vetting_applications(*, user: User, status: str = "open", brand: str = "", l
 
 def vetting_queue_page(
     *, user: User, status: str = "open", brand: str = "", language: str = "", page_number: str | int | None = None
-) -> Page:
+) -> Page[dict[str, Any]]:
     """One page of the vetting queue; the database counts and slices, so a long queue costs
     the same as a short one. Each row: the application, its language codes, its attempts."""
     queryset = vetting_applications(user=user, status=status, brand=brand, language=language)
-    page = Paginator(queryset, VETTING_PAGE_SIZE).get_page(page_number)
+    # The page's rows are replaced by dicts below, so it is not a page of applications.
+    page: Page[Any] = Paginator(queryset, VETTING_PAGE_SIZE).get_page(page_number)
     page.object_list = [
         {
             "application": application,
@@ -194,7 +211,7 @@ def application_for_vetting(*, user: User, application_id: int) -> Application |
     return application
 
 
-def attempts_for_grading(*, application: Application) -> list[dict]:
+def attempts_for_grading(*, application: Application) -> list[dict[str, Any]]:
     """Each attempt with its written replies and their scores so far, for the grading form."""
     rows = []
     for attempt in AssessmentAttempt.objects.filter(application=application).select_related("brand"):

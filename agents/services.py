@@ -2,6 +2,7 @@
 brand assessments. Reads are in `selectors.py`; e-mails go out from `jobs.py`."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -51,7 +52,8 @@ def _record(application: Application, *, kind: str, actor: User, message: str = 
     logged instead of failing a decision that is already committed.
     """
     event = ApplicationEvent.objects.create(application=application, kind=kind, actor=actor, message=message)
-    transaction.on_commit(lambda event_id=event.pk: jobs.application_event_email_send.delay(event_id), robust=True)
+    event_id = event.pk
+    transaction.on_commit(lambda: jobs.application_event_email_send.delay(event_id), robust=True)
     return event
 
 
@@ -237,9 +239,11 @@ def assessment_submit(*, attempt_id: int, user: User, answers: dict) -> Assessme
         if attempt.status != AssessmentAttempt.Status.IN_PROGRESS:
             raise Conflict("attempt_closed", f"This assessment is already {attempt.get_status_display().lower()}.")
         questions = assessment_questions(attempt=attempt)
-        stored, correct, errors = {}, 0, {}
+        stored: dict[str, int | str] = {}
+        correct = 0
+        errors: dict[str, str] = {}
         for question in questions:
-            raw = answers.get(str(question.pk))
+            raw: Any = answers.get(str(question.pk))
             if question.kind == AssessmentQuestion.Kind.CHOICE:
                 try:
                     choice = int(raw)
@@ -285,8 +289,9 @@ def assessment_grade(*, attempt_id: int, supervisor: User, scores: dict) -> Asse
         written = [q for q in assessment_questions(attempt=attempt) if q.kind == AssessmentQuestion.Kind.WRITTEN]
         clean = {}
         for question in written:
+            given: Any = scores.get(str(question.pk))
             try:
-                score = int(scores.get(str(question.pk)))
+                score = int(given)
             except (TypeError, ValueError):
                 score = -1
             if not 0 <= score <= RUBRIC_MAX:

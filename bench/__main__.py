@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from .stack import ROOT, SECRET_KEY, Stack, recreate_database
 
@@ -264,7 +265,7 @@ class Agent:
     def __init__(self, run: Run, url: str, token: str, name: str, handle: tuple, think: tuple, track_freed: bool):
         self.run, self.url, self.token, self.name = run, url, token, name
         self.handle, self.think, self.track_freed = handle, think, track_freed
-        self.ws = None
+        self.ws: Any = None  # the websockets client connection, once connected
         self.alive = True
         self.freed_at: float | None = None
         self.ref = 0

@@ -1,15 +1,16 @@
 import hashlib
 import secrets
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from knox.models import AbstractAuthToken
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def _create_user(self, email: str, password: str | None, **extra):
+    def _create_user(self, email: str, password: str | None, **extra: Any) -> "User":
         if not email:
             raise ValueError("An e-mail address is required")
         user = self.model(email=self.normalize_email(email).lower(), **extra)
@@ -17,19 +18,21 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email: str, password: str | None = None, **extra):
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> "User":
         extra.setdefault("is_staff", False)
         extra.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra)
 
-    def create_superuser(self, email: str, password: str | None = None, **extra):
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> "User":
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)
         extra.setdefault("role", User.Role.STAFF)
         return self._create_user(email, password, **extra)
 
 
-class User(AbstractUser):
+# knox ships no types, so the plugin finds the `user` key ApiToken inherits from it but not
+# the reverse manager that key adds here.
+class User(AbstractUser):  # type: ignore[django-manager-missing]
     """Everyone who logs in. The e-mail address is the login name."""
 
     class Role(models.TextChoices):
@@ -38,13 +41,16 @@ class User(AbstractUser):
         SUPERVISOR = "supervisor"
         STAFF = "staff"
 
-    username = None
+    # Django's documented way to drop an inherited field; the stubs only know it as a string.
+    username = None  # type: ignore[assignment]
     email = models.EmailField(unique=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.APPLICANT)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
-    objects = UserManager()
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+    # The stubs expect the manager of django.contrib.auth's User (which needs a username);
+    # a custom user model brings its own BaseUserManager, as Django documents.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.email

@@ -6,6 +6,7 @@ channel layer and an in-process sweeper, so one process on a bare machine works.
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -292,7 +293,7 @@ MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {"AUTH_HEADER_PREFIX": "Token", "AUTO_REFRESH": False}
 
 # --- REST API ----------------------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "marketplace.adapters.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

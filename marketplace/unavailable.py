@@ -40,7 +40,7 @@ def service_unavailable_response(request) -> HttpResponse:
         )
     else:
         try:
-            body = render_to_string("503.html", {"message": MESSAGE}, request=request)
+            body: str = render_to_string("503.html", {"message": MESSAGE}, request=request)
         except Exception:  # the page itself must not need what is missing
             body = MESSAGE
         response = HttpResponse(body, status=503)

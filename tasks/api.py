@@ -61,7 +61,8 @@ class TicketCreateSerializer(serializers.Serializer):
     tags = serializers.ListField(
         child=serializers.SlugField(max_length=_column_length(AgentSkill, "code")), required=False, max_length=20
     )
-    transcript = TranscriptTurnSerializer(many=True, required=False, max_length=500)
+    # With many=True, DRF hands max_length to the list; the stubs' Serializer signature lacks it.
+    transcript = TranscriptTurnSerializer(many=True, required=False, max_length=500)  # type: ignore[call-arg]
     summary = serializers.CharField(max_length=settings.MESSAGE_MAX_CHARS, required=False, allow_blank=True)
 
     def validate_language(self, value: str) -> str:
