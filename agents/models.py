@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 
 
-class AgentProfileQuerySet(models.QuerySet):
+class AgentProfileQuerySet(models.QuerySet["AgentProfile"]):
     """The one definition of which agents count for dispatch and for wait estimates.
     Shifts and quality extend these, nowhere else."""
 

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -41,6 +41,7 @@ from .client_frames import (
     parse_typed,
     type_name,
 )
+from .models import Ticket
 from .realtime import agent_group, customer_group
 
 log = logging.getLogger(__name__)
@@ -267,7 +268,7 @@ class AgentConsumer(FrameConsumer):
 
 class CustomerConsumer(FrameConsumer):
     handlers = CUSTOMER_FRAMES
-    ticket = None
+    ticket: Ticket | None = None
 
     async def connect(self):
         token = self.scope["url_route"]["kwargs"]["token"]
@@ -289,7 +290,8 @@ class CustomerConsumer(FrameConsumer):
             await self.channel_layer.group_discard(customer_group(self.ticket.pk), self.channel_name)
 
     async def handle(self, frame: ClientFrame) -> None:
-        ticket = self.ticket
+        # Frames are handled only after connect() found the ticket and accepted the socket.
+        ticket = cast(Ticket, self.ticket)
         match frame:
             case CustomerMessage(text=text):
                 await database_sync_to_async(services.message_send_customer)(ticket=ticket, text=text)

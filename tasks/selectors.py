@@ -2,9 +2,10 @@
 
 import math
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from agents.models import AgentProfile
@@ -17,7 +18,7 @@ def offer_timeout_seconds(ticket: Ticket) -> int:
     return ticket.brand.offer_timeout_seconds or settings.OFFER_TIMEOUT_SECONDS
 
 
-def eligible_agents(ticket: Ticket):
+def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
     """Agents who may be offered `ticket` now, best first.
 
     Eligible: available, connected, not suspended, certified for the brand, speaks the
@@ -84,7 +85,7 @@ def average_handle_seconds(brand_id: int) -> float:
     stats = Ticket.objects.filter(brand_id=brand_id, resolved_at__gte=since, assigned_at__isnull=False).aggregate(
         avg=Avg(F("resolved_at") - F("assigned_at"))
     )
-    avg = stats["avg"]
+    avg: timedelta | None = stats["avg"]
     if avg is None:
         return float(settings.DEFAULT_HANDLE_SECONDS)
     return max(avg.total_seconds(), 1.0)
@@ -147,7 +148,8 @@ def customer_ticket(token: str) -> Ticket | None:
     return Ticket.objects.select_related("brand", "agent").filter(customer_token=token).first()
 
 
-def agent_for_user(user) -> AgentProfile | None:
+def agent_for_user(user: Any) -> AgentProfile | None:
+    """`user` is whatever the socket's scope holds: a User, an AnonymousUser, or nothing."""
     if not getattr(user, "is_authenticated", False):
         return None
     return AgentProfile.objects.filter(user=user).first()

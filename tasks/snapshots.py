@@ -5,6 +5,8 @@ relies on what it heard before. Conversations are sent by their end (the newest
 SNAPSHOT_MESSAGES), with a cursor to page back.
 """
 
+from typing import Any
+
 from django.conf import settings
 
 from agents.models import AgentProfile
@@ -22,16 +24,17 @@ from .selectors import (
 )
 
 
-def customer_status_frame(ticket: Ticket) -> dict:
+def customer_status_frame(ticket: Ticket) -> dict[str, Any]:
     position = eta = None
     if ticket.is_waiting:
         position = queue_position(ticket)
         eta = estimate_wait_seconds(ticket, position)
-    agent_name = ticket.agent.display_name if ticket.agent_id else None
+    # Same as testing agent_id: Django answers None without a query when the key is empty.
+    agent_name = ticket.agent.display_name if ticket.agent is not None else None
     return frames.customer_ticket_updated_frame(ticket, queue_position=position, eta_seconds=eta, agent_name=agent_name)
 
 
-def customer_snapshot(ticket_id: int) -> list[dict]:
+def customer_snapshot(ticket_id: int) -> list[dict[str, Any]]:
     """What a customer socket receives on (re)connect: status, the newest SNAPSHOT_MESSAGES
     messages, then a history frame saying whether earlier ones can be paged in. Read after
     the socket joined its group, so nothing committed in between is missed (a message that
@@ -44,13 +47,13 @@ def customer_snapshot(ticket_id: int) -> list[dict]:
     return snapshot
 
 
-def customer_history(*, ticket_id: int, before: int | None, limit: int) -> dict:
+def customer_history(*, ticket_id: int, before: int | None, limit: int) -> dict[str, Any]:
     """A page of the customer's own conversation (the socket is bound to its ticket)."""
     messages, more = message_page(ticket_id, before=before, limit=limit)
     return frames.history_frame(ticket_id, messages, more=more)
 
 
-def agent_history(*, agent: AgentProfile, ticket_id: int, before: int | None, limit: int) -> dict:
+def agent_history(*, agent: AgentProfile, ticket_id: int, before: int | None, limit: int) -> dict[str, Any]:
     """A page of a conversation the agent works now; any other ticket is "not found", as
     for messages and resolving."""
     if not Ticket.objects.filter(pk=ticket_id, agent=agent, status=Ticket.Status.ASSIGNED).exists():
@@ -59,7 +62,7 @@ def agent_history(*, agent: AgentProfile, ticket_id: int, before: int | None, li
     return frames.history_frame(ticket_id, messages, more=more)
 
 
-def agent_snapshot(agent_id: int) -> list[dict]:
+def agent_snapshot(agent_id: int) -> list[dict[str, Any]]:
     """What an agent socket receives on (re)connect: presence, open offers, open chats (each
     with the end of its conversation; see frames.ticket_assigned_frame)."""
     agent = AgentProfile.objects.get(pk=agent_id)
