@@ -190,7 +190,7 @@ else:
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 # Without a broker there is no worker and no beat (embedded mode): jobs run inline in the
-# process that enqueues them, and the sweeper does beat's work (tasks/sweeper.py). The test
+# process that enqueues them, and the sweeper closes reopen windows (tasks/sweeper.py). The test
 # suite starts no worker either, so its jobs run inline too.
 CELERY_TASK_ALWAYS_EAGER = ENVIRONMENT == "test" or (not REDIS_URL and not env.str("CELERY_BROKER_URL", default=""))
 CELERY_TASK_EAGER_PROPAGATES = True
