@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import random
-import statistics
 import sys
 import time
 from collections import Counter
@@ -23,7 +22,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .stack import ROOT, SECRET_KEY, Stack, recreate_database
+from .report import markdown, summary, versions
+from .setup import django_setup, integrity, measure_floor, seed
+from .stack import ROOT, Stack, recreate_database
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/marketplace_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -49,183 +50,6 @@ def parse_args(argv=None):
     parser.add_argument("--no-docs", action="store_true", help="do not append to docs/benchmarks.md")
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args(argv)
-
-
-# --- Statistics ---------------------------------------------------------------------------
-
-
-def summary(samples_s: list[float]) -> dict:
-    if not samples_s:
-        return {"n": 0}
-    ordered = sorted(samples_s)
-
-    def pct(p):
-        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))] * 1000
-
-    return {
-        "n": len(ordered),
-        "p50_ms": round(pct(50), 2),
-        "p95_ms": round(pct(95), 2),
-        "p99_ms": round(pct(99), 2),
-        "max_ms": round(ordered[-1] * 1000, 2),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
-    }
-
-
-# --- Setup in this process (Django ORM against the bench database) -------------------------
-
-
-def django_setup(database_url: str, redis_url: str) -> None:
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="marketplace.settings",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        ENVIRONMENT="test",
-        SECRET_KEY=SECRET_KEY,  # the agents' API tokens must be valid on the servers
-    )
-    sys.path.insert(0, str(ROOT))
-    import logging
-
-    import django
-
-    django.setup()
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-def seed(agents: int, overload_agents: int) -> dict:
-    from django.contrib.auth.hashers import make_password
-
-    from agents.models import AgentLanguage, AgentProfile
-    from marketplace.models import Brand, User
-    from marketplace.services import api_tokens_create, brand_api_key_create
-    from payouts.models import RateCard
-
-    main = Brand.objects.create(slug="bench", name="Bench", currency="SEK")
-    over = Brand.objects.create(slug="overload", name="Overload", currency="SEK")
-    for brand in (main, over):
-        RateCard.objects.create(brand=brand, category="", amount_minor=4500)
-    unusable = make_password(None)
-
-    def make(count: int, brand, prefix: str, capacity: int) -> list[str]:
-        users = User.objects.bulk_create(
-            [User(email=f"{prefix}{i}@bench.test", role=User.Role.AGENT, password=unusable) for i in range(count)]
-        )
-        profiles = AgentProfile.objects.bulk_create(
-            [
-                AgentProfile(user=u, display_name=f"{prefix}{i}", tier=AgentProfile.Tier.STANDARD, capacity=capacity)
-                for i, u in enumerate(users)
-            ]
-        )
-        AgentLanguage.objects.bulk_create([AgentLanguage(agent=p, code="en") for p in profiles])
-        AgentProfile.brands.through.objects.bulk_create(
-            [AgentProfile.brands.through(agentprofile_id=p.pk, brand_id=brand.pk) for p in profiles]
-        )
-        return [raw for raw, _ in api_tokens_create(users=users)]
-
-    return {
-        "main_key": brand_api_key_create(brand=main),
-        "over_key": brand_api_key_create(brand=over),
-        "main_tokens": make(agents, main, "agent", 2),
-        # Capacity 1 so that every offer after a resolve is the one the freed slot caused.
-        "over_tokens": make(overload_agents, over, "over", 1),
-    }
-
-
-BENCH_BRANDS = ("bench", "overload")  # the brands seed() creates
-
-
-def integrity(run: "Run") -> dict:
-    from django.db.models import Count, Q
-
-    from tasks.models import Message, Offer, Ticket
-
-    answered = set(run.created)
-    # Every ticket of the bench brands is checked, not only those whose 201 the client saw:
-    # a handover whose answer was lost (timeout, dropped connection after the commit) is
-    # exactly the one a client-side list would miss.
-    created = set(Ticket.objects.filter(brand__slug__in=BENCH_BRANDS).values_list("pk", flat=True))
-    # A ticket may rightly be accepted again after it went back to the queue (its agent's
-    # connection was gone past the grace period, or the customer reopened it); each such
-    # return leaves a system message. More accepts than returns + 1 is a double assignment.
-    accepted = dict(
-        Offer.objects.filter(state=Offer.State.ACCEPTED, ticket_id__in=created)
-        .values_list("ticket")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-    )
-    returns = dict(
-        Message.objects.filter(ticket_id__in=accepted, sender="system").values_list("ticket").annotate(n=Count("pk"))
-    )
-    double_db = sum(1 for t, n in accepted.items() if n - 1 > returns.get(t, 0))
-    double_clients = run.overlapping_assignments
-    # Lost: neither with an agent / done, nor waiting in the queue with a reason.
-    lost = Ticket.objects.filter(pk__in=created).exclude(
-        Q(status__in=["assigned", "resolved", "closed"]) | (Q(status__in=["queued", "offered"]) & ~Q(queue_reason=""))
-    )
-    stored = set(Message.objects.filter(ticket_id__in=created, sender="agent").values_list("ticket_id", flat=True))
-    acked = set(run.msg_acked)
-    missing_in_db = acked - stored
-    # Acked agent messages the customer's socket (connected before the send) never got.
-    # (A customer socket that the client saw fail is the client's loss, not the server's.)
-    undelivered = {
-        t
-        for t in acked
-        if t in run.customer_connected and run.customer_connected[t] < run.msg_sent[t] and t not in run.customer_failed
-    } - set(run.customer_msg)
-    unfinished = Ticket.objects.filter(pk__in=created).exclude(status__in=["resolved", "closed"]).count()
-    return {
-        "tickets_created": len(created),
-        "tickets_answered": len(answered),
-        "tickets_created_unanswered": len(created - answered),
-        "tickets_missing_from_db": len(answered - created),
-        "double_assignments": double_db + double_clients,
-        "tickets_lost": lost.count() + len(answered - created),
-        "messages_lost": len(missing_in_db) + len(undelivered),
-        "tickets_resolved": len(created) - unfinished,
-        "tickets_unfinished_after_drain": unfinished,
-    }
-
-
-# --- Floor ---------------------------------------------------------------------------------
-
-
-async def measure_floor(database_url: str, redis_url: str, rounds: int = 300) -> dict:
-    """One PostgreSQL row-lock transaction plus one Redis publish -> receive."""
-    import psycopg
-    import redis.asyncio as aioredis
-
-    samples, pg_only, redis_only = [], [], []
-    async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        await conn.execute("CREATE TABLE IF NOT EXISTS bench_floor (id int PRIMARY KEY, n bigint NOT NULL)")
-        await conn.execute("INSERT INTO bench_floor VALUES (1, 0) ON CONFLICT DO NOTHING")
-        await conn.commit()
-        publisher = aioredis.Redis.from_url(redis_url)
-        subscriber = aioredis.Redis.from_url(redis_url)
-        pubsub = subscriber.pubsub()
-        channel = f"bench-floor-{os.getpid()}"
-        await pubsub.subscribe(channel)
-        await pubsub.get_message(timeout=1)  # subscribe confirmation
-        for i in range(rounds):
-            t0 = time.perf_counter()
-            async with conn.transaction():
-                cur = await conn.execute("SELECT id FROM bench_floor WHERE id = 1 FOR UPDATE SKIP LOCKED")
-                await cur.fetchone()
-                await conn.execute("UPDATE bench_floor SET n = n + 1 WHERE id = 1")
-            t1 = time.perf_counter()
-            await publisher.publish(channel, str(i))
-            while True:
-                message = await pubsub.get_message(timeout=1)
-                if message and message["type"] == "message":
-                    break
-            t2 = time.perf_counter()
-            if i >= 20:  # warm-up rounds are not counted
-                samples.append(t2 - t0)
-                pg_only.append(t1 - t0)
-                redis_only.append(t2 - t1)
-        await pubsub.aclose()
-        await publisher.aclose()
-        await subscriber.aclose()
-    return {"total": summary(samples), "postgres": summary(pg_only), "redis": summary(redis_only)}
 
 
 # --- Simulated agents and customers -------------------------------------------------------
@@ -526,79 +350,6 @@ async def drive(args, stack: Stack, seeded: dict) -> dict:
         },
         "_run": run,
     }
-
-
-# --- Report --------------------------------------------------------------------------------
-
-
-def versions() -> dict:
-    import channels
-    import channels_redis
-    import django
-    import psycopg
-    import redis as redis_py
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        pg = cursor.fetchone()[0]
-    return {
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "channels": channels.__version__,
-        "channels_redis": channels_redis.__version__,
-        "psycopg": psycopg.__version__,
-        "redis_py": redis_py.__version__,
-        "postgresql": pg,
-        "redis_server": redis_py.Redis.from_url(os.environ["REDIS_URL"]).info("server")["redis_version"],
-    }
-
-
-def markdown(result: dict) -> str:
-    floor = result["floor"]["total"]["p50_ms"]
-    lat = result["latency"]
-    targets = {
-        "created_to_offer": "p50 <= 15, p99 <= 60",
-        "accept_to_assigned_agent": "p99 <= 40",
-        "accept_to_assigned_customer": "p99 <= 40",
-        "message_agent_to_customer": "",
-        "freed_to_next_offer": "<= 1000",
-    }
-    lines = [
-        f"## {result['started_at']}",
-        "",
-        f"Command: `{result['command']}` ({result['effective']})  ",
-        f"Machine: {result['machine']['cpus']} CPUs, {result['machine']['platform']}  ",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()),
-        "",
-        "| figure | n | p50 ms | p95 ms | p99 ms | max ms | p50 / floor | p99 / floor | target |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for name, s in lat.items():
-        if not s.get("n"):
-            lines.append(f"| {name} | 0 | | | | | | | {targets[name]} |")
-            continue
-        lines.append(
-            f"| {name} | {s['n']} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | {s['max_ms']} | "
-            f"{s['p50_ms'] / floor:.1f}x | {s['p99_ms'] / floor:.1f}x | {targets[name]} |"
-        )
-    f = result["floor"]
-    lines += [
-        f"| floor: PG row-lock tx + Redis publish->receive | {f['total']['n']} | {f['total']['p50_ms']} | "
-        f"{f['total']['p95_ms']} | {f['total']['p99_ms']} | {f['total']['max_ms']} | 1.0x | | |",
-        "",
-        f"Throughput: {result['throughput']['created_per_s']} tickets/s created for "
-        f"{result['throughput']['steady_seconds']} s (target rate {result['args']['rate']}), "
-        f"{result['throughput']['resolved_per_s_during_steady']} resolved/s; errors: {result['error_count']} "
-        f"(REST {result['rest_errors']}) "
-        f"{result['errors'] or ''}  ",
-        f"Memory: {result['memory']['per_idle_agent_kb']} KB RSS per idle connected agent "
-        f"({result['memory']['idle_agents']} agents, web RSS {result['memory']['web_rss_before_kb']} -> "
-        f"{result['memory']['web_rss_after_kb']} KB; target <= 100 KB)  ",
-        "Integrity: " + ", ".join(f"{k} {v}" for k, v in result["integrity"].items()),
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
