@@ -213,6 +213,9 @@ SWEEPER_INTERVAL_SECONDS = _float("SWEEPER_INTERVAL_SECONDS", 0.5, 0.05)
 # --- Dispatch rules (defaults; brands may override some) --------------------------------
 OFFER_TIMEOUT_SECONDS = _int("OFFER_TIMEOUT_SECONDS", 20, 1)
 MAX_TIMEOUTS_IN_ROW = _int("MAX_TIMEOUTS_IN_ROW", 3, 1)
+# An agent who missed or declined a ticket is asked again after this, if nobody else has
+# taken it: with few agents online, a missed offer must not strand the customer.
+OFFER_RETRY_COOLDOWN_SECONDS = _int("OFFER_RETRY_COOLDOWN_SECONDS", 120, 0)
 AGENT_GRACE_SECONDS = _int("AGENT_GRACE_SECONDS", 60, 0)
 # Every process marks the agent sockets it holds as alive this often; a socket not seen for
 # the TTL (its process was killed, its consumer crashed) is removed by the sweeper.

@@ -1,11 +1,11 @@
 """Reads that span tables: who may take a ticket, where a customer stands in the queue."""
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from agents.models import AgentProfile
@@ -18,39 +18,67 @@ def offer_timeout_seconds(ticket: Ticket) -> int:
     return ticket.brand.offer_timeout_seconds or settings.OFFER_TIMEOUT_SECONDS
 
 
+def retry_cutoff() -> datetime:
+    """An agent who missed or declined a ticket before this moment may be offered it again."""
+    return timezone.now() - timedelta(seconds=settings.OFFER_RETRY_COOLDOWN_SECONDS)
+
+
 def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
     """Agents who may be offered `ticket` now, best first.
 
-    Eligible: available, connected, not suspended, certified for the brand, speaks the
-    language, has every skill tag, below capacity, not yet offered this ticket since it
-    (re-)entered the queue. Ranking: the previous agent of a reopened ticket, then quality
-    score, then longest since last assignment (fairness), then id for a stable order.
+    Eligible: an agent who can take work (AgentProfile.objects.can_take_work), certified for
+    the brand, speaking the language, with every skill tag. An agent who let this ticket's
+    offer expire or declined it since it (re-)entered the queue is skipped for the
+    OFFER_RETRY_COOLDOWN_SECONDS after that, and after it ranks behind every agent who has
+    not missed it: nobody waits forever for want of a second agent, and a second agent
+    is asked first. Ranking: the previous agent of a reopened ticket, then those who have
+    not missed it, then quality score, then longest since last assignment (fairness), then
+    id for a stable order.
     """
     qs = AgentProfile.objects.can_take_work().filter(brands=ticket.brand_id, languages__code=ticket.language)
     for tag in ticket.tags or []:
         qs = qs.filter(skills__code=tag)
-    already = Offer.objects.filter(ticket_id=ticket.pk, created_at__gte=ticket.queued_at).values("agent_id")
-    qs = qs.exclude(pk__in=already)
+    last_missed = (
+        Offer.objects.filter(
+            ticket_id=ticket.pk,
+            agent=OuterRef("pk"),
+            created_at__gte=ticket.queued_at,
+            state__in=[Offer.State.EXPIRED, Offer.State.DECLINED],
+        )
+        .order_by("-responded_at")
+        .values("responded_at")[:1]
+    )
+    qs = qs.annotate(last_missed=Subquery(last_missed)).filter(
+        Q(last_missed__isnull=True) | Q(last_missed__lte=retry_cutoff())
+    )
     previous = ticket.previous_agent_id or 0
     return qs.annotate(
-        is_previous=Case(When(pk=previous, then=Value(0)), default=Value(1), output_field=IntegerField())
-    ).order_by("is_previous", "-quality_score", F("last_assigned_at").asc(nulls_first=True), "pk")
+        is_previous=Case(When(pk=previous, then=Value(0)), default=Value(1), output_field=IntegerField()),
+        missed_before=Case(When(last_missed__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()),
+    ).order_by("is_previous", "missed_before", "-quality_score", F("last_assigned_at").asc(nulls_first=True), "pk")
 
 
 def waiting_tickets_for_agent(agent: AgentProfile, limit: int = 20) -> list[Ticket]:
-    """Queued tickets this agent could take, in queue order (priority, then age).
+    """Queued tickets this agent could take, in queue order (priority, then age), leaving
+    out those they missed or declined within the retry cooldown.
 
     Uses the agent's prefetched languages and skills when the caller loaded them."""
     languages = agent.language_codes
     skills = set(agent.skill_codes)
-    offered_before = Offer.objects.filter(ticket=OuterRef("pk"), agent=agent, created_at__gte=OuterRef("queued_at"))
+    missed_recently = Offer.objects.filter(
+        ticket=OuterRef("pk"),
+        agent=agent,
+        created_at__gte=OuterRef("queued_at"),
+        state__in=[Offer.State.EXPIRED, Offer.State.DECLINED],
+        responded_at__gt=retry_cutoff(),
+    )
     candidates = (
         Ticket.objects.filter(
             status=Ticket.Status.QUEUED,
             brand__in=AgentProfile.brands.through.objects.filter(agentprofile_id=agent.pk).values("brand_id"),
             language__in=languages,
         )
-        .exclude(Exists(offered_before))
+        .exclude(Exists(missed_recently))
         .order_by("-priority", "created_at")[:limit]
     )
     return [t for t in candidates if set(t.tags or []) <= skills]
