@@ -30,7 +30,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .adapters import client_ip
-from .errors import DomainError
+from .errors import DomainError, error_body
 from .mfa import mfa_required
 from .models import Brand, BrandApiKey, User, hash_api_key
 from .services import api_token_create
@@ -52,13 +52,6 @@ _CODES = {
     exceptions.Throttled: "rate_limited",
     exceptions.ValidationError: "invalid",
 }
-
-
-def error_body(code: str, message: str, fields=None) -> dict:
-    error = {"code": code, "message": message}
-    if fields:
-        error["fields"] = fields
-    return {"error": error}
 
 
 def exception_handler(exc, context):

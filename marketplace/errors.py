@@ -1,3 +1,14 @@
+from typing import Any
+
+
+def error_body(code: str, message: str, fields: Any = None) -> dict:
+    """The body of every API error: `{"error": {"code", "message", "fields"?}}`."""
+    error = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return {"error": error}
+
+
 class DomainError(Exception):
     """A refusal by a service: a stable machine code plus a human message.
 

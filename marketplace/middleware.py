@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 
+from .errors import error_body
 from .parsers import has_forbidden_characters
 
 # Scripts only from our own origin (no inline JS anywhere); sockets back to the same host.
@@ -62,8 +63,6 @@ class InvalidCharactersMiddleware:
     @staticmethod
     def refuse(request):
         if request.path.startswith("/api/"):
-            from .api import error_body
-
             body = error_body(
                 "invalid_characters",
                 "The request contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored.",

@@ -13,6 +13,8 @@ from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
 
+from .errors import error_body
+
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
@@ -35,9 +37,7 @@ UNAVAILABLE_ERRORS = unavailable_errors()
 
 def service_unavailable_response(request) -> HttpResponse:
     if request.path_info.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
-        response: HttpResponse = JsonResponse(
-            {"error": {"code": "service_unavailable", "message": MESSAGE}}, status=503
-        )
+        response: HttpResponse = JsonResponse(error_body("service_unavailable", MESSAGE), status=503)
     else:
         try:
             body: str = render_to_string("503.html", {"message": MESSAGE}, request=request)

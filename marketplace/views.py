@@ -2,6 +2,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 
 from agents.models import AgentProfile
+from marketplace.errors import error_body
 from marketplace.models import User
 
 
@@ -26,7 +27,5 @@ def after_login(request):
 def not_found(request, exception=None):
     # An API path no route matches (a negative ticket id) still gets the API's error shape.
     if request.path.startswith("/api/"):
-        from marketplace.api import error_body
-
         return JsonResponse(error_body("not_found", "There is no such API endpoint."), status=404)
     return render(request, "404.html", status=404)

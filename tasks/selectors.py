@@ -18,6 +18,11 @@ def offer_timeout_seconds(ticket: Ticket) -> int:
     return ticket.brand.offer_timeout_seconds or settings.OFFER_TIMEOUT_SECONDS
 
 
+def _misses(**where: Any) -> QuerySet[Offer]:
+    """Offers an agent let expire or declined (a withdrawn offer is not the agent's doing)."""
+    return Offer.objects.filter(state__in=[Offer.State.EXPIRED, Offer.State.DECLINED], **where)
+
+
 def retry_cutoff() -> datetime:
     """An agent who missed or declined a ticket before this moment may be offered it again."""
     return timezone.now() - timedelta(seconds=settings.OFFER_RETRY_COOLDOWN_SECONDS)
@@ -39,12 +44,7 @@ def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
     for tag in ticket.tags or []:
         qs = qs.filter(skills__code=tag)
     last_missed = (
-        Offer.objects.filter(
-            ticket_id=ticket.pk,
-            agent=OuterRef("pk"),
-            created_at__gte=ticket.queued_at,
-            state__in=[Offer.State.EXPIRED, Offer.State.DECLINED],
-        )
+        _misses(ticket_id=ticket.pk, agent=OuterRef("pk"), created_at__gte=ticket.queued_at)
         .order_by("-responded_at")
         .values("responded_at")[:1]
     )
@@ -65,12 +65,8 @@ def waiting_tickets_for_agent(agent: AgentProfile, limit: int = 20) -> list[Tick
     Uses the agent's prefetched languages and skills when the caller loaded them."""
     languages = agent.language_codes
     skills = set(agent.skill_codes)
-    missed_recently = Offer.objects.filter(
-        ticket=OuterRef("pk"),
-        agent=agent,
-        created_at__gte=OuterRef("queued_at"),
-        state__in=[Offer.State.EXPIRED, Offer.State.DECLINED],
-        responded_at__gt=retry_cutoff(),
+    missed_recently = _misses(
+        ticket=OuterRef("pk"), agent=agent, created_at__gte=OuterRef("queued_at"), responded_at__gt=retry_cutoff()
     )
     candidates = (
         Ticket.objects.filter(

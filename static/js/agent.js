@@ -469,15 +469,7 @@
   }
 
   function historyButton(chat) {
-    var button = el("button", {
-      type: "button",
-      className: "secondary outline",
-      "data-testid": "history-more",
-      text: chat.loadingHistory ? "Loading…" : "Earlier messages",
-    });
-    button.disabled = chat.loadingHistory;
-    button.addEventListener("click", function () { loadEarlier(chat); });
-    return el("li", { className: "history-more", style: "align-self: center; list-style: none;" }, [button]);
+    return window.UI.historyButton(chat.loadingHistory, function () { loadEarlier(chat); });
   }
 
   function loadEarlier(chat) {
@@ -503,10 +495,7 @@
 
   // Older messages go in above what the agent is reading: keep that where it was.
   function keepScrollFromBottom(render) {
-    var box = wide.matches ? ui.messages : (document.scrollingElement || document.documentElement);
-    var fromBottom = box.scrollHeight - box.scrollTop;
-    render();
-    box.scrollTop = box.scrollHeight - fromBottom;
+    window.UI.keepScrollFromBottom(wide.matches ? ui.messages : (document.scrollingElement || document.documentElement), render);
   }
 
   function sortedMessages(chat) {

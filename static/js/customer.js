@@ -203,15 +203,7 @@
   // --- earlier messages --------------------------------------------------------------------
 
   function historyButton() {
-    var button = el("button", {
-      type: "button",
-      className: "secondary outline",
-      "data-testid": "history-more",
-      text: state.loadingHistory ? "Loading…" : "Earlier messages",
-    });
-    button.disabled = state.loadingHistory;
-    button.addEventListener("click", loadEarlier);
-    return el("li", { className: "history-more", style: "align-self: center; list-style: none;" }, [button]);
+    return window.UI.historyButton(state.loadingHistory, loadEarlier);
   }
 
   function loadEarlier() {
@@ -243,10 +235,7 @@
 
   // Older messages go in above what the customer is reading: keep that where it was.
   function keepScrollFromBottom(render) {
-    var doc = document.scrollingElement || document.documentElement;
-    var fromBottom = doc.scrollHeight - doc.scrollTop;
-    render();
-    doc.scrollTop = doc.scrollHeight - fromBottom;
+    window.UI.keepScrollFromBottom(document.scrollingElement || document.documentElement, render);
   }
 
   var baseTitle = document.title;

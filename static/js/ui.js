@@ -45,5 +45,32 @@
     });
   }
 
-  window.UI = { el: el, formatTime: formatTime, bindComposer: bindComposer };
+  // The "Earlier messages" button at the top of a conversation that starts mid-way.
+  function historyButton(loading, onClick) {
+    var button = el("button", {
+      type: "button",
+      className: "secondary outline",
+      "data-testid": "history-more",
+      text: loading ? "Loading…" : "Earlier messages",
+    });
+    button.disabled = loading;
+    button.addEventListener("click", onClick);
+    return el("li", { className: "history-more", style: "align-self: center; list-style: none;" }, [button]);
+  }
+
+  // Re-render `box` (a scrolling element) without moving what the reader is looking at,
+  // when earlier messages are added above it.
+  function keepScrollFromBottom(box, render) {
+    var fromBottom = box.scrollHeight - box.scrollTop;
+    render();
+    box.scrollTop = box.scrollHeight - fromBottom;
+  }
+
+  window.UI = {
+    el: el,
+    formatTime: formatTime,
+    bindComposer: bindComposer,
+    historyButton: historyButton,
+    keepScrollFromBottom: keepScrollFromBottom,
+  };
 })();
