@@ -137,7 +137,7 @@ def small_tap_targets(page) -> list[str]:
 FOCUS_RING_JS = """
 () => {
   const el = document.activeElement;
-  if (!el || el === document.body) return null;
+  if (!el || el === document.body || el.id === 'a11y-focus-start') return null;
   const parse = (c) => { const m = c.match(/[\\d.]+/g) || [0, 0, 0, 0]; return {r: +m[0], g: +m[1], b: +m[2], a: m.length > 3 ? +m[3] : 1}; };
   const lum = ({r, g, b}) => {
     const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
@@ -149,7 +149,8 @@ FOCUS_RING_JS = """
     if (c.a >= 0.99) { back = c; break; }
   }
   const s = getComputedStyle(el);
-  const ring = parse(s.outlineColor);
+  const own = parse(s.outlineColor);  // a see-through ring is seen mixed with what is behind it
+  const ring = {r: own.a * own.r + (1 - own.a) * back.r, g: own.a * own.g + (1 - own.a) * back.g, b: own.a * own.b + (1 - own.a) * back.b};
   const [hi, lo] = [lum(ring), lum(back)].sort((a, b) => b - a);
   const id = el.getAttribute('data-testid');
   const again = el.hasAttribute('data-a11y-focused');
@@ -168,9 +169,17 @@ FOCUS_RING_JS = """
 
 def focus_ring_problems(page, presses: int = 120) -> list[str]:
     """Tab through the page from the top; every element that takes focus must show a ring."""
+    # Tab continues from the last focused or clicked element; a focusable marker at the top
+    # of the body makes the walk start at the page's first element.
     page.evaluate(
-        "() => { document.activeElement && document.activeElement.blur();"
-        " document.querySelectorAll('[data-a11y-focused]').forEach((el) => el.removeAttribute('data-a11y-focused')); }"
+        """() => {
+          document.querySelectorAll('[data-a11y-focused]').forEach((el) => el.removeAttribute('data-a11y-focused'));
+          const start = document.createElement('span');
+          start.tabIndex = -1;
+          start.id = 'a11y-focus-start';
+          document.body.prepend(start);
+          start.focus();
+        }"""
     )
     problems = []
     for _ in range(presses):
@@ -183,6 +192,7 @@ def focus_ring_problems(page, presses: int = 120) -> list[str]:
             problems.append(f"{key}: no visible focus outline ({ring['style']} {ring['width']}px)")
         elif ring["contrast"] < MIN_FOCUS_CONTRAST:
             problems.append(f"{key}: focus outline contrast {ring['contrast']:.2f}:1")
+    page.evaluate("() => document.getElementById('a11y-focus-start').remove()")
     return sorted(set(problems))
 
 

@@ -260,3 +260,47 @@ def test_applicant_and_supervisor_pages_have_no_serious_violations_and_big_tap_t
     checks.page(desk, "supervisor-application")
 
     checks.assert_clean("applicant")
+
+
+def tab_to(page, testid: str, presses: int = 60) -> None:
+    """Move keyboard focus to an element the way a keyboard user does, so :focus-visible applies."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    page.mouse.click(1, 1)  # Tab starts from the top of the page
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement && document.activeElement.dataset.testid") == testid:
+            return
+    raise AssertionError(f"{testid} never takes keyboard focus")
+
+
+def test_keyboard_focus_shows_a_clear_ring_on_the_agent_app_and_customer_chat(browser, base, agent, api_key):  # noqa: F811
+    from playwright.sync_api import expect
+
+    EmailAddress.objects.create(user=agent.user, email=agent.user.email, verified=True, primary=True)
+    agent_page = phone_context(browser).new_page()
+    agent_page.set_default_timeout(10_000)
+    log_in(agent_page, base, agent.user.email)
+    expect(agent_page.get_by_test_id("connection")).to_have_text("Connected")
+    agent_page.get_by_test_id("status-available").click()
+    expect(agent_page.get_by_test_id("status-current")).to_have_attribute("data-status", "available")
+    created = hand_over(base, api_key)
+    expect(agent_page.get_by_test_id("offer-card")).to_be_visible()
+    agent_problems = focus_ring_problems(agent_page)
+    agent_page.get_by_test_id("offer-accept").click()
+    expect(agent_page.get_by_test_id("chat-view")).to_be_visible()
+    agent_page.get_by_test_id("message-input").fill("Hi Maja")
+    agent_problems += focus_ring_problems(agent_page)
+
+    customer_page = phone_context(browser).new_page()
+    customer_page.set_default_timeout(10_000)
+    customer_page.goto(created["customer_chat_url"])
+    expect(customer_page.get_by_test_id("chat-status")).to_have_attribute("data-status", "assigned")
+    customer_page.get_by_test_id("message-input").fill("Thanks!")
+    customer_problems = focus_ring_problems(customer_page)
+
+    tab_to(agent_page, "status-available")
+    shot(agent_page, "a11y-focus-agent")
+    tab_to(customer_page, "message-send")
+    shot(customer_page, "a11y-focus-customer")
+    write_json("focus-rings", {"agent": agent_problems, "customer": customer_problems})
+    assert not agent_problems + customer_problems, "\n".join(agent_problems + customer_problems)
