@@ -47,11 +47,11 @@ class Checks:
 
     def page(self, page, name: str, *, phone: bool = False) -> None:
         page.wait_for_load_state("load")
-        shot(page, f"a11y-{name}")
         try:
             assert_accessible(page, name)
         except AssertionError as error:
             self.violations.append(str(error))
+        shot(page, f"a11y-{name}")  # after axe, which waits for transitions to end
         if phone:
             small = small_tap_targets(page)
             if small:
