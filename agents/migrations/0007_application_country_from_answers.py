@@ -30,7 +30,8 @@ def restore_country(apps, schema_editor):
     Application = apps.get_model("agents", "Application")
     for application in Application.objects.exclude(country="", country_unmatched="").iterator():
         if isinstance(application.answers.get("profile"), dict):
-            application.answers["profile"]["country"] = application.country or application.country_unmatched
+            country = application.country.code if application.country else ""
+            application.answers["profile"]["country"] = country or application.country_unmatched
             application.save(update_fields=["answers"])
 
 
