@@ -4,7 +4,6 @@ import zoneinfo
 
 from django import forms
 from django_countries import countries
-from django_countries.fields import LazyTypedChoiceField
 
 from marketplace.models import Brand
 
@@ -28,6 +27,12 @@ AVAILABILITY_CHOICES = [(f"{d}-{b}", f"{dl} {bl}") for d, dl in DAYS for b, bl i
 MAX_LANGUAGES = 5
 
 
+def country_choices() -> list[tuple[str, str]]:
+    """ISO 3166 countries by name; a callable, so the list is built (and its names
+    translated) when a form is made, not at import."""
+    return [("", "Choose your country"), *((country.code, str(country.name)) for country in countries)]
+
+
 def time_zone_choices() -> list[tuple[str, str]]:
     """Every IANA zone of a place (Europe/Stockholm, not UTC or EST5EDT), as the browser's
     Intl API names them, so the page can preselect the device's zone."""
@@ -37,8 +42,8 @@ def time_zone_choices() -> list[tuple[str, str]]:
 
 class ProfileForm(forms.Form):
     display_name = forms.CharField(min_length=2, max_length=80, help_text="Shown to customers, e.g. your first name")
-    country = LazyTypedChoiceField(
-        choices=[("", "Choose your country")] + list(countries),
+    country = forms.ChoiceField(
+        choices=country_choices,
         help_text="Where you live and work from.",
         error_messages={"required": "Choose your country from the list."},
     )

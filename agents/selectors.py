@@ -13,6 +13,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, F, Func, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
+from django_countries import countries
 
 from marketplace.models import Brand, User
 
@@ -131,7 +132,8 @@ def application_answers_for_display(*, application: Application) -> dict[str, An
     return {
         "profile": {
             "display_name": profile.get("display_name") or "",
-            "country": application.country.name if application.country else "",
+            # str() of the field's Country is its code ("" when unset).
+            "country": countries.name(str(application.country)) if application.country else "",
             "country_unmatched": application.country_unmatched,
             "time_zone": time_zone_label(profile["time_zone"]) if profile.get("time_zone") else "",
         },

@@ -57,9 +57,7 @@ def apply_step(request, step: str):
                 else redirect("apply-review")
             )
     else:
-        form = form_class(
-            initial=step_initial(step, application.answers.get(step), country=application.country.code or "")
-        )
+        form = form_class(initial=step_initial(step, application.answers.get(step), country=str(application.country)))
     position = STEP_KEYS.index(step)
     return render(
         request,
