@@ -3,6 +3,7 @@
 import zoneinfo
 
 from django import forms
+from django_countries import countries
 
 from marketplace.models import Brand
 
@@ -16,20 +17,42 @@ SKILL_CHOICES = [
     ("billing", "Billing and payments"), ("cards", "Cards"), ("fraud", "Fraud and security"),
     ("tech", "Technical troubleshooting"), ("onboarding", "Account opening"), ("disputes", "Disputes and refunds"),
 ]
+DAY_NAMES = [
+    ("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"), ("fri", "Friday"),
+    ("sat", "Saturday"), ("sun", "Sunday"),
+]
 DAYS = [("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"), ("sat", "Sat"), ("sun", "Sun")]
 BLOCKS = [("morning", "06-12"), ("afternoon", "12-18"), ("evening", "18-24"), ("night", "00-06")]
 AVAILABILITY_CHOICES = [(f"{d}-{b}", f"{dl} {bl}") for d, dl in DAYS for b, bl in BLOCKS]
 MAX_LANGUAGES = 5
 
 
+def country_choices() -> list[tuple[str, str]]:
+    """ISO 3166 countries by name; a callable, so the list is built (and its names
+    translated) when a form is made, not at import."""
+    return [("", "Choose your country"), *((country.code, str(country.name)) for country in countries)]
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA zone of a place (Europe/Stockholm, not UTC or EST5EDT), as the browser's
+    Intl API names them, so the page can preselect the device's zone."""
+    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    return [(zone, zone.replace("_", " ")) for zone in zones]
+
+
 class ProfileForm(forms.Form):
     display_name = forms.CharField(min_length=2, max_length=80, help_text="Shown to customers, e.g. your first name")
-    country = forms.RegexField(regex=r"^[A-Za-z]{2}$", max_length=2, help_text="Two-letter code, e.g. SE",
-                               error_messages={"invalid": "Use the two-letter country code, e.g. SE or DE."})
-    time_zone = forms.ChoiceField(choices=sorted((z, z) for z in zoneinfo.available_timezones() if "/" in z))
-
-    def clean_country(self):
-        return self.cleaned_data["country"].upper()
+    country = forms.ChoiceField(
+        choices=country_choices,
+        help_text="Where you live and work from.",
+        error_messages={"required": "Choose your country from the list."},
+    )
+    time_zone = forms.ChoiceField(
+        choices=[("", "Choose your time zone")] + time_zone_choices(),
+        help_text="Your availability is read in this zone.",
+        error_messages={"required": "Choose your time zone from the list."},
+        widget=forms.Select(attrs={"data-preselect": "browser-time-zone"}),
+    )
 
 
 class LanguagesForm(forms.Form):
@@ -149,11 +172,15 @@ def step_payload(step: str, form: forms.Form) -> dict:
     return {k: v for k, v in data.items()}
 
 
-def step_initial(step: str, saved: dict) -> dict:
+def step_initial(step: str, saved: dict, *, country: str = "") -> dict:
+    """The form's initial values from the saved draft; the profile's country comes from
+    its own column."""
     if step == "languages":
         return LanguagesForm.initial_from(saved)
     if step == "brands":
         return BrandsForm.initial_from(saved)
+    if step == "profile":
+        return {**(saved or {}), "country": country}
     return dict(saved or {})
 
 

@@ -10,30 +10,67 @@ from django.urls import reverse
 
 from .models import ApplicationEvent
 
-SUBJECT_PREFIX = "[Support Marketplace] "
-
 # A mail server that is down, slow or refusing for now; worth asking again later.
 # (smtplib.SMTPException is an OSError too, but naming it says what is meant.)
 RETRYABLE_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError)
 
 
+def _link(name: str) -> str:
+    # Absolute on SITE_URL: the job runs in a worker, which has no request to take a host from.
+    return f"{settings.SITE_URL}{reverse(name)}"
+
+
+def _supervisor_note(message: str) -> list[str]:
+    return ["A note from the supervisor who decided:", "", message, ""] if message else []
+
+
 def application_event_email(event: ApplicationEvent) -> tuple[str, str]:
-    """Subject and body of the e-mail telling the applicant about one event."""
+    """Subject and body of the e-mail telling the applicant about one event. A decision
+    carries the supervisor's own words, so the applicant need not log in to read them."""
     application = event.application
     kind = ApplicationEvent.Kind
+    message = event.message.strip()
     if event.kind == kind.SUBMITTED:
-        subject, body = "We received your application", "Thank you for applying. A supervisor will review it soon."
+        subject = "We received your application"
+        lines = [
+            f"Thank you for applying to {settings.SITE_NAME}. A supervisor will review your application soon,",
+            "and we will e-mail you when they have. Meanwhile you can take the brand assessments.",
+            "",
+        ]
     elif event.kind == kind.APPROVED:
-        subject, body = "Welcome aboard", "Your application was approved. Log in to open the agent app."
+        subject = "Welcome aboard"
+        lines = [
+            "Your application was approved. You start in probation: one chat at a time while you learn.",
+            "",
+            *_supervisor_note(message),
+            f"Open the agent app: {_link('agent-app')}",
+            "",
+        ]
     elif event.kind == kind.REJECTED:
         subject = "About your application"
-        body = f"We cannot approve your application now: {application.get_reject_reason_display()}.\n{event.message}"
+        lines = [f"We cannot approve your application now: {application.get_reject_reason_display()}.", ""]
+        lines += _supervisor_note(message)
         if application.retry_after:
-            body += f"\nYou may apply again from {application.retry_after:%d %B %Y}."
+            lines += [f"You may apply again from {application.retry_after:%d %B %Y}.", ""]
     else:
-        subject, body = "We need a little more information", event.message
-    status_url = f"{settings.SITE_URL}{reverse('apply-status')}"
-    return f"{SUBJECT_PREFIX}{subject}", f"{body}\n\nSee where you stand: {status_url}\n"
+        subject = "We need a little more information"
+        lines = [
+            "A supervisor needs a little more information before deciding:",
+            "",
+            message,
+            "",
+            f"Update your application: {_link('apply-start')}",
+            "",
+        ]
+    body = [
+        f"Hello {application.display_name},",
+        "",
+        *lines,
+        f"See where you stand: {_link('apply-status')}",
+        "",
+        f"The {settings.SITE_NAME} team",
+    ]
+    return f"[{settings.SITE_NAME}] {subject}", "\n".join(body) + "\n"
 
 
 @shared_task(

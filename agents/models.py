@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django_countries.fields import CountryField
 
 
 class AgentProfileQuerySet(models.QuerySet["AgentProfile"]):
@@ -156,6 +157,15 @@ class Application(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     # Draft answers, one key per wizard step; validated by the step's form on save.
     answers = models.JSONField(default=dict, blank=True)
+    # Set by the profile step. A column, not part of `answers`, so it is an ISO 3166 code
+    # from a real list that the database and the admin can filter on.
+    country = CountryField(blank=True)
+    country_unmatched = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="What the applicant typed as country before the country list, when it matched no ISO 3166 "
+        "country; kept for review until they choose one",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

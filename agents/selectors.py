@@ -3,6 +3,7 @@
 Writes live in `services.py`; these functions only query.
 """
 
+import zoneinfo
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
@@ -11,10 +12,12 @@ from django.db import NotSupportedError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, F, Func, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
+from django.utils import timezone
+from django_countries import countries
 
 from marketplace.models import Brand, User
 
-from .forms import AVAILABILITY_CHOICES, STEP_KEYS
+from .forms import BLOCKS, DAY_NAMES, LANGUAGE_CHOICES, PROFICIENCY_CHOICES, SKILL_CHOICES, STEP_KEYS
 from .models import AgentProfile, Application, AssessmentAttempt, AssessmentQuestion
 
 VETTING_PAGE_SIZE = 25
@@ -94,27 +97,66 @@ def agent_has_earned(*, agent: AgentProfile) -> bool:
 
 
 def application_missing_steps(*, application: Application) -> list[str]:
-    return [step for step in STEP_KEYS if step not in application.answers]
+    missing = [step for step in STEP_KEYS if step not in application.answers]
+    # A country typed before the country list that named no country must be chosen from
+    # the list before the application can be sent.
+    if "profile" not in missing and not application.country and application.country_unmatched:
+        missing.insert(0, "profile")
+    return missing
 
 
 def application_with_events(*, user: User) -> Application | None:
     return Application.objects.filter(user=user).prefetch_related("events").first()
 
 
+def time_zone_label(zone: str) -> str:
+    """ "Europe/Stockholm" -> "Stockholm (Europe), now UTC+01:00"."""
+    try:
+        offset = timezone.now().astimezone(zoneinfo.ZoneInfo(zone)).strftime("%z")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zone
+    region, _, place = zone.rpartition("/")
+    name = f"{place} ({region})" if region else place
+    return f"{name.replace('_', ' ')}, now UTC{offset[:3]}:{offset[3:]}"
+
+
 def application_answers_for_display(*, application: Application) -> dict[str, Any]:
-    """The draft's answers with brand names and slot labels, for review and vetting pages."""
+    """The draft's answers in words, for the review and vetting pages: language, skill,
+    brand and country names instead of codes, the time zone with its offset, and the
+    availability as the week grid the applicant ticked."""
     answers = application.answers
     brands = dict(Brand.objects.filter(pk__in=application.chosen_brand_ids).values_list("pk", "name"))
-    slots = dict(AVAILABILITY_CHOICES)
+    profile = answers.get("profile") or {}
+    languages, proficiencies, skills = dict(LANGUAGE_CHOICES), dict(PROFICIENCY_CHOICES), dict(SKILL_CHOICES)
+    chosen_slots = set((answers.get("availability") or {}).get("slots", []))
     return {
-        "profile": answers.get("profile") or {},
-        "languages": (answers.get("languages") or {}).get("languages", []),
-        "skills": (answers.get("skills") or {}).get("skills", []),
+        "profile": {
+            "display_name": profile.get("display_name") or "",
+            # str() of the field's Country is its code ("" when unset).
+            "country": countries.name(str(application.country)) if application.country else "",
+            "country_unmatched": application.country_unmatched,
+            "time_zone": time_zone_label(profile["time_zone"]) if profile.get("time_zone") else "",
+        },
+        "languages": [
+            {
+                "name": languages.get(row["code"], row["code"]),
+                "proficiency": proficiencies.get(row["proficiency"], row["proficiency"]),
+            }
+            for row in (answers.get("languages") or {}).get("languages", [])
+        ],
+        "skills": [skills.get(code, code) for code in (answers.get("skills") or {}).get("skills", [])],
         "brands": [
             {"name": brands.get(row["brand_id"], "?"), "why": row["why"]}
             for row in (answers.get("brands") or {}).get("brands", [])
         ],
-        "availability": [slots.get(s, s) for s in (answers.get("availability") or {}).get("slots", [])],
+        "availability": {
+            "blocks": [label for _, label in BLOCKS],
+            "days": [
+                {"name": day_name, "blocks": [f"{day}-{block}" in chosen_slots for block, _ in BLOCKS]}
+                for day, day_name in DAY_NAMES
+            ],
+            "any": bool(chosen_slots),
+        },
         "device": answers.get("device") or {},
     }
 
@@ -134,6 +176,23 @@ def assessment_overview(*, application: Application | None) -> list[dict[str, An
     return [{"brand": brand, "attempt": latest.get(brand.pk)} for brand in brands]
 
 
+def assessment_question_counts(*, brand: Brand) -> dict[str, int]:
+    """How many questions of each kind the brand's assessment asks, for the warning page."""
+    kinds = list(AssessmentQuestion.objects.filter(brand=brand, active=True).values_list("kind", flat=True))
+    return {
+        "choice": kinds.count(AssessmentQuestion.Kind.CHOICE),
+        "written": kinds.count(AssessmentQuestion.Kind.WRITTEN),
+    }
+
+
+def attempt_in_progress(*, application: Application, brand: Brand) -> AssessmentAttempt | None:
+    """The attempt whose clock is running, if any (it may be past its deadline: the
+    service marks it expired on the next answer or start)."""
+    return AssessmentAttempt.objects.filter(
+        application=application, brand=brand, status=AssessmentAttempt.Status.IN_PROGRESS
+    ).first()
+
+
 def attempt_of_applicant(*, user: User, attempt_id: int) -> AssessmentAttempt | None:
     return AssessmentAttempt.objects.select_related("brand").filter(pk=attempt_id, application__user=user).first()
 
@@ -149,6 +208,15 @@ def supervised_brand_ids(*, user: User) -> set[int]:
 
 def supervised_brands(*, user: User) -> QuerySet[Brand]:
     return Brand.objects.filter(pk__in=supervised_brand_ids(user=user)).order_by("name")
+
+
+def supervisor_brand_overview(*, user: User) -> list[dict[str, Any]]:
+    """The supervisor's brands, each with how many applications wait for a decision: one
+    count per brand, and a supervisor has a handful of brands."""
+    return [
+        {"brand": brand, "waiting": vetting_applications(user=user, status="open", brand=str(brand.pk)).count()}
+        for brand in supervised_brands(user=user)
+    ]
 
 
 def vetting_statuses() -> list[tuple[str, str]]:
@@ -182,14 +250,18 @@ def vetting_queue_page(
     *, user: User, status: str = "open", brand: str = "", language: str = "", page_number: str | int | None = None
 ) -> Page[dict[str, Any]]:
     """One page of the vetting queue; the database counts and slices, so a long queue costs
-    the same as a short one. Each row: the application, its language codes, its attempts."""
+    the same as a short one. Each row: the application, its language names, its attempts."""
     queryset = vetting_applications(user=user, status=status, brand=brand, language=language)
     # The page's rows are replaced by dicts below, so it is not a page of applications.
     page: Page[Any] = Paginator(queryset, VETTING_PAGE_SIZE).get_page(page_number)
+    names = dict(LANGUAGE_CHOICES)
     page.object_list = [
         {
             "application": application,
-            "languages": [row["code"] for row in (application.answers.get("languages") or {}).get("languages", [])],
+            "languages": [
+                names.get(row["code"], row["code"])
+                for row in (application.answers.get("languages") or {}).get("languages", [])
+            ],
             "attempts": list(application.attempts.all()),
         }
         for application in page.object_list

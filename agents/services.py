@@ -32,15 +32,25 @@ def application_for(*, user: User) -> Application:
 
 
 def application_save_step(*, application: Application, step: str, payload: dict) -> Application:
-    """Store one validated step of the draft. Refused once the application is with us."""
+    """Store one validated step of the draft. Refused once the application is with us.
+
+    The profile's country goes to its own column (an ISO 3166 code); a chosen country
+    replaces whatever unmatched text an older form had kept for review.
+    """
     if step not in STEP_KEYS:
         raise DomainError("unknown_step", f"There is no step {step!r}.")
+    payload = dict(payload)
+    country = payload.pop("country", None) if step == "profile" else None
     with transaction.atomic():
         locked = Application.objects.select_for_update().get(pk=application.pk)
         if not locked.is_editable:
             raise Conflict("application_locked", "Your application is with our team; it cannot be changed now.")
         locked.answers = {**locked.answers, step: payload}
-        locked.save(update_fields=["answers", "updated_at"])
+        fields = ["answers", "updated_at"]
+        if country:
+            locked.country, locked.country_unmatched = country, ""
+            fields += ["country", "country_unmatched"]
+        locked.save(update_fields=fields)
     return locked
 
 

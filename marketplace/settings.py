@@ -7,6 +7,7 @@ channel layer and an in-process sweeper, so one process on a bare machine works.
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -75,9 +76,6 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Public base URL used in links handed to brand systems (customer_chat_url). When empty,
-# the URL of the incoming request is used.
-SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 # Demo mode lets seed_demo give the demo accounts their well-known password.
 DEMO_MODE = _bool("DEMO_MODE", default=ENVIRONMENT != "production")
 
@@ -96,6 +94,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "django_countries",
     "marketplace",
     "agents",
     "tasks",
@@ -139,6 +138,20 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Site ---------------------------------------------------------------------------------
+# Public base URL of the product: every link in an e-mail and the customer_chat_url handed
+# to brand systems start with it, since a worker sending mail has no request, and a Host
+# header is whatever the client wrote. `check --deploy` refuses a local one
+# (marketplace/checks.py).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+_site = urlsplit(SITE_URL)
+if _site.scheme not in {"http", "https"} or not _site.hostname or _site.path or _site.query or _site.fragment:
+    raise ImproperlyConfigured(f"SITE_URL must be http(s)://host[:port] with no path, got {SITE_URL!r}")
+# The product's name in e-mail subjects and greetings, and in authenticator apps.
+SITE_NAME = env.str("SITE_NAME", default="Support Marketplace").strip()
+if not SITE_NAME:
+    raise ImproperlyConfigured("SITE_NAME must not be empty")
 
 # --- Database -------------------------------------------------------------------------
 try:
@@ -270,7 +283,7 @@ ACCOUNT_CHANGE_EMAIL = True
 # Only takes effect in the browser session that signed up; a link opened elsewhere still
 # verifies the address and then asks for the password.
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Support Marketplace] "
+# E-mail subjects start with "[SITE_NAME] " and links use SITE_URL (marketplace.adapters).
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support-marketplace@localhost")
 # SMTP server; read only by the SMTP backend (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
@@ -283,7 +296,7 @@ EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", default=False)
 # so marketplace.mfa.SupervisorMFAMiddleware holds them at the TOTP setup page until they
 # have an authenticator; demo installs can switch that off.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
-MFA_TOTP_ISSUER = "Support Marketplace"
+MFA_TOTP_ISSUER = SITE_NAME
 SUPERVISOR_MFA_REQUIRED = _bool("SUPERVISOR_MFA_REQUIRED", default=True)
 # API login tokens (REST and websockets): django-rest-knox stores only a hash and an expiry.
 # marketplace.ApiToken also records a fingerprint of the password it was issued under, so

@@ -27,6 +27,7 @@ urlpatterns = [
     path("apply/assessment/<int:brand_id>/start/", agent_views.assessment_start, name="assessment-start"),
     path("apply/assessment/attempt/<int:attempt_id>/", agent_views.assessment_attempt, name="assessment-attempt"),
     path("apply/<slug:step>/", agent_views.apply_step, name="apply-step"),
+    path("supervisor/", agent_views.supervisor_home, name="supervisor-home"),
     path("supervisor/applications/", agent_views.vetting_queue, name="vetting-queue"),
     path("supervisor/applications/<int:pk>/", agent_views.vetting_detail, name="vetting-detail"),
     path("supervisor/assessments/<int:attempt_id>/grade/", agent_views.assessment_grade, name="assessment-grade"),

@@ -1,9 +1,8 @@
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 
-from agents.models import AgentProfile
+from marketplace.adapters import home_path
 from marketplace.errors import error_body
-from marketplace.models import User
 
 
 def landing(request):
@@ -11,17 +10,11 @@ def landing(request):
 
 
 def after_login(request):
-    """Send each role to its home after login."""
+    """Send each role to its home: the same rule as allauth's login redirect, for links that
+    cannot know the role (the landing page, the recovery codes' Continue)."""
     if not request.user.is_authenticated:
         return redirect("account_login")
-    if AgentProfile.objects.filter(user=request.user).exists():
-        return redirect("agent-app")
-    if request.user.role == User.Role.SUPERVISOR:
-        return redirect("vetting-queue")
-    if request.user.is_staff:
-        return redirect("admin:index")
-    # Applicants (new sign-ups included) continue their application.
-    return redirect("apply-start")
+    return redirect(home_path(request.user))
 
 
 def not_found(request, exception=None):

@@ -44,6 +44,8 @@ def asgi_server(*, sweeper: bool = True, log_path: Path | None = None, **env):
         "DEMO_MODE": "true",
         # The log is read while the server runs (e-mails from the console backend).
         "PYTHONUNBUFFERED": "1",
+        # Links in e-mails and chat URLs point at this server, as they would at the real site.
+        "SITE_URL": f"http://127.0.0.1:{port}",
         **{k: str(v) for k, v in env.items()},
     }
     with open(log_path, "w") as log:

@@ -171,7 +171,7 @@ def test_password_reset_emails_a_link_that_sets_a_new_password(client, mailoutbo
     assert user.check_password(NEW_PASSWORD)
     assert client.post("/accounts/login/", {"login": user.email, "password": PASSWORD}).status_code == 200
     response = client.post("/accounts/login/", {"login": user.email, "password": NEW_PASSWORD})
-    assert response.status_code == 302 and response["Location"] == "/after-login/"
+    assert response.status_code == 302 and response["Location"] == "/apply/"  # straight to their home
     assert logged_in_user_id(client) == str(user.pk)
 
 

@@ -14,13 +14,14 @@ from .factories import AgentFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_create_ticket_returns_the_contract_shape(brand_client):
+def test_create_ticket_returns_the_contract_shape(brand_client, settings):
     response = brand_client.post("/api/v1/tickets/", TICKET_BODY, format="json")
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"id", "status", "customer_token", "customer_chat_url"}
     assert body["status"] == "queued"
-    assert body["customer_chat_url"] == f"http://testserver/chat/{body['customer_token']}/"
+    # On SITE_URL, not on the host the brand system happened to call.
+    assert body["customer_chat_url"] == f"{settings.SITE_URL}/chat/{body['customer_token']}/"
     ticket = Ticket.objects.get(pk=body["id"])
     assert ticket.transcript[0]["text"] == "My card does not work"
     assert ticket.category == "cards" and ticket.summary.startswith("Card declined")

@@ -22,8 +22,9 @@ def _supervisors_without_mfa(settings):
 
 
 def answers_for(brand) -> dict:
+    """A complete draft; the country is a column of its own (`country="SE"` where it matters)."""
     return {
-        "profile": {"display_name": "Sara", "country": "SE", "time_zone": "Europe/Stockholm"},
+        "profile": {"display_name": "Sara", "time_zone": "Europe/Stockholm"},
         "languages": {"languages": [{"code": "sv", "proficiency": "native"}, {"code": "en", "proficiency": "fluent"}]},
         "skills": {"skills": ["cards"]},
         "brands": {"brands": [{"brand_id": brand.pk, "why": "I have used their app daily for five years."}]},
@@ -46,7 +47,7 @@ def applicant_client(client, applicant):
 @pytest.fixture
 def submitted(applicant, brand):
     application = services.application_for(user=applicant)
-    Application.objects.filter(pk=application.pk).update(answers=answers_for(brand))
+    Application.objects.filter(pk=application.pk).update(answers=answers_for(brand), country="SE")
     application.refresh_from_db()
     return services.application_submit(application=application)
 
@@ -62,19 +63,48 @@ def test_apply_starts_a_draft_at_the_first_step(applicant_client, applicant):
 
 def test_each_step_saves_the_draft_and_moves_on(applicant_client, applicant):
     response = applicant_client.post(
-        "/apply/profile/", {"display_name": "Sara", "country": "se", "time_zone": "Europe/Stockholm"}
+        "/apply/profile/", {"display_name": "Sara", "country": "SE", "time_zone": "Europe/Stockholm"}
     )
     assert response["Location"] == "/apply/languages/"
-    saved = Application.objects.get(user=applicant).answers["profile"]
-    assert saved == {"display_name": "Sara", "country": "SE", "time_zone": "Europe/Stockholm"}
+    application = Application.objects.get(user=applicant)
+    assert application.answers["profile"] == {"display_name": "Sara", "time_zone": "Europe/Stockholm"}
+    assert application.country.code == "SE" and application.country.name == "Sweden"
     # Coming back later resumes at the first unfinished step, with nothing lost.
     assert applicant_client.get("/apply/")["Location"] == "/apply/languages/"
-    page = applicant_client.get("/apply/profile/")
-    assert b'value="Sara"' in page.content
+    page = applicant_client.get("/apply/profile/").content.decode()
+    assert 'value="Sara"' in page
+    assert '<option value="SE" selected>Sweden</option>' in page
+    assert '<option value="Europe/Stockholm" selected>Europe/Stockholm</option>' in page
+
+
+def test_the_country_is_chosen_from_the_iso_list_and_anything_else_is_refused_not_cut(applicant_client, applicant):
+    page = applicant_client.get("/apply/profile/").content.decode()
+    assert '<option value="" selected>Choose your country</option>' in page
+    assert '<option value="SE">Sweden</option>' in page and '<option value="DE">Germany</option>' in page
+
+    for typed in ("Sweden", "SWE", "XX", "se"):
+        response = applicant_client.post(
+            "/apply/profile/", {"display_name": "Sara", "country": typed, "time_zone": "Europe/Stockholm"}
+        )
+        assert response.status_code == 200 and "country" in response.context["form"].errors, typed
+    application = Application.objects.get(user=applicant)
+    assert application.country == "" and "profile" not in application.answers
+
+
+def test_the_time_zone_list_comes_from_the_server_with_nothing_preselected_without_the_browser(applicant_client):
+    form = applicant_client.get("/apply/profile/").context["form"]
+    zones = [value for value, _ in form.fields["time_zone"].choices]
+
+    assert zones[0] == "" and "Europe/Stockholm" in zones and "America/Argentina/Buenos_Aires" in zones
+    assert "UTC" not in zones and not any(zone.startswith("Etc/") for zone in zones)
+    html = applicant_client.get("/apply/profile/").content.decode()
+    assert 'data-preselect="browser-time-zone"' in html and "js/time-zone.js" in html
 
 
 def test_invalid_step_input_is_explained_and_nothing_is_saved(applicant_client, applicant):
-    response = applicant_client.post("/apply/profile/", {"display_name": "S", "country": "Sweden", "time_zone": "Mars/Base"})
+    response = applicant_client.post(
+        "/apply/profile/", {"display_name": "S", "country": "Swe", "time_zone": "Mars/Base"}
+    )
     assert response.status_code == 200
     form = response.context["form"]
     assert set(form.errors) == {"display_name", "country", "time_zone"}
@@ -84,7 +114,9 @@ def test_invalid_step_input_is_explained_and_nothing_is_saved(applicant_client, 
 def test_languages_need_at_least_one_and_no_duplicates(applicant_client):
     none = applicant_client.post("/apply/languages/", {})
     assert "at least one language" in str(none.context["form"].non_field_errors())
-    dup = applicant_client.post("/apply/languages/", {"code_0": "sv", "level_0": "native", "code_1": "sv", "level_1": "fluent"})
+    dup = applicant_client.post(
+        "/apply/languages/", {"code_0": "sv", "level_0": "native", "code_1": "sv", "level_1": "fluent"}
+    )
     assert "only once" in str(dup.context["form"].non_field_errors())
 
 
@@ -101,7 +133,9 @@ def test_brand_choice_needs_a_reason(applicant_client, applicant, brand):
 def test_device_step_requires_a_working_live_connection(applicant_client):
     failed = applicant_client.post("/apply/device/", {"websocket_ok": "no", "quiet_place": "on"})
     assert "live connection" in str(failed.context["form"].errors["websocket_ok"])
-    passed = applicant_client.post("/apply/device/", {"websocket_ok": "yes", "notifications": "granted", "quiet_place": "on"})
+    passed = applicant_client.post(
+        "/apply/device/", {"websocket_ok": "yes", "notifications": "granted", "quiet_place": "on"}
+    )
     assert passed.status_code == 302
 
 
@@ -127,7 +161,7 @@ def test_complete_application_is_sent_and_the_applicant_is_emailed(
     applicant, brand, mailoutbox, django_capture_on_commit_callbacks
 ):
     application = services.application_for(user=applicant)
-    Application.objects.filter(pk=application.pk).update(answers=answers_for(brand))
+    Application.objects.filter(pk=application.pk).update(answers=answers_for(brand), country="SE")
     with django_capture_on_commit_callbacks(execute=True):
         services.application_submit(application=application)
     application.refresh_from_db()
@@ -142,10 +176,77 @@ def test_a_second_submission_while_one_is_open_is_refused(submitted):
 
 
 def test_a_sent_application_cannot_be_edited(applicant_client, submitted):
-    response = applicant_client.post("/apply/profile/", {"display_name": "Changed", "country": "SE", "time_zone": "Europe/Oslo"})
+    response = applicant_client.post(
+        "/apply/profile/", {"display_name": "Changed", "country": "SE", "time_zone": "Europe/Oslo"}
+    )
     assert response["Location"] == "/apply/status/"
     submitted.refresh_from_db()
     assert submitted.answers["profile"]["display_name"] == "Sara"
+
+
+def test_the_review_page_shows_names_not_codes(applicant_client, applicant, brand):
+    application = services.application_for(user=applicant)
+    Application.objects.filter(pk=application.pk).update(answers=answers_for(brand), country="SE")
+
+    page = applicant_client.get("/apply/review/")
+    answers = page.context["answers"]
+    html = page.content.decode()
+
+    assert answers["profile"]["country"] == "Sweden"
+    assert answers["profile"]["time_zone"].startswith("Stockholm (Europe), now UTC+0")
+    assert [(row["name"], row["proficiency"]) for row in answers["languages"]] == [
+        ("Swedish", "Native"),
+        ("English", "Fluent"),
+    ]
+    assert answers["skills"] == ["Cards"]
+    assert answers["brands"][0]["name"] == brand.name
+    monday, saturday = answers["availability"]["days"][0], answers["availability"]["days"][5]
+    assert answers["availability"]["blocks"] == ["06-12", "12-18", "18-24", "00-06"]
+    assert (monday["name"], monday["blocks"]) == ("Monday", [False, False, True, False])
+    assert (saturday["name"], saturday["blocks"]) == ("Saturday", [True, False, False, False])
+    for shown in (
+        "Sweden",
+        "Swedish (native)",
+        "English (fluent)",
+        "Cards",
+        "Stockholm (Europe)",
+        "Monday",
+        "Saturday",
+    ):
+        assert shown in html, shown
+    for code in (">SE<", "sv (", "mon-evening", "Europe/Stockholm"):
+        assert code not in html, code
+
+
+def test_a_country_that_matched_no_iso_code_is_shown_and_must_be_chosen_before_sending(
+    applicant_client, applicant, brand
+):
+    """What an older form stored and the country list could not place is kept for review."""
+    application = services.application_for(user=applicant)
+    Application.objects.filter(pk=application.pk).update(answers=answers_for(brand), country_unmatched="XX")
+
+    review = applicant_client.get("/apply/review/").content.decode()
+    assert "Not a country we know: “XX”" in review and 'data-testid="apply-submit"' not in review
+    assert applicant_client.get("/apply/")["Location"] == "/apply/profile/"
+    assert "You wrote “XX” as your country" in applicant_client.get("/apply/profile/").content.decode()
+    with pytest.raises(DomainError) as refused:
+        services.application_submit(application=application)
+    assert refused.value.code == "application_incomplete"
+
+    applicant_client.post("/apply/profile/", {"display_name": "Sara", "country": "NO", "time_zone": "Europe/Oslo"})
+    application.refresh_from_db()
+    assert (application.country.code, application.country_unmatched) == ("NO", "")
+    assert applicant_client.get("/apply/")["Location"] == "/apply/review/"
+
+
+def test_the_supervisor_sees_the_unmatched_country_of_a_sent_application(client, supervisor, submitted):
+    Application.objects.filter(pk=submitted.pk).update(country="", country_unmatched="UK?")
+    client.force_login(supervisor)
+
+    page = client.get(f"/supervisor/applications/{submitted.pk}/").content.decode()
+
+    assert "Not a country we know: “UK?”" in page
+    assert "choose your country" not in page  # that link is for the applicant
 
 
 def test_status_page_shows_where_the_applicant_stands(applicant_client, submitted):
@@ -164,7 +265,7 @@ def test_agents_skip_the_application(client, agent):
 def test_supervisor_sees_applications_for_their_brands_only(client, supervisor, submitted, other_brand):
     stranger = UserFactory(email="x@example.test", role=User.Role.APPLICANT)
     other = services.application_for(user=stranger)
-    Application.objects.filter(pk=other.pk).update(answers=answers_for(other_brand))
+    Application.objects.filter(pk=other.pk).update(answers=answers_for(other_brand), country="DK")
     other.refresh_from_db()
     services.application_submit(application=other)
     client.force_login(supervisor)

@@ -35,7 +35,7 @@ def questions(brand):
 def sent(db, brand):
     user = UserFactory(email="ann@example.test", role="applicant")
     application = services.application_for(user=user)
-    Application.objects.filter(pk=application.pk).update(answers=answers_for(brand))
+    Application.objects.filter(pk=application.pk).update(answers=answers_for(brand), country="SE")
     application.refresh_from_db()
     return services.application_submit(application=application)
 
@@ -138,7 +138,10 @@ def test_the_whole_assessment_through_the_pages(client, sent, brand, questions, 
     choice, written = questions
     client.force_login(sent.user)
     status = client.get("/apply/status/").content.decode()
-    assert 'data-testid="assessment-start"' in status
+    assert f'href="/apply/assessment/{brand.pk}/start/"' in status and 'data-testid="assessment-start"' in status
+    warning = client.get(f"/apply/assessment/{brand.pk}/start/").content.decode()
+    assert 'data-testid="assessment-warning"' in warning
+    assert not AssessmentAttempt.objects.exists()  # opening the page starts no clock
     started = client.post(f"/apply/assessment/{brand.pk}/start/")
     attempt = AssessmentAttempt.objects.get(application=sent)
     assert started["Location"] == f"/apply/assessment/attempt/{attempt.pk}/"
@@ -163,3 +166,51 @@ def test_seed_demo_adds_a_question_bank(db):
     call_command("seed_demo")
     assert AssessmentQuestion.objects.filter(brand__slug="demo", kind="choice").count() == 4
     assert AssessmentQuestion.objects.filter(brand__slug="demo", kind="written").count() == 2
+
+
+# --- The warning before the clock starts -------------------------------------------------------
+
+
+def test_the_start_page_warns_of_the_time_and_starts_nothing_until_start_is_pressed(client, sent, brand, questions):
+    client.force_login(sent.user)
+
+    page = client.get(f"/apply/assessment/{brand.pk}/start/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    warning = f"You will have {brand.assessment_minutes} minutes.</strong>\n      The timer starts when you press Start; it keeps running if you leave"
+    assert warning in html
+    assert "4 multiple-choice questions" in html and "1 customer message to answer in writing" in html
+    assert 'method="post"' in html and 'data-testid="assessment-start-confirm"' in html
+    assert not AssessmentAttempt.objects.exists()
+
+    client.post(f"/apply/assessment/{brand.pk}/start/")
+    [attempt] = AssessmentAttempt.objects.all()
+    assert attempt.status == "in_progress"
+
+
+def test_coming_back_to_the_start_page_while_the_clock_runs_goes_to_the_attempt(client, sent, brand, questions):
+    attempt = services.assessment_start(application=sent, brand=brand)
+    client.force_login(sent.user)
+
+    response = client.get(f"/apply/assessment/{brand.pk}/start/")
+
+    assert response["Location"] == f"/apply/assessment/attempt/{attempt.pk}/"
+    assert AssessmentAttempt.objects.count() == 1
+
+
+def test_a_brand_without_questions_says_so_and_offers_no_start(client, sent, brand):
+    client.force_login(sent.user)
+
+    html = client.get(f"/apply/assessment/{brand.pk}/start/").content.decode()
+
+    assert 'data-testid="no-assessment"' in html and "assessment-start-confirm" not in html
+
+
+def test_outsiders_cannot_open_the_start_page(client, sent, brand, other_brand, questions):
+    assert client.get(f"/apply/assessment/{brand.pk}/start/")["Location"].startswith("/accounts/login/")
+    client.force_login(sent.user)
+    assert client.get(f"/apply/assessment/{other_brand.pk}/start/").status_code == 404  # a brand not chosen
+    client.force_login(UserFactory(email="nosy@example.test", role="applicant"))
+    assert client.get(f"/apply/assessment/{brand.pk}/start/").status_code == 404  # no application at all
+    assert not AssessmentAttempt.objects.exists()

@@ -106,6 +106,10 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
         staff=ANSWER_APPLY,
     ),
     ("page", "GET /apply/status/"): row(login("/apply/status/"), **dict.fromkeys(PEOPLE, "200")),
+    ("page", "GET /supervisor/"): row(
+        login("/supervisor/"),
+        **{**dict.fromkeys(PEOPLE, "403"), "other_supervisor": "200", "supervisor": "200"},
+    ),
     ("page", "GET /supervisor/applications/"): row(
         login("/supervisor/applications/"),
         **{**dict.fromkeys(PEOPLE, "403"), "other_supervisor": "200", "supervisor": "200"},

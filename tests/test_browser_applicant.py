@@ -44,7 +44,10 @@ def test_new_applicant_becomes_an_agent_on_a_phone(browser, brand, supervisor): 
     email = f"new.agent.{uuid.uuid4().hex[:8]}@example.test"
 
     with asgi_server(log_path=log, SUPERVISOR_MFA_REQUIRED="false") as base:
-        page = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+        # The phone is set to Stockholm time: the profile step preselects that zone.
+        page = browser.new_context(
+            viewport=PHONE, is_mobile=True, has_touch=True, timezone_id="Europe/Stockholm"
+        ).new_page()
         page.set_default_timeout(10_000)
 
         page.goto(f"{base}/accounts/signup/")
@@ -65,15 +68,24 @@ def test_new_applicant_becomes_an_agent_on_a_phone(browser, brand, supervisor): 
             page.click("form [type=submit]")
 
         page.goto(f"{base}/apply/")
+        # Preselected from the browser's own zone, and still an ordinary select.
+        expect(page.locator("select[name=time_zone]")).to_have_value("Europe/Stockholm")
+        expect(page.locator("select[name=time_zone]")).to_have_attribute("data-preselected", "yes")
         page.fill("input[name=display_name]", "Nova")
         page.reload()  # typed but not yet saved: kept in the browser, nothing lost
         expect(page.locator("input[name=display_name]")).to_have_value("Nova")
-        page.fill("input[name=country]", "se")
-        page.select_option("select[name=time_zone]", "Europe/Stockholm")
+        expect(page.locator("select[name=time_zone]")).to_have_value("Europe/Stockholm")
+        expect(page.locator("select[name=country]")).to_have_value("")  # no guess: chosen by the applicant
+        page.select_option("select[name=country]", label="Sweden")
+        expect(page.locator("select[name=country]")).to_have_value("SE")
+        page.wait_for_timeout(300)  # Pico fades the select's text colour in after a change
+        shot(page, "apply-country")
         shot(page, "applicant-03-profile")
         page.get_by_test_id("apply-next").click()
-        page.select_option("select[name=code_0]", "en")
-        page.select_option("select[name=level_0]", "fluent")
+        page.select_option("select[name=code_0]", "sv")
+        page.select_option("select[name=level_0]", "native")
+        page.select_option("select[name=code_1]", "en")
+        page.select_option("select[name=level_1]", "fluent")
         page.get_by_test_id("apply-next").click()
         page.check("input[name=skills][value=cards]")
         page.get_by_test_id("apply-next").click()
@@ -89,11 +101,25 @@ def test_new_applicant_becomes_an_agent_on_a_phone(browser, brand, supervisor): 
         shot(page, "applicant-05-device")
         page.get_by_test_id("apply-next").click()
         expect(page.get_by_test_id("answers")).to_contain_text("Nova")
+        expect(page.get_by_test_id("answer-country")).to_have_text("Sweden")
+        expect(page.get_by_test_id("answer-languages")).to_have_text("Swedish (native), English (fluent)")
+        expect(page.get_by_test_id("answer-skills")).to_have_text("Cards")
+        expect(page.get_by_test_id("answer-time-zone")).to_contain_text("Stockholm (Europe)")
+        expect(page.get_by_test_id("answer-availability")).to_contain_text("Monday")
+        for code in ("SE", "sv", "mon-evening"):
+            expect(page.get_by_test_id("answers")).not_to_contain_text(code)
+        shot(page, "apply-review")
         shot(page, "applicant-06-review")
         page.get_by_test_id("apply-submit").click()
         expect(page.get_by_test_id("application-status")).to_have_attribute("data-status", "submitted")
 
         page.get_by_test_id("assessment-start").click()
+        expect(page.get_by_test_id("assessment-warning")).to_contain_text(
+            f"You will have {brand.assessment_minutes} minutes. The timer starts when you press Start"
+        )
+        expect(page.get_by_test_id("assessment-timer")).to_have_count(0)  # the clock has not started
+        shot(page, "assessment-warning")
+        page.get_by_test_id("assessment-start-confirm").click()
         expect(page.get_by_test_id("assessment-timer")).to_contain_text("Time left")
         for question in page.get_by_test_id("question").all():
             if question.get_attribute("data-kind") == "choice":

@@ -134,7 +134,7 @@ def test_the_job_finds_the_event_by_id_and_tells_of_a_request_for_information(se
 
     [email] = mailoutbox
     assert email.subject == "[Support Marketplace] We need a little more information"
-    assert email.body.startswith("Which hours?\n")
+    assert "\nWhich hours?\n" in email.body
 
 
 @pytest.mark.django_db

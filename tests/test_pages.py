@@ -71,7 +71,7 @@ def test_new_agent_sees_the_first_day_guide_until_a_case_is_resolved(client, bra
 
 @pytest.mark.parametrize(
     "role, staff, target",
-    [("applicant", False, "/apply/"), ("supervisor", True, "/supervisor/applications/"), ("staff", True, "/admin/")],
+    [("applicant", False, "/apply/"), ("supervisor", True, "/supervisor/"), ("staff", True, "/admin/")],
 )
 def test_after_login_each_role_lands_at_home(client, role, staff, target, settings):
     settings.SUPERVISOR_MFA_REQUIRED = False

@@ -46,6 +46,9 @@ def django_setup_with(**env) -> subprocess.CompletedProcess:
         ({"PROXY_COUNT": "0"}, "PROXY_COUNT must be >= 1"),
         ({"API_TOKEN_TTL_HOURS": "a month"}, "API_TOKEN_TTL_HOURS must be an integer"),
         ({"SECURE_HSTS_SECONDS": "-1"}, "SECURE_HSTS_SECONDS must be >= 0"),
+        ({"SITE_URL": "example.com"}, "SITE_URL must be http(s)://host[:port] with no path"),
+        ({"SITE_URL": "https://example.com/support"}, "SITE_URL must be http(s)://host[:port] with no path"),
+        ({"SITE_NAME": " "}, "SITE_NAME must not be empty"),
     ],
 )
 def test_bad_settings_fail_fast_with_a_clear_message(env, message):
@@ -77,7 +80,14 @@ def brand_client(key: str) -> APIClient:
 def production_env(**extra) -> dict:
     clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ENVIRONMENT", "SECRET_KEY", "ALLOWED_HOSTS"}}
     secret = secrets.token_urlsafe(48)[:50]
-    return {**clean, "ENVIRONMENT": "production", "SECRET_KEY": secret, "ALLOWED_HOSTS": "example.com", **extra}
+    return {
+        **clean,
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": secret,
+        "ALLOWED_HOSTS": "example.com",
+        "SITE_URL": "https://example.com",
+        **extra,
+    }
 
 
 def test_production_settings_pass_the_deployment_check_with_nothing_silenced():
@@ -91,6 +101,29 @@ def test_production_settings_pass_the_deployment_check_with_nothing_silenced():
     )
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "site_url, problem",
+    [
+        ("http://127.0.0.1:8000", "marketplace.E001"),
+        ("http://localhost", "marketplace.E001"),
+        ("http://example.com", "marketplace.W002"),
+    ],
+)
+def test_the_deployment_check_refuses_a_local_site_url_and_warns_of_plain_http(site_url, problem):
+    """Links in e-mails are built on SITE_URL; its development default would send every
+    reader to their own machine."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=production_env(SITE_URL=site_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert problem in result.stdout + result.stderr
+    assert (result.returncode != 0) == problem.startswith("marketplace.E")
 
 
 HTTPS_SETTINGS = (

@@ -11,7 +11,7 @@ from .applicant import (
     assessment_attempt,
     assessment_start,
 )
-from .supervisor import assessment_grade, vetting_detail, vetting_queue
+from .supervisor import assessment_grade, supervisor_home, vetting_detail, vetting_queue
 
 __all__ = [
     "agent_app",
@@ -23,6 +23,7 @@ __all__ = [
     "assessment_attempt",
     "assessment_grade",
     "assessment_start",
+    "supervisor_home",
     "vetting_detail",
     "vetting_queue",
 ]

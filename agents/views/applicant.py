@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from marketplace.errors import DomainError
 from marketplace.models import Brand
@@ -51,9 +51,13 @@ def apply_step(request, step: str):
                 messages.success(request, "Saved. Come back any time to continue.")
                 return redirect("apply-status")
             position = STEP_KEYS.index(step)
-            return redirect("apply-step", step=STEP_KEYS[position + 1]) if position + 1 < len(STEP_KEYS) else redirect("apply-review")
+            return (
+                redirect("apply-step", step=STEP_KEYS[position + 1])
+                if position + 1 < len(STEP_KEYS)
+                else redirect("apply-review")
+            )
     else:
-        form = form_class(initial=step_initial(step, application.answers.get(step)))
+        form = form_class(initial=step_initial(step, application.answers.get(step), country=str(application.country)))
     position = STEP_KEYS.index(step)
     return render(
         request,
@@ -84,13 +88,14 @@ def apply_review(request):
         else:
             messages.success(request, "Application sent. We will e-mail you when a supervisor has looked at it.")
             return redirect("apply-status")
+    titles = {key: title for key, title, _ in STEPS}
     return render(
         request,
         "apply/review.html",
         {
             "application": application,
             "answers": selectors.application_answers_for_display(application=application),
-            "missing": selectors.application_missing_steps(application=application),
+            "missing": [(step, titles[step]) for step in selectors.application_missing_steps(application=application)],
             "steps": _steps_context(application, "review"),
         },
     )
@@ -122,10 +127,23 @@ def apply_restart(request):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def assessment_start(request, brand_id: int):
+    """GET: what the timed assessment is and that the clock starts with the Start button;
+    POST (that button): start it. Opening the page never starts the clock."""
     application = get_object_or_404(Application, user=request.user)
     brand = get_object_or_404(Brand, pk=brand_id)
+    if request.method == "GET":
+        if brand.pk not in application.chosen_brand_ids:
+            raise Http404
+        running = selectors.attempt_in_progress(application=application, brand=brand)
+        if running is not None:
+            return redirect("assessment-attempt", attempt_id=running.pk)
+        return render(
+            request,
+            "apply/assessment_start.html",
+            {"brand": brand, "counts": selectors.assessment_question_counts(brand=brand), "application": application},
+        )
     try:
         attempt = services.assessment_start(application=application, brand=brand)
     except DomainError as exc:
@@ -156,7 +174,12 @@ def assessment_attempt(request, attempt_id: int):
             messages.success(request, f"Thank you. Your {attempt.brand.name} assessment was handed in.")
             return redirect("apply-status")
     questions = [
-        {"q": q, "error": errors.get(str(q.pk)), "given": given.get(str(q.pk), ""), "options": list(enumerate(q.options))}
+        {
+            "q": q,
+            "error": errors.get(str(q.pk)),
+            "given": given.get(str(q.pk), ""),
+            "options": list(enumerate(q.options)),
+        }
         for q in selectors.assessment_questions(attempt=attempt)
     ]
     return render(

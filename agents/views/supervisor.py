@@ -1,9 +1,9 @@
-"""The supervisors' vetting desk: the queue, one application with its decision form, and
-the grading of written assessment replies."""
+"""The supervisors' pages: their home, the vetting desk (the queue, one application with its
+decision form) and the grading of written assessment replies."""
 
 from functools import wraps
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +25,20 @@ def supervisor_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+@supervisor_required
+def supervisor_home(request):
+    """Where a supervisor lands after login and after setting up two-factor authentication."""
+    return render(
+        request,
+        "supervisor/home.html",
+        {
+            "brands": selectors.supervisor_brand_overview(user=request.user),
+            # Platform staff only; a supervisor flagged staff by mistake is still kept out.
+            "show_admin": admin.site.has_permission(request),
+        },
+    )
 
 
 @supervisor_required
