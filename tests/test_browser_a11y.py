@@ -192,7 +192,7 @@ def test_applicant_and_supervisor_pages_have_no_serious_violations_and_big_tap_t
     page.get_by_test_id("apply-next").click()  # empty: the errors are shown
     checks.page(page, "apply-profile-errors", phone=True)
     page.fill("input[name=display_name]", "Nova")
-    page.fill("input[name=country]", "se")
+    page.select_option("select[name=country]", "SE")
     page.select_option("select[name=time_zone]", "Europe/Stockholm")
     page.get_by_test_id("apply-next").click()
     checks.page(page, "apply-languages", phone=True)
@@ -219,6 +219,9 @@ def test_applicant_and_supervisor_pages_have_no_serious_violations_and_big_tap_t
     expect(page.get_by_test_id("application-status")).to_have_attribute("data-status", "submitted")
     checks.page(page, "apply-status", phone=True)
     page.get_by_test_id("assessment-start").click()
+    expect(page.get_by_test_id("assessment-warning")).to_be_visible()
+    checks.page(page, "apply-assessment-warning", phone=True)
+    page.get_by_test_id("assessment-start-confirm").click()
     expect(page.get_by_test_id("assessment-timer")).to_contain_text("Time left")
     checks.page(page, "apply-assessment", phone=True)
     for question in page.get_by_test_id("question").all():
@@ -250,6 +253,9 @@ def test_applicant_and_supervisor_pages_have_no_serious_violations_and_big_tap_t
     desk.click(SUBMIT)
     desk.wait_for_url(f"{base}/accounts/2fa/recovery-codes/")
     checks.page(desk, "totp-recovery-codes")
+    desk.get_by_test_id("recovery-continue").click()
+    desk.wait_for_url(f"{base}/supervisor/")
+    checks.page(desk, "supervisor-home")
     desk.goto(f"{base}/accounts/2fa/")
     checks.page(desk, "totp-overview")
     desk.goto(f"{base}/supervisor/applications/")
