@@ -390,7 +390,8 @@ def push_subscription_save(
         )
         for agent_id in agent_ids:
             _refresh_has_push(agent_id)
-    return subscription, created
+    # New to this agent, even when the browser was another agent's before.
+    return subscription, created or previous != agent.pk
 
 
 def push_subscription_delete(*, agent: AgentProfile, endpoint: object) -> None:
