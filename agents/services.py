@@ -376,7 +376,7 @@ def push_subscription_save(
     auth = _b64url_bytes(auth, field="auth", length=16)
     with transaction.atomic():
         previous = PushSubscription.objects.filter(endpoint=endpoint).values_list("agent_id", flat=True).first()
-        agent_ids = sorted({agent.pk, previous} - {None})
+        agent_ids = sorted({agent.pk} if previous is None else {agent.pk, previous})
         list(AgentProfile.objects.select_for_update().filter(pk__in=agent_ids).order_by("pk").values_list("pk"))
         subscription, created = PushSubscription.objects.update_or_create(
             endpoint=endpoint,

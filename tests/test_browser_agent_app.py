@@ -42,7 +42,7 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
-def phone_page(browser, base: str, agent, *, permissions=(), context=None):
+def phone_page(browser, base: str, agent, *, permissions=(), context=None):  # noqa: F811
     EmailAddress.objects.get_or_create(
         user=agent.user, email=agent.user.email, defaults={"verified": True, "primary": True}
     )
@@ -228,11 +228,7 @@ def test_the_app_installs_as_a_pwa_and_starts_offline(browser, agent, tmp_path):
         page.context.set_offline(False)
 
 
-def test_a_hidden_tab_gets_a_notification_of_the_offer(
-    browser,
-    brand,
-    api_key,  # noqa: F811
-):
+def test_a_hidden_tab_gets_a_notification_of_the_offer(browser, brand, api_key):  # noqa: F811
     from playwright.sync_api import expect
 
     agent = AgentFactory(brands=[brand], user__email="hidden@example.test")
