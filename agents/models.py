@@ -56,6 +56,9 @@ class AgentProfile(models.Model):
     # whenever they change, with this row locked, so dispatch can filter on one column.
     connections = models.PositiveSmallIntegerField(default=0, help_text="Live agent sockets (heartbeat within the TTL)")
     disconnected_at = models.DateTimeField(null=True, blank=True)
+    # A copy of "has a PushSubscription", kept by the subscription services, so making an
+    # offer reads it from the row dispatch already locked instead of querying per offer.
+    has_push = models.BooleanField(default=False)
 
     objects = AgentProfileQuerySet.as_manager()
 
@@ -97,6 +100,27 @@ class AgentConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} on {self.server}"
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push subscription: where to post an offer while the app is closed.
+
+    `endpoint` is the push service's URL for that browser; `p256dh` and `auth` are the
+    browser's keys that the payload is encrypted to. The push service answers 404 or 410
+    once the browser dropped it: then the row is deleted.
+    """
+
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.CharField(max_length=2048, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(max_length=400, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    failure_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"push for {self.agent_id} via {self.endpoint[:60]}"
 
 
 class AgentLanguage(models.Model):
@@ -273,7 +297,9 @@ class AssessmentAttempt(models.Model):
         ordering = ["-started_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["application", "brand"], condition=models.Q(status="in_progress"), name="one_open_attempt_per_brand"
+                fields=["application", "brand"],
+                condition=models.Q(status="in_progress"),
+                name="one_open_attempt_per_brand",
             )
         ]
 

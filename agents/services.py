@@ -1,11 +1,15 @@
 """Writes for the applicant journey: drafts, submission, the supervisor's decision, the
 brand assessments. Reads are in `selectors.py`; e-mails go out from `jobs.py`."""
 
+import base64
+import binascii
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
@@ -21,6 +25,7 @@ from .models import (
     ApplicationEvent,
     AssessmentAttempt,
     AssessmentQuestion,
+    PushSubscription,
 )
 from .selectors import application_missing_steps, assessment_questions, supervised_brand_ids
 
@@ -92,9 +97,7 @@ def application_restart(*, application: Application) -> Application:
         if locked.status != Application.Status.REJECTED:
             raise Conflict("application_not_rejected", "Only a refused application can be started again.")
         if locked.retry_after and timezone.now() < locked.retry_after:
-            raise Conflict(
-                "retry_not_yet", f"You can apply again from {locked.retry_after:%d %B %Y}."
-            )
+            raise Conflict("retry_not_yet", f"You can apply again from {locked.retry_after:%d %B %Y}.")
         locked.status = Application.Status.DRAFT
         locked.save(update_fields=["status", "updated_at"])
     return locked
@@ -119,7 +122,9 @@ def application_decide(
         if not mine:
             raise Forbidden("not_your_brand", "You do not supervise any brand this applicant chose.")
         if locked.status not in Application.OPEN:
-            raise Conflict("application_not_open", f"This application is already {locked.get_status_display().lower()}.")
+            raise Conflict(
+                "application_not_open", f"This application is already {locked.get_status_display().lower()}."
+            )
         if decision == "info" and locked.status != Application.Status.SUBMITTED:
             raise Conflict("info_already_requested", "More information has already been requested.")
         now = timezone.now()
@@ -128,13 +133,17 @@ def application_decide(
             locked.status, kind = Application.Status.APPROVED, ApplicationEvent.Kind.APPROVED
         elif decision == "reject":
             if reason not in Application.RejectReason.values:
-                raise DomainError("reason_required", "Choose a reason for the refusal.", fields={"reason": ["Required."]})
+                raise DomainError(
+                    "reason_required", "Choose a reason for the refusal.", fields={"reason": ["Required."]}
+                )
             locked.status, kind = Application.Status.REJECTED, ApplicationEvent.Kind.REJECTED
             locked.reject_reason = reason
             locked.retry_after = now + timedelta(days=settings.APPLICATION_RETRY_DAYS)
         else:
             if not message:
-                raise DomainError("message_required", "Tell the applicant what you need.", fields={"message": ["Required."]})
+                raise DomainError(
+                    "message_required", "Tell the applicant what you need.", fields={"message": ["Required."]}
+                )
             locked.status, kind = Application.Status.INFO_REQUESTED, ApplicationEvent.Kind.INFO_REQUESTED
         locked.decided_at, locked.decided_by, locked.decision_message = now, supervisor, message
         locked.save()
@@ -155,7 +164,9 @@ def _make_agent(application: Application, *, brand_ids: set[int]) -> AgentProfil
     )
     profile.brands.add(*brand_ids)
     for row in answers["languages"]["languages"]:
-        AgentLanguage.objects.update_or_create(agent=profile, code=row["code"], defaults={"proficiency": row["proficiency"]})
+        AgentLanguage.objects.update_or_create(
+            agent=profile, code=row["code"], defaults={"proficiency": row["proficiency"]}
+        )
     for code in answers.get("skills", {}).get("skills", []):
         AgentSkill.objects.get_or_create(agent=profile, code=code)
     User.objects.filter(pk=user.pk).update(role=User.Role.AGENT)
@@ -202,9 +213,13 @@ def assessment_start(*, application: Application, brand: Brand) -> AssessmentAtt
         if finished:
             allowed = max(finished) + timedelta(days=settings.ASSESSMENT_RETAKE_DAYS)
             if timezone.now() < allowed:
-                raise Conflict("retake_not_yet", f"You can take this assessment again from {allowed:%d %B %Y %H:%M} UTC.")
+                raise Conflict(
+                    "retake_not_yet", f"You can take this assessment again from {allowed:%d %B %Y %H:%M} UTC."
+                )
         if not AssessmentQuestion.objects.filter(brand=brand, active=True).exists():
-            raise Conflict("no_assessment", f"{brand.name} has no assessment yet; a supervisor will decide without one.")
+            raise Conflict(
+                "no_assessment", f"{brand.name} has no assessment yet; a supervisor will decide without one."
+            )
         return AssessmentAttempt.objects.create(
             application=locked, brand=brand, deadline=timezone.now() + timedelta(minutes=brand.assessment_minutes)
         )
@@ -312,3 +327,108 @@ def assessment_grade(*, attempt_id: int, supervisor: User, scores: dict) -> Asse
         _finish(attempt, written)
         attempt.save()
     return attempt
+
+
+# --- Web Push subscriptions ---------------------------------------------------------------
+# Each write locks the agent row first and rewrites `has_push` from the rows, so the copy
+# dispatch reads can never say "no" while a subscription exists (or the other way round).
+
+
+def _b64url_bytes(value: object, *, field: str, length: int) -> str:
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise DomainError("invalid_subscription", f"keys.{field} must be base64url text.", fields={field: ["required"]})
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, binascii.Error):
+        raw = b""
+    if len(raw) != length or (field == "p256dh" and raw[0] != 4):
+        raise DomainError(
+            "invalid_subscription",
+            f"keys.{field} is not a browser push key.",
+            fields={field: [f"expected {length} bytes, base64url"]},
+        )
+    return value.rstrip("=")
+
+
+def _push_endpoint(value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > 2048:
+        raise DomainError("invalid_subscription", "endpoint must be a URL.", fields={"endpoint": ["required"]})
+    url = urlsplit(value)
+    host = (url.hostname or "").lower()
+    known = any(host == allowed or host.endswith("." + allowed) for allowed in settings.WEB_PUSH_HOSTS)
+    if url.scheme not in settings.WEB_PUSH_SCHEMES or not known:
+        raise DomainError(
+            "push_endpoint_not_allowed",
+            "endpoint must be an https URL of a browser push service.",
+            fields={"endpoint": ["not a known push service"]},
+        )
+    return value
+
+
+def _refresh_has_push(agent_id: int) -> None:
+    has_push = PushSubscription.objects.filter(agent_id=agent_id).exists()
+    AgentProfile.objects.filter(pk=agent_id).exclude(has_push=has_push).update(has_push=has_push)
+
+
+def push_subscription_save(
+    *, agent: AgentProfile, endpoint: object, p256dh: object, auth: object, user_agent: str = ""
+) -> tuple[PushSubscription, bool]:
+    """Store (or refresh) this browser's subscription for `agent`; returns it and whether
+    it is new. An endpoint another agent registered on the same browser moves to this one
+    (the browser has one subscription, and whoever logged in last gets the offers).
+
+    Locks: the agent row(s) concerned, in id order, then the subscription row.
+    """
+    if not settings.WEB_PUSH_ENABLED:
+        raise Conflict("push_disabled", "Push notifications are not set up on this server.")
+    endpoint = _push_endpoint(endpoint)
+    p256dh = _b64url_bytes(p256dh, field="p256dh", length=65)
+    auth = _b64url_bytes(auth, field="auth", length=16)
+    with transaction.atomic():
+        previous = PushSubscription.objects.filter(endpoint=endpoint).values_list("agent_id", flat=True).first()
+        agent_ids = sorted({agent.pk} if previous is None else {agent.pk, previous})
+        list(AgentProfile.objects.select_for_update().filter(pk__in=agent_ids).order_by("pk").values_list("pk"))
+        subscription, created = PushSubscription.objects.update_or_create(
+            endpoint=endpoint,
+            defaults={
+                "agent": agent,
+                "p256dh": p256dh,
+                "auth": auth,
+                "user_agent": (user_agent or "")[:400],
+                "failure_count": 0,
+            },
+        )
+        for agent_id in agent_ids:
+            _refresh_has_push(agent_id)
+    # New to this agent, even when the browser was another agent's before.
+    return subscription, created or previous != agent.pk
+
+
+def push_subscription_delete(*, agent: AgentProfile, endpoint: object) -> None:
+    """The agent turns push off on this browser (or logs out). Only their own rows."""
+    if not isinstance(endpoint, str) or not endpoint:
+        raise DomainError("invalid_subscription", "endpoint must be a URL.", fields={"endpoint": ["required"]})
+    with transaction.atomic():
+        AgentProfile.objects.select_for_update().filter(pk=agent.pk).values_list("pk").first()
+        deleted, _ = PushSubscription.objects.filter(agent=agent, endpoint=endpoint).delete()
+        if not deleted:
+            raise NotFound("push_subscription_not_found", "This browser has no push subscription for you.")
+        _refresh_has_push(agent.pk)
+
+
+def push_subscription_record(*, subscription_id: int, ok: bool, gone: bool = False) -> None:
+    """What the push service answered for one subscription: success, a failure, or gone
+    (404/410: the browser dropped it, so the row is deleted)."""
+    if ok:
+        PushSubscription.objects.filter(pk=subscription_id).update(last_success_at=timezone.now(), failure_count=0)
+        return
+    if not gone:
+        PushSubscription.objects.filter(pk=subscription_id).update(failure_count=F("failure_count") + 1)
+        return
+    agent_id = PushSubscription.objects.filter(pk=subscription_id).values_list("agent_id", flat=True).first()
+    if agent_id is None:
+        return
+    with transaction.atomic():
+        AgentProfile.objects.select_for_update().filter(pk=agent_id).values_list("pk").first()
+        PushSubscription.objects.filter(pk=subscription_id).delete()
+        _refresh_has_push(agent_id)

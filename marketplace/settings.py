@@ -251,6 +251,28 @@ ASSESSMENT_RETAKE_DAYS = _int("ASSESSMENT_RETAKE_DAYS", 7, 0)
 # Answers that arrive this long after the deadline still count (slow networks).
 ASSESSMENT_GRACE_SECONDS = _int("ASSESSMENT_GRACE_SECONDS", 30, 0)
 
+# --- Web Push (offers to a locked phone) -------------------------------------------------
+# Both keys or neither: without them push is off and the agent app does not offer it.
+# `python manage.py generate_vapid_keys` prints a pair.
+VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="")
+VAPID_PRIVATE_KEY = _secret("VAPID_PRIVATE_KEY", default="") or ""
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:ops@example.com")
+if bool(VAPID_PUBLIC_KEY) != bool(VAPID_PRIVATE_KEY):
+    raise ImproperlyConfigured("Set both VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or neither")
+if not VAPID_SUBJECT.startswith(("mailto:", "https://")):
+    raise ImproperlyConfigured(f"VAPID_SUBJECT must be a mailto: or https: URL, got {VAPID_SUBJECT!r}")
+WEB_PUSH_ENABLED = bool(VAPID_PUBLIC_KEY)
+# The server posts to whatever endpoint a browser hands in, so only the push services of
+# the browsers we support are accepted (a host or any subdomain of it): an endpoint cannot
+# aim the server at an internal address.
+WEB_PUSH_HOSTS = env.list(
+    "WEB_PUSH_HOSTS",
+    default=["fcm.googleapis.com", "push.services.mozilla.com", "notify.windows.com", "push.apple.com"],
+)
+WEB_PUSH_TIMEOUT_SECONDS = _float("WEB_PUSH_TIMEOUT_SECONDS", 5.0, 0.1)
+# Push services speak HTTPS only; the test suite's stand-in push service listens on plain HTTP.
+WEB_PUSH_SCHEMES = ("https",)
+
 # --- Auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "marketplace.User"
 AUTHENTICATION_BACKENDS = [

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from agents import api as agents_api
 from agents import views as agent_views
 from marketplace import api as core_api
 from marketplace import views as core_views
@@ -13,6 +14,7 @@ api_v1 = [
     path("tickets/", tasks_api.TicketListCreateView.as_view(), name="api-tickets"),
     path("tickets/<int:ticket_id>/", tasks_api.TicketDetailView.as_view(), name="api-ticket-detail"),
     path("tickets/<int:ticket_id>/cancel/", tasks_api.TicketCancelView.as_view(), name="api-ticket-cancel"),
+    path("me/push-subscriptions/", agents_api.PushSubscriptionView.as_view(), name="api-push-subscriptions"),
 ]
 
 urlpatterns = [
@@ -20,6 +22,7 @@ urlpatterns = [
     path("after-login/", core_views.after_login, name="after-login"),
     path("accounts/", include("allauth.urls")),
     path("agent/", agent_views.agent_app, name="agent-app"),
+    path("agent/sw.js", agent_views.service_worker, name="agent-sw"),
     path("apply/", agent_views.apply_start, name="apply-start"),
     path("apply/review/", agent_views.apply_review, name="apply-review"),
     path("apply/status/", agent_views.apply_status, name="apply-status"),

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from agents.models import AgentProfile
-from payouts.models import minor_to_decimal
+from payouts.models import Earning, minor_to_decimal
 
 from .models import Message, Offer, Ticket
 
@@ -109,6 +109,18 @@ def ticket_assigned_frame(ticket: Ticket, messages: list[Message]) -> dict[str, 
             "messages": [message_dict(m) for m in messages],
             "history": history_cursor(messages, more=more),
         },
+    }
+
+
+def earning_dict(earning: Earning) -> dict[str, Any]:
+    """What a resolution earned, for the agent's `ticket.updated`: pending until the reopen
+    window closes (available at once when that window is 0)."""
+    available = earning.available_at <= timezone.now()
+    return {
+        "amount": str(earning.amount),
+        "currency": earning.currency,
+        "status": "available" if available else "pending",
+        "available_at": iso(earning.available_at),
     }
 
 

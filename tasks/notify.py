@@ -12,6 +12,9 @@ commit (tasks.realtime.push_many), in order, in one hop. Three audiences:
 
 from typing import Any
 
+from django.conf import settings
+from django.db import transaction
+
 from agents.models import AgentProfile
 
 from . import frames
@@ -20,7 +23,10 @@ from .realtime import agent_group, customer_group, ops_group, push_many, send_no
 
 
 def notify_offer_made(*, offer: Offer, ticket: Ticket) -> None:
-    """An offer with its countdown to the agent; "next in line" to the customer."""
+    """An offer with its countdown to the agent; "next in line" to the customer; and, when
+    the agent subscribed a browser to Web Push, a push job after commit (the phone may be
+    locked). `has_push` is read from the agent row dispatch already loaded: an agent
+    without a subscription costs no query."""
     push_many(
         [
             (agent_group(offer.agent_id), frames.offer_frame(offer, ticket)),
@@ -28,6 +34,12 @@ def notify_offer_made(*, offer: Offer, ticket: Ticket) -> None:
             (ops_group(ticket.brand_id), frames.ops_ticket_changed_frame(ticket)),
         ]
     )
+    if settings.WEB_PUSH_ENABLED and offer.agent.has_push:
+        # Imported here: jobs import the services, which import this module.
+        from .jobs import offer_push_send
+
+        offer_id = offer.pk
+        transaction.on_commit(lambda: offer_push_send.delay(offer_id), robust=True)
 
 
 def notify_offer_closed(*, offer: Offer, ticket: Ticket, reason: str | None) -> None:

@@ -1,7 +1,7 @@
 """Pages of the agents app, one module per audience: the agent's app, the applicant's
 journey, the supervisors' vetting desk. Re-exported here for marketplace/urls.py."""
 
-from .agent import agent_app
+from .agent import agent_app, service_worker
 from .applicant import (
     apply_restart,
     apply_review,
@@ -24,6 +24,7 @@ __all__ = [
     "assessment_grade",
     "assessment_start",
     "supervisor_home",
+    "service_worker",
     "vetting_detail",
     "vetting_queue",
 ]

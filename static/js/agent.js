@@ -32,6 +32,10 @@
     cancelled: "An offer was withdrawn.",
   };
   var STATUS_LABEL = { available: "available", away: "away", offline: "offline" };
+  // Errors about the connection itself, which a reconnect makes moot.
+  var CONNECTION_ERRORS = ["not_connected", "connection_lost", "timeout"];
+  var OFFER_GONE = ["offer_expired", "offer_closed", "offer_not_found", "offer_already_accepted"];
+  var alerts = window.AgentAlerts || { offer: function () {}, offerGone: function () {}, status: function () {}, onAction: function () {} };
 
   var $ = function (testid, scope) {
     return (scope || document).querySelector('[data-testid="' + testid + '"]');
@@ -42,6 +46,14 @@
     statusCurrent: $("status-current"),
     statusDot: document.querySelector(".status-line .status-dot"),
     statusButtons: Array.prototype.slice.call(document.querySelectorAll(".status-toggle [data-status]")),
+    statusPill: $("status-pill"),
+    statusPillText: $("status-pill-text"),
+    guide: $("first-day-guide"),
+    guideDismiss: $("first-day-dismiss"),
+    earning: $("earning-card"),
+    earningAmount: $("earning-amount"),
+    earningDetail: $("earning-detail"),
+    earningDismiss: $("earning-dismiss"),
     errorBox: $("error-box"),
     error: $("error"),
     errorDismiss: $("error-dismiss"),
@@ -103,12 +115,14 @@
 
   function showError(err) {
     ui.error.textContent = typeof err === "string" ? err : errorText(err);
+    ui.errorBox.dataset.code = (err && err.code) || "";
     ui.errorBox.hidden = false;
   }
 
   function clearError() {
     ui.errorBox.hidden = true;
     ui.error.textContent = "";
+    ui.errorBox.dataset.code = "";
   }
 
   var noticeTimer = null;
@@ -160,7 +174,29 @@
       button.setAttribute("aria-pressed", current ? "true" : "false");
       button.classList.toggle("is-current", current);
     });
+    if (ui.statusPill) {
+      ui.statusPill.dataset.status = status;
+      ui.statusPill.querySelector(".status-dot").dataset.status = status;
+      ui.statusPillText.textContent = (STATUS_LABEL[status] || status).replace(/^./, function (c) { return c.toUpperCase(); });
+    }
+    alerts.status(status);
     renderEmpty();
+  }
+
+  // During a chat on a phone the status buttons give way to the conversation; the pill in
+  // the app bar shows the status and opens them.
+  function setPresenceOpen(open) {
+    root.classList.toggle("presence-open", open);
+    if (ui.statusPill) ui.statusPill.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  if (ui.statusPill) {
+    ui.statusPill.addEventListener("click", function () {
+      setPresenceOpen(!root.classList.contains("presence-open"));
+      if (root.classList.contains("presence-open")) {
+        var current = ui.statusButtons.filter(function (b) { return b.dataset.status === state.status; })[0];
+        if (current) current.focus();
+      }
+    });
   }
 
   ui.statusButtons.forEach(function (button) {
@@ -173,6 +209,7 @@
           // that push is slow.
           state.status = wanted;
           renderStatus();
+          setPresenceOpen(false);
           if (wanted === "available") hideStickyNotice();
         })
         .catch(showError)
@@ -212,14 +249,16 @@
     }
     var remaining = (deadline - Date.now()) / 1000;
     if (remaining <= 0) return;
-    var offer = { frame: frame, deadline: deadline, total: Math.max(remaining, DEFAULT_OFFER_SECONDS) };
+    var offer = { frame: frame, deadline: deadline, total: Math.max(remaining, DEFAULT_OFFER_SECONDS), seenAt: Date.now() };
     offer.el = renderOffer(offer);
     state.offers.set(id, offer);
     ui.offers.appendChild(offer.el);
     tickOffer(offer);
     offer.tick = setInterval(function () { tickOffer(offer); }, 250);
     renderEmpty();
-    buzz();
+    hideEarning();
+    alerts.offer(frame);
+    if (pendingAction && pendingAction.offerId === id) runPendingAction();
   }
 
   function renderOffer(offer) {
@@ -234,8 +273,10 @@
       ticket.language ? el("span", { className: "chip", "data-testid": "offer-language", text: ticket.language.toUpperCase() }) : null,
       ticket.priority ? el("span", { className: "chip chip-priority", "data-priority": ticket.priority, "data-testid": "offer-priority", text: ticket.priority }) : null,
       ticket.category ? el("span", { className: "chip", "data-testid": "offer-category", text: ticket.category }) : null,
-      ticket.waiting_seconds != null ? el("span", { className: "chip chip-muted", text: formatWaiting(ticket.waiting_seconds) }) : null,
+      ticket.waiting_seconds != null ? el("span", { className: "chip chip-muted", "data-testid": "offer-waiting", text: formatWaiting(ticket.waiting_seconds) }) : null,
     ]);
+    offer.waitingEl = chips.querySelector('[data-testid="offer-waiting"]');
+    offer.errorEl = el("p", { className: "offer-error", "data-testid": "offer-error", role: "alert", hidden: true });
 
     var accept = el("button", { type: "button", className: "offer-accept", "data-testid": "offer-accept", text: "Accept" });
     var decline = el("button", { type: "button", className: "offer-decline secondary outline", "data-testid": "offer-decline", text: "Decline" });
@@ -252,11 +293,14 @@
       el("h3", { className: "offer-subject", "data-testid": "offer-subject", text: ticket.subject || "(no subject)" }),
       ticket.summary ? el("p", { className: "offer-summary", "data-testid": "offer-summary", text: ticket.summary }) : null,
       chips,
+      offer.errorEl,
       el("div", { className: "offer-actions" }, [decline, accept]),
     ]);
 
-    accept.addEventListener("click", function () { respondToOffer(offer, "offer.accept", accept, decline); });
-    decline.addEventListener("click", function () { respondToOffer(offer, "offer.decline", decline, accept); });
+    offer.accept = function () { respondToOffer(offer, "offer.accept", accept, decline); };
+    offer.decline = function () { respondToOffer(offer, "offer.decline", decline, accept); };
+    accept.addEventListener("click", offer.accept);
+    decline.addEventListener("click", offer.decline);
     return card;
   }
 
@@ -271,9 +315,12 @@
       })
       .catch(function (err) {
         showError(err);
-        if (["offer_expired", "offer_closed", "offer_not_found", "offer_already_accepted"].indexOf(err.code) !== -1) {
+        if (OFFER_GONE.indexOf(err.code) !== -1) {
           removeOffer(id);
         } else {
+          // The card covers the page on a phone: say it where the agent is looking.
+          offer.errorEl.textContent = errorText(err);
+          offer.errorEl.hidden = false;
           button.removeAttribute("aria-busy");
           button.disabled = false;
           other.disabled = false;
@@ -287,6 +334,10 @@
     var fraction = Math.max(0, Math.min(1, left / offer.total));
     offer.barEl.style.width = (fraction * 100).toFixed(1) + "%";
     offer.el.classList.toggle("is-urgent", left <= 5);
+    if (offer.waitingEl) {
+      // The customer keeps waiting while the agent reads: count on from the frame's figure.
+      offer.waitingEl.textContent = formatWaiting(offer.frame.ticket.waiting_seconds + Math.floor((Date.now() - offer.seenAt) / 1000));
+    }
     if (left <= 0 && removeOffer(offer.frame.offer_id)) showNotice(RESCIND_TEXT.expired);
   }
 
@@ -296,6 +347,7 @@
     clearInterval(offer.tick);
     state.offers.delete(id);
     offer.el.remove();
+    alerts.offerGone(id);
     renderEmpty();
     return true;
   }
@@ -495,7 +547,7 @@
 
   // Older messages go in above what the agent is reading: keep that where it was.
   function keepScrollFromBottom(render) {
-    window.UI.keepScrollFromBottom(wide.matches ? ui.messages : (document.scrollingElement || document.documentElement), render);
+    window.UI.keepScrollFromBottom(ui.messages, render);
   }
 
   function sortedMessages(chat) {
@@ -516,25 +568,15 @@
     return max;
   }
 
-  // Phones scroll the whole page (composer sticks to the bottom); wide screens scroll
-  // the message column on its own.
-  var wide = window.matchMedia("(min-width: 960px)");
-
+  // An open chat fills the screen between its header and the composer on every width;
+  // only the message list scrolls, so the header and the status stay in view.
   function nearBottom() {
-    if (wide.matches) {
-      return ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 120;
-    }
-    var doc = document.scrollingElement || document.documentElement;
-    return doc.scrollHeight - (doc.scrollTop + window.innerHeight) < 160;
+    return ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 120;
   }
 
   function scrollToBottom() {
     requestAnimationFrame(function () {
       ui.messages.scrollTop = ui.messages.scrollHeight;
-      if (!wide.matches) {
-        var doc = document.scrollingElement || document.documentElement;
-        window.scrollTo(0, doc.scrollHeight);
-      }
     });
   }
 
@@ -665,9 +707,34 @@
 
   // --- frames from the server -----------------------------------------------------------
 
+  // --- what a resolved case earned ----------------------------------------------------------
+  // Shown until dismissed or the next offer, so a glance after a busy chat still finds it.
+
+  function formatDate(iso) {
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return "";
+    return date.toLocaleDateString([], { day: "numeric", month: "short" }) + " " + formatTime(iso);
+  }
+
+  function showEarning(earning) {
+    ui.earningAmount.textContent = "+" + earning.amount + " " + earning.currency;
+    ui.earningDetail.textContent = earning.status === "available"
+      ? "available now"
+      : "pending until " + formatDate(earning.available_at);
+    ui.earning.dataset.status = earning.status;
+    ui.earning.hidden = false;
+  }
+
+  function hideEarning() {
+    ui.earning.hidden = true;
+  }
+
+  ui.earningDismiss.addEventListener("click", hideEarning);
+
   function onTicketUpdated(frame) {
     var id = frame.ticket_id;
     var status = frame.status;
+    if (frame.earning) showEarning(frame.earning);
     if (status === "resolved" || status === "closed" || status === "queued" || status === "cancelled") {
       var chat = state.chats.get(id);
       var name = chat && chat.ticket.customer && chat.ticket.customer.name;
@@ -744,13 +811,71 @@
             : dropped + " chats were closed or handed on while you were disconnected.");
         }
         if (state.openId == null && state.chats.size) openChat(state.chats.keys().next().value);
+        if (pendingAction) runPendingAction();
       })
       .catch(function () { state.sync = null; });
+  }
+
+  // --- answering from a notification ------------------------------------------------------
+  // A tap on Accept or Decline in a notification reaches this page as a message from the
+  // service worker, or, when the app was closed, as ?offer=<id>&action=<accept|decline>
+  // once the snapshot has brought the offer.
+
+  var pendingAction = null;
+
+  function runPendingAction() {
+    var wanted = pendingAction;
+    if (!wanted) return;
+    var offer = state.offers.get(wanted.offerId);
+    if (!offer) {
+      // Not (yet) here: the snapshot is complete only when state.sync is cleared.
+      if (!state.sync && state.connected) {
+        pendingAction = null;
+        showNotice(RESCIND_TEXT.expired);
+      }
+      return;
+    }
+    pendingAction = null;
+    if (wanted.action === "accept") offer.accept();
+    else if (wanted.action === "decline") offer.decline();
+  }
+
+  alerts.onAction(function (offerId, action) {
+    // A tap on the notification itself only brings the app forward, where the card is.
+    if (!action) return;
+    pendingAction = { offerId: offerId, action: action };
+    runPendingAction();
+  });
+
+  (function readActionFromUrl() {
+    var params = new URLSearchParams(location.search);
+    var offerId = parseInt(params.get("offer"), 10);
+    var action = params.get("action");
+    if (!isNaN(offerId) && (action === "accept" || action === "decline")) {
+      pendingAction = { offerId: offerId, action: action };
+    }
+    if (params.has("offer")) history.replaceState(null, "", location.pathname);
+  })();
+
+  // --- first-day guide ---------------------------------------------------------------------
+  // Closed once, it stays closed: a cookie the page reads, so a reload renders it closed.
+
+  if (ui.guide) {
+    ui.guide.addEventListener("toggle", function () {
+      document.cookie = "agent_guide=" + (ui.guide.open ? "open" : "collapsed") +
+        "; path=" + root.dataset.swScope + "; max-age=31536000; samesite=lax";
+    });
+    if (ui.guideDismiss) {
+      ui.guideDismiss.addEventListener("click", function () { ui.guide.open = false; });
+    }
   }
 
   function onStatus(status, detail) {
     renderConnection(status);
     state.connected = status === "open";
+    // "Not connected" and its kind said what was wrong then; connected again, they would
+    // only mislead.
+    if (status === "open" && CONNECTION_ERRORS.indexOf(ui.errorBox.dataset.code) !== -1) clearError();
     if (status === "closed" && detail && (detail.code === 4401 || detail.code === 4403)) {
       showError(detail.code === 4401
         ? "Your session has ended. Please log in again."

@@ -67,12 +67,14 @@
   function showError(err) {
     var text = typeof err === "string" ? err : (ERROR_TEXT[err && err.code] || (err && err.message) || "Something went wrong.");
     ui.error.textContent = text;
+    ui.errorBox.dataset.code = (err && err.code) || "";
     ui.errorBox.hidden = false;
   }
 
   function clearError() {
     ui.errorBox.hidden = true;
     ui.error.textContent = "";
+    ui.errorBox.dataset.code = "";
   }
 
   ui.errorDismiss.addEventListener("click", clearError);
@@ -387,6 +389,8 @@
     var text = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" }[status] || status;
     ui.connection.textContent = text;
     ui.connection.dataset.state = status;
+    // Connected again, an error about the connection itself would only mislead.
+    if (status === "open" && ["not_connected", "connection_lost", "timeout"].indexOf(ui.errorBox.dataset.code) !== -1) clearError();
     if (status === "closed" && detail && detail.code === 4404) {
       state.invalid = true;
       renderStatus();

@@ -6,7 +6,8 @@ group:
 - `offers`: accept, decline, expiry;
 - `presence`: available / away / offline, open sockets, the release after the grace period;
 - `conversation`: chat messages;
-- `lifecycle`: resolve, rate, reopen, close, cancel.
+- `lifecycle`: resolve, rate, reopen, close, cancel;
+- `push`: an offer to the agent's subscribed browsers (Web Push, from a job).
 
 Concurrency rules (docs/architecture.md, "Lock order"):
 - A state change is one transaction. Work is claimed with `select_for_update(skip_locked=True)`
@@ -35,6 +36,7 @@ from .presence import (
     agents_release_disconnected,
     presence_set,
 )
+from .push import offer_push_send
 
 __all__ = [
     "agent_connected",
@@ -48,6 +50,7 @@ __all__ = [
     "message_send_customer",
     "offer_accept",
     "offer_decline",
+    "offer_push_send",
     "offers_expire_due",
     "presence_set",
     "ticket_cancel",

@@ -13,6 +13,7 @@ from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
 from payouts.services import earning_credit, earning_reverse
 
+from ..frames import earning_dict
 from ..models import Offer, Ticket
 from ..notify import notify_message, notify_ticket_changed
 from .conversation import _agent_ticket, _system_message
@@ -31,8 +32,13 @@ def ticket_resolve(*, agent: AgentProfile, ticket_id: int) -> Ticket:
         ticket.resolution_count += 1
         ticket.save(update_fields=["status", "resolved_at", "resolution_count"])
         AgentProfile.objects.filter(pk=agent.pk, load__gt=0).update(load=F("load") - 1)
-        earning_credit(ticket=ticket, agent=agent, amount_minor=ticket.pay_amount_minor or 0)
-        notify_ticket_changed(ticket=ticket, agent_id=agent.pk, agent_name=agent.display_name)
+        earning = earning_credit(ticket=ticket, agent=agent, amount_minor=ticket.pay_amount_minor or 0)
+        notify_ticket_changed(
+            ticket=ticket,
+            agent_id=agent.pk,
+            agent_name=agent.display_name,
+            agent_extra={"earning": earning_dict(earning)},
+        )
     agent_dispatch(agent_id=agent.pk)
     return ticket
 
@@ -108,9 +114,7 @@ def ticket_cancel(*, ticket_id: int, brand: Brand) -> Ticket:
     """
     for _ in range(5):
         with transaction.atomic():
-            offer = (
-                Offer.objects.select_for_update().filter(ticket_id=ticket_id, state=Offer.State.PENDING).first()
-            )
+            offer = Offer.objects.select_for_update().filter(ticket_id=ticket_id, state=Offer.State.PENDING).first()
             ticket = Ticket.objects.select_for_update().filter(pk=ticket_id, brand=brand).first()
             if ticket is None:
                 raise NotFound("ticket_not_found", "There is no such ticket for this brand.")
