@@ -18,6 +18,8 @@ from agents.models import AgentProfile
 from marketplace.errors import DomainError
 from marketplace.parsers import has_forbidden_characters
 
+from .services.waiting import clean_notify_email
+
 # A frame is at most a message plus some envelope; anything larger is refused unread.
 MAX_FRAME_CHARS = settings.MESSAGE_MAX_CHARS * 2 + 1024
 # A ref is echoed so the client can match the answer; anything else could make the answer
@@ -92,8 +94,25 @@ class Reopen:
     pass
 
 
+@dataclass(frozen=True)
+class NotifyMe:
+    """The address to e-mail once an agent answers (validated as an address here)."""
+
+    email: str
+
+
 ClientFrame = (
-    Ping | Presence | OfferAccept | OfferDecline | AgentMessage | TicketResolve | History | CustomerMessage | Rate | Reopen
+    Ping
+    | Presence
+    | OfferAccept
+    | OfferDecline
+    | AgentMessage
+    | TicketResolve
+    | History
+    | CustomerMessage
+    | Rate
+    | Reopen
+    | NotifyMe
 )
 
 
@@ -157,7 +176,11 @@ def _rate(frame: dict[str, Any]) -> Rate:
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise DomainError("invalid_score", "score must be a whole number from 1 to 5.")
     comment = _text(
-        frame, "comment", code="invalid_comment", required=False, max_chars=settings.MESSAGE_MAX_CHARS,
+        frame,
+        "comment",
+        code="invalid_comment",
+        required=False,
+        max_chars=settings.MESSAGE_MAX_CHARS,
         bad_chars_code="invalid_text",
     )
     return Rate(score=score, comment=comment)
@@ -166,10 +189,21 @@ def _rate(frame: dict[str, Any]) -> Rate:
 def _decline(frame: dict[str, Any]) -> OfferDecline:
     offer_id = _id(frame, "offer_id")
     reason = _text(
-        frame, "reason", code="invalid_reason", required=False, max_chars=DECLINE_REASON_MAX_CHARS,
+        frame,
+        "reason",
+        code="invalid_reason",
+        required=False,
+        max_chars=DECLINE_REASON_MAX_CHARS,
         too_long_code="invalid_reason",
     )
     return OfferDecline(offer_id=offer_id, reason=reason)
+
+
+def _notify_me(frame: dict[str, Any]) -> NotifyMe:
+    email = frame.get("email")
+    if isinstance(email, str) and has_forbidden_characters(email):
+        raise DomainError("invalid_email", "email contains a NUL character or an unpaired surrogate.")
+    return NotifyMe(email=clean_notify_email(email))
 
 
 AGENT_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
@@ -186,6 +220,7 @@ CUSTOMER_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
     "message": lambda f: CustomerMessage(text=_message_text(f)),
     "rate": _rate,
     "reopen": lambda f: Reopen(),
+    "notify_me": _notify_me,
     "history": lambda f: _history(f, ticket_required=False),
     "ping": lambda f: Ping(),
 }

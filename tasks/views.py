@@ -1,5 +1,9 @@
+from django.http import Http404
 from django.shortcuts import render
 
+from agents.views.supervisor import supervisor_required
+
+from . import selectors
 from .models import Ticket
 
 
@@ -9,3 +13,14 @@ def customer_chat(request, token: str):
     if ticket is None:
         return render(request, "chat/invalid.html", status=404)
     return render(request, "chat/customer.html", {"ticket": ticket, "ws_path": f"/ws/customer/{token}/"})
+
+
+@supervisor_required
+def supervisor_ticket(request, ticket_id: int):
+    """One ticket of a brand the supervisor supervises (the link in the "found no agent in
+    time" e-mail): its matching, what widening did, and where it stands. Not the
+    conversation: that is the customer's and the agent's."""
+    ticket = selectors.supervisor_ticket(user=request.user, ticket_id=ticket_id)
+    if ticket is None:
+        raise Http404
+    return render(request, "supervisor/ticket.html", {"ticket": ticket, "events": list(ticket.events.all())})

@@ -6,7 +6,9 @@ group:
 - `offers`: accept, decline, expiry;
 - `presence`: available / away / offline, open sockets, the release after the grace period;
 - `conversation`: chat messages;
-- `lifecycle`: resolve, rate, reopen, close, cancel.
+- `lifecycle`: resolve, rate, reopen, close, cancel;
+- `widening`: tickets nobody took in time (widen, surge, alert the supervisors);
+- `waiting`: what a waiting customer leaves (the address to e-mail when an agent answers).
 
 Concurrency rules (docs/architecture.md, "Lock order"):
 - A state change is one transaction. Work is claimed with `select_for_update(skip_locked=True)`
@@ -35,6 +37,8 @@ from .presence import (
     agents_release_disconnected,
     presence_set,
 )
+from .waiting import ticket_notify_email_set
+from .widening import supervisors_alert, ticket_widen, tickets_widen_due
 
 __all__ = [
     "agent_connected",
@@ -50,11 +54,15 @@ __all__ = [
     "offer_decline",
     "offers_expire_due",
     "presence_set",
+    "supervisors_alert",
     "ticket_cancel",
     "ticket_create",
     "ticket_dispatch",
+    "ticket_notify_email_set",
     "ticket_rate",
     "ticket_reopen",
     "ticket_resolve",
+    "ticket_widen",
     "tickets_close_after_window",
+    "tickets_widen_due",
 ]

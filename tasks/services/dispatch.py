@@ -46,7 +46,8 @@ def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
     offer = Offer.objects.create(
         ticket=ticket,
         agent=agent,
-        pay_amount_minor=rate_for(brand_id=ticket.brand_id, category=ticket.category),
+        # A surge bonus, once a widening step gave the ticket one, is part of every later offer.
+        pay_amount_minor=rate_for(brand_id=ticket.brand_id, category=ticket.category) + ticket.surge_bonus_minor,
         currency=ticket.brand.currency,
         expires_at=now + timedelta(seconds=selectors.offer_timeout_seconds(ticket)),
     )
@@ -67,12 +68,7 @@ def agent_dispatch(*, agent_id: int) -> int:
     if not Ticket.objects.filter(status=Status.QUEUED).exists():
         return 0  # the common case when agents outnumber customers: one cheap query
     for _ in range(10):  # bounded: capacity is small
-        agent = (
-            AgentProfile.objects.can_take_work()
-            .filter(pk=agent_id)
-            .prefetch_related("languages", "skills")
-            .first()
-        )
+        agent = AgentProfile.objects.can_take_work().filter(pk=agent_id).prefetch_related("languages", "skills").first()
         if agent is None:
             return made
         progressed = False
@@ -99,7 +95,9 @@ def dispatch_waiting(*, limit: int = 100, give_up_after: int = 20) -> int:
     if not free.exists():
         return 0
     made = misses = 0
-    queued = Ticket.objects.filter(status=Status.QUEUED).order_by("-priority", "created_at").values_list("pk", flat=True)
+    queued = (
+        Ticket.objects.filter(status=Status.QUEUED).order_by("-priority", "created_at").values_list("pk", flat=True)
+    )
     for ticket_id in list(queued[:limit]):
         if ticket_dispatch(ticket_id=ticket_id) is not None:
             made += 1
