@@ -252,8 +252,9 @@ def honest_wait(*, computed: int, basis: tuple, memo: WaitMemo | None, now: floa
 WAIT_MEMO_SECONDS = 3600
 
 
-def _memo_key(ticket_id: int) -> str:
-    return f"wait-estimate:{ticket_id}"
+def _memo_key(ticket: Ticket) -> str:
+    # Per stay in the queue: a ticket that re-enters it starts a fresh story.
+    return f"wait-estimate:{ticket.pk}:{ticket.queued_at.timestamp():.6f}"
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,7 @@ def customer_waits(tickets: list[Ticket], positions: dict[int, int], *, now: flo
     the cache so every sweeper copy and every reconnect snapshot tells the same story."""
     now = time.time() if now is None else now
     try:
-        memos = cache.get_many([_memo_key(t.pk) for t in tickets])
+        memos = cache.get_many([_memo_key(t) for t in tickets])
     except UNAVAILABLE_ERRORS:  # Redis away: fresh estimates rather than none
         memos = {}
     staffing: dict[tuple, Staffing] = {}
@@ -300,7 +301,7 @@ def customer_waits(tickets: list[Ticket], positions: dict[int, int], *, now: flo
         if computed is None:
             waits[ticket.pk] = Wait(agents_online=False, eta_seconds=None)
             continue
-        memo_key = _memo_key(ticket.pk)
+        memo_key = _memo_key(ticket)
         previous = memos.get(memo_key)
         eta, memo = honest_wait(
             computed=computed, basis=(position, staff.slots, staff.free_slots), memo=previous, now=now

@@ -29,9 +29,7 @@ def _pending(ticket) -> Offer | None:
 def _age(ticket, seconds: float = 61) -> None:
     """As if the ticket had entered the queue (and taken its last step) `seconds` ago."""
     past = timezone.now() - timedelta(seconds=seconds)
-    Ticket.objects.filter(pk=ticket.pk).update(
-        queued_at=past, widened_at=None if ticket.widened_at is None else past
-    )
+    Ticket.objects.filter(pk=ticket.pk).update(queued_at=past, widened_at=None if ticket.widened_at is None else past)
     ticket.refresh_from_db()
 
 
