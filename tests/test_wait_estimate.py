@@ -5,7 +5,7 @@ import pytest
 
 from agents.models import AgentProfile
 from tasks import selectors
-from tasks.selectors import Staffing, WaitMemo, honest_wait, wait_estimate
+from tasks.selectors import Staffing, honest_wait, wait_estimate
 
 from .factories import AgentFactory, TicketFactory
 
