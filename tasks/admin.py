@@ -22,7 +22,7 @@ class TicketEventInline(admin.TabularInline):
 
     model = TicketEvent
     extra = 0
-    fields = readonly_fields = ["created_at", "kind", "detail"]
+    fields = readonly_fields = ("created_at", "kind", "detail")
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
@@ -33,7 +33,7 @@ class TicketEventInline(admin.TabularInline):
 class SupervisorAlertAdmin(admin.ModelAdmin):
     list_display = ["id", "brand", "created_at", "ticket_ids"]
     list_filter = ["brand"]
-    fields = readonly_fields = ["brand", "created_at", "ticket_ids"]
+    fields = readonly_fields = ("brand", "created_at", "ticket_ids")
 
     def has_add_permission(self, request):
         return False

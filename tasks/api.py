@@ -152,7 +152,9 @@ class TicketListCreateView(APIView):
                 "customer_chat_url": chat_url(ticket.customer_token),
             }
 
-        code, body = idempotent_response(brand=request.auth, key=key, payload=serializer.validated_data, respond=create)
+        code, body = idempotent_response(
+            brand=request.auth, key=key, payload=serializer.validated_data, respond=create
+        )
         return Response(body, status=code)
 
 

@@ -176,11 +176,7 @@ def _rate(frame: dict[str, Any]) -> Rate:
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise DomainError("invalid_score", "score must be a whole number from 1 to 5.")
     comment = _text(
-        frame,
-        "comment",
-        code="invalid_comment",
-        required=False,
-        max_chars=settings.MESSAGE_MAX_CHARS,
+        frame, "comment", code="invalid_comment", required=False, max_chars=settings.MESSAGE_MAX_CHARS,
         bad_chars_code="invalid_text",
     )
     return Rate(score=score, comment=comment)
@@ -189,11 +185,7 @@ def _rate(frame: dict[str, Any]) -> Rate:
 def _decline(frame: dict[str, Any]) -> OfferDecline:
     offer_id = _id(frame, "offer_id")
     reason = _text(
-        frame,
-        "reason",
-        code="invalid_reason",
-        required=False,
-        max_chars=DECLINE_REASON_MAX_CHARS,
+        frame, "reason", code="invalid_reason", required=False, max_chars=DECLINE_REASON_MAX_CHARS,
         too_long_code="invalid_reason",
     )
     return OfferDecline(offer_id=offer_id, reason=reason)

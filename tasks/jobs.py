@@ -11,20 +11,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from marketplace.models import Brand
-from tasks import services
+from tasks import selectors, services
 
 from .models import SupervisorAlert, Ticket
 
 SUBJECT_PREFIX = "[Support Marketplace] "
 # A mail server that is down, slow or refusing for now; worth asking again later.
 RETRYABLE_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError)
-MAIL_RETRY = {
-    "autoretry_for": RETRYABLE_MAIL_ERRORS,
-    "max_retries": 5,
-    "retry_backoff": True,
-    "retry_backoff_max": 600,
-    "retry_jitter": True,
-}
 
 
 def absolute_url(path: str) -> str:
@@ -49,7 +42,7 @@ def supervisor_alert_email(brand: Brand, tickets: list[Ticket]) -> tuple[str, st
     lines = []
     for ticket in tickets:
         waited = max(0, int((now - ticket.queued_at).total_seconds() // 60))
-        widened = {0: "as asked", 1: "skills dropped", 2: "skills and tier floor dropped"}[ticket.widen_level]
+        widened = selectors.widening_summary(ticket)
         state = "still waiting" if ticket.status == Ticket.Status.QUEUED else ticket.status
         lines.append(
             f"- #{ticket.pk} {ticket.subject} ({ticket.language}, {state}, {waited} min in the queue, {widened})\n"
@@ -66,7 +59,9 @@ def supervisor_alert_email(brand: Brand, tickets: list[Ticket]) -> tuple[str, st
     return subject, body
 
 
-@shared_task(**MAIL_RETRY)
+@shared_task(
+    autoretry_for=RETRYABLE_MAIL_ERRORS, max_retries=5, retry_backoff=True, retry_backoff_max=600, retry_jitter=True
+)
 def supervisor_alert_email_send(alert_id: int) -> int:
     """E-mail one SupervisorAlert to its brand's active supervisors; returns how many."""
     alert = SupervisorAlert.objects.filter(pk=alert_id).first()
@@ -76,7 +71,7 @@ def supervisor_alert_email_send(alert_id: int) -> int:
     recipients = sorted(brand.supervisors.filter(is_active=True).values_list("email", flat=True))
     if not recipients:
         return 0
-    tickets = list(Ticket.objects.filter(pk__in=alert.ticket_ids).order_by("pk"))
+    tickets = list(Ticket.objects.filter(pk__in=alert.ticket_ids).select_related("brand").order_by("pk"))
     subject, body = supervisor_alert_email(brand, tickets)
     send_mail(subject=subject, message=body, from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=recipients)
     return len(recipients)
@@ -94,7 +89,9 @@ def ticket_answered_email(ticket: Ticket) -> tuple[str, str]:
     return subject, body
 
 
-@shared_task(**MAIL_RETRY)
+@shared_task(
+    autoretry_for=RETRYABLE_MAIL_ERRORS, max_retries=5, retry_backoff=True, retry_backoff_max=600, retry_jitter=True
+)
 def ticket_answered_email_send(ticket_id: int) -> bool:
     """Tell a customer who left their address that an agent answered; at most once per
     ticket. The send is claimed with a conditional update, and given back if the mail

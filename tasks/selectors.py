@@ -104,9 +104,7 @@ def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
     previous = ticket.previous_agent_id or 0
     return qs.annotate(
         is_previous=Case(When(pk=previous, then=Value(0)), default=Value(1), output_field=IntegerField()),
-        missed_before=Case(
-            When(last_missed__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()
-        ),
+        missed_before=Case(When(last_missed__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()),
     ).order_by("is_previous", "missed_before", "-quality_score", F("last_assigned_at").asc(nulls_first=True), "pk")
 
 
@@ -154,9 +152,9 @@ def queue_positions(brand_id: int | None = None) -> dict[int, int]:
 
 
 def queue_position(ticket: Ticket) -> int:
-    ahead = Ticket.objects.filter(brand_id=ticket.brand_id, language=ticket.language, status__in=Ticket.WAITING).filter(
-        Q(priority__gt=ticket.priority) | Q(priority=ticket.priority, created_at__lt=ticket.created_at)
-    )
+    ahead = Ticket.objects.filter(
+        brand_id=ticket.brand_id, language=ticket.language, status__in=Ticket.WAITING
+    ).filter(Q(priority__gt=ticket.priority) | Q(priority=ticket.priority, created_at__lt=ticket.created_at))
     return ahead.count() + 1
 
 
@@ -199,7 +197,7 @@ def waiting_staff(ticket: Ticket) -> Staffing:
     return Staffing(agents=totals["agents"] or 0, slots=totals["slots"] or 0, free_slots=totals["free"] or 0)
 
 
-def staffing_key(ticket: Ticket) -> tuple:
+def staffing_key(ticket: Ticket) -> tuple[Any, ...]:
     """Tickets with the same key have the same `waiting_staff` (for one query per key)."""
     tags = tuple(ticket.tags or []) if ticket.widen_level < 1 else ()
     floor = ticket.brand.dispatch_min_tier if ticket.widen_level < 2 else ""
@@ -228,12 +226,12 @@ class WaitMemo:
     """The last estimate told to a ticket's customer: on what it was based (`basis`), and
     the estimate and moment (epoch seconds) when that basis was first seen."""
 
-    basis: tuple
+    basis: tuple[Any, ...]
     eta: int
     since: float
 
 
-def honest_wait(*, computed: int, basis: tuple, memo: WaitMemo | None, now: float) -> tuple[int, WaitMemo]:
+def honest_wait(*, computed: int, basis: tuple[Any, ...], memo: WaitMemo | None, now: float) -> tuple[int, WaitMemo]:
     """The estimate to tell, given the one computed from the queue now and the last one told.
 
     New information (a different `basis`: position, staffing) gives a fresh estimate. Without
@@ -277,7 +275,7 @@ def customer_waits(tickets: list[Ticket], positions: dict[int, int], *, now: flo
         memos = cache.get_many([_memo_key(t) for t in tickets])
     except UNAVAILABLE_ERRORS:  # Redis away: fresh estimates rather than none
         memos = {}
-    staffing: dict[tuple, Staffing] = {}
+    staffing: dict[tuple[Any, ...], Staffing] = {}
     handle: dict[int, float] = {}
     changed: dict[str, WaitMemo] = {}
     waits: dict[int, Wait] = {}
@@ -357,6 +355,18 @@ def customer_ticket(token: str) -> Ticket | None:
     if has_forbidden_characters(token):
         return None  # a NUL from the URL would only make the query fail
     return Ticket.objects.select_related("brand", "agent").filter(customer_token=token).first()
+
+
+def widening_summary(ticket: Ticket) -> str:
+    """What widening dropped from the ticket's matching, in words (reads `ticket.brand`)."""
+    dropped = []
+    if ticket.widen_level >= 1 and ticket.tags:
+        dropped.append("skill tags " + ", ".join(ticket.tags) + " dropped")
+    if ticket.widen_level >= 2 and ticket.brand.dispatch_min_tier:
+        dropped.append(f"{ticket.brand.dispatch_min_tier} tier floor dropped")
+    if dropped:
+        return "; ".join(dropped)
+    return "as asked" if ticket.widen_level == 0 else "nothing narrower to drop"
 
 
 def supervisor_ticket(*, user: Any, ticket_id: int) -> Ticket | None:

@@ -37,4 +37,8 @@ def supervisor_ticket(request, ticket_id: int):
     ticket = selectors.supervisor_ticket(user=request.user, ticket_id=ticket_id)
     if ticket is None:
         raise Http404
-    return render(request, "supervisor/ticket.html", {"ticket": ticket, "events": list(ticket.events.all())})
+    return render(
+        request,
+        "supervisor/ticket.html",
+        {"ticket": ticket, "matching": selectors.widening_summary(ticket), "events": list(ticket.events.all())},
+    )

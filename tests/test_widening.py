@@ -125,6 +125,7 @@ def test_supervisors_get_one_email_per_throttle_window_listing_the_tickets_with_
     email = mailoutbox[0]
     assert sorted(email.to) == ["sup2@example.test", "sup@example.test"]
     assert "2 tickets" in email.subject
+    assert "skill tags cards dropped" in email.body and "skill tags billing dropped" in email.body
     for ticket in (first, second):
         assert f"https://help.example.com/supervisor/tickets/{ticket.pk}/" in email.body
 

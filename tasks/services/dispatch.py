@@ -68,7 +68,12 @@ def agent_dispatch(*, agent_id: int) -> int:
     if not Ticket.objects.filter(status=Status.QUEUED).exists():
         return 0  # the common case when agents outnumber customers: one cheap query
     for _ in range(10):  # bounded: capacity is small
-        agent = AgentProfile.objects.can_take_work().filter(pk=agent_id).prefetch_related("languages", "skills").first()
+        agent = (
+            AgentProfile.objects.can_take_work()
+            .filter(pk=agent_id)
+            .prefetch_related("languages", "skills")
+            .first()
+        )
         if agent is None:
             return made
         progressed = False
@@ -95,9 +100,7 @@ def dispatch_waiting(*, limit: int = 100, give_up_after: int = 20) -> int:
     if not free.exists():
         return 0
     made = misses = 0
-    queued = (
-        Ticket.objects.filter(status=Status.QUEUED).order_by("-priority", "created_at").values_list("pk", flat=True)
-    )
+    queued = Ticket.objects.filter(status=Status.QUEUED).order_by("-priority", "created_at").values_list("pk", flat=True)
     for ticket_id in list(queued[:limit]):
         if ticket_dispatch(ticket_id=ticket_id) is not None:
             made += 1

@@ -108,7 +108,9 @@ def ticket_cancel(*, ticket_id: int, brand: Brand) -> Ticket:
     """
     for _ in range(5):
         with transaction.atomic():
-            offer = Offer.objects.select_for_update().filter(ticket_id=ticket_id, state=Offer.State.PENDING).first()
+            offer = (
+                Offer.objects.select_for_update().filter(ticket_id=ticket_id, state=Offer.State.PENDING).first()
+            )
             ticket = Ticket.objects.select_for_update().filter(pk=ticket_id, brand=brand).first()
             if ticket is None:
                 raise NotFound("ticket_not_found", "There is no such ticket for this brand.")

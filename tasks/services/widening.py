@@ -8,7 +8,7 @@ alert. Neither is taken together with an offer or agent row, so the global lock 
 (offer -> ticket -> agent) is untouched.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -28,7 +28,7 @@ Kind = TicketEvent.Kind
 WIDEST = 2
 
 
-def _due(now) -> Q:
+def _due(now: datetime) -> Q:
     """Queued, still able to widen, and WIDEN_AFTER_SECONDS past both its (re-)entry into the
     queue and its last widening step."""
     cutoff = now - timedelta(seconds=settings.WIDEN_AFTER_SECONDS)
