@@ -1,5 +1,6 @@
 """A customer who arrives while nobody who speaks their language is online is told so on
-their phone, and leaves a message and an e-mail address for when an agent answers."""
+their phone, and leaves a message and an e-mail address for when an agent answers; one
+whose agent's connection dropped is told that too."""
 
 import pytest
 
@@ -51,3 +52,17 @@ def test_customer_leaves_a_message_and_address_when_nobody_is_online(browser, br
     assert stored.status == "queued" and stored.notify_email == "maja@example.com"
     text = Message.objects.get(ticket=ticket, sender="customer").text
     assert "declined at every shop" in text and "4111 1111 1111 1111" not in text
+
+
+def test_customer_sees_that_their_agents_connection_dropped(browser, brand, agent):  # noqa: F811
+    # Assigned, and the agent has no open socket: inside the grace period.
+    ticket = TicketFactory(brand=brand, status=Ticket.Status.ASSIGNED, agent=agent)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with asgi_server(sweeper=False) as base:
+        page = browser.new_page(viewport=PHONE)
+        page.goto(f"{base}/chat/{ticket.customer_token}/")
+        notice = page.get_by_test_id("agent-connection-lost")
+        notice.wait_for()
+        assert notice.inner_text() == "Your agent's connection dropped; waiting for them to come back."
+        page.screenshot(path=str(SHOTS / "customer-agent-connection-lost.png"))
+        page.close()
