@@ -57,6 +57,13 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]
 
 
 class Brand(models.Model):
+    class DispatchTier(models.TextChoices):
+        # The values of agents.AgentProfile.Tier, lowest first; the core cannot import agents.
+        ANY = "", "Any tier"
+        PROBATION = "probation"
+        STANDARD = "standard"
+        EXPERT = "expert"
+
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
     currency = models.CharField(max_length=3, default="SEK", help_text="ISO 4217 code for pay")
@@ -64,6 +71,16 @@ class Brand(models.Model):
         null=True, blank=True, help_text="Offer countdown; empty uses the platform default"
     )
     supervisors = models.ManyToManyField(User, blank=True, related_name="supervised_brands")
+    dispatch_min_tier = models.CharField(
+        max_length=16,
+        choices=DispatchTier.choices,
+        blank=True,
+        default=DispatchTier.ANY,
+        help_text="Lowest agent tier offered this brand's tickets; dropped for a ticket nobody took in time",
+    )
+    surge_bonus_minor = models.PositiveIntegerField(
+        default=0, help_text="Bonus (minor units) added once to a ticket nobody took in time; 0 = no surge"
+    )
     assessment_minutes = models.PositiveSmallIntegerField(default=20, help_text="Time allowed for the assessment")
     assessment_pass_percent = models.PositiveSmallIntegerField(default=70, help_text="Pass mark of the assessment")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -214,6 +214,7 @@ CELERY_TIMEZONE = "UTC"
 # each job is an idempotent sweep, so a doubled or missed run does no harm.
 CELERY_BEAT_SCHEDULE = {
     "close-reopen-windows": {"task": "tasks.jobs.tickets_close_after_window", "schedule": 60.0},
+    "widen-waiting-tickets": {"task": "tasks.jobs.tickets_widen_due", "schedule": 5.0},
 }
 
 # --- Sweeper (database-driven timers) ---------------------------------------------------
@@ -229,6 +230,11 @@ MAX_TIMEOUTS_IN_ROW = _int("MAX_TIMEOUTS_IN_ROW", 3, 1)
 # An agent who missed or declined a ticket is asked again after this, if nobody else has
 # taken it: with few agents online, a missed offer must not strand the customer.
 OFFER_RETRY_COOLDOWN_SECONDS = _int("OFFER_RETRY_COOLDOWN_SECONDS", 120, 0)
+# A ticket nobody took this long after it (re-)entered the queue, or after its last
+# widening step, is widened one step: skill tags dropped, then the brand's tier floor.
+WIDEN_AFTER_SECONDS = _int("WIDEN_AFTER_SECONDS", 60, 1)
+# At most one "tickets are stuck" e-mail per brand in this many minutes; it lists them all.
+WIDEN_ALERT_MINUTES = _int("WIDEN_ALERT_MINUTES", 10, 0)
 AGENT_GRACE_SECONDS = _int("AGENT_GRACE_SECONDS", 60, 0)
 # Every process marks the agent sockets it holds as alive this often; a socket not seen for
 # the TTL (its process was killed, its consumer crashed) is removed by the sweeper.

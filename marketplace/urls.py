@@ -34,6 +34,7 @@ urlpatterns = [
     path("supervisor/applications/", agent_views.vetting_queue, name="vetting-queue"),
     path("supervisor/applications/<int:pk>/", agent_views.vetting_detail, name="vetting-detail"),
     path("supervisor/assessments/<int:attempt_id>/grade/", agent_views.assessment_grade, name="assessment-grade"),
+    path("supervisor/tickets/<int:ticket_id>/", tasks_views.supervisor_ticket, name="supervisor-ticket"),
     path("chat/<str:token>/", tasks_views.customer_chat, name="customer-chat"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

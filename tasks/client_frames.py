@@ -18,6 +18,8 @@ from agents.models import AgentProfile
 from marketplace.errors import DomainError
 from marketplace.parsers import has_forbidden_characters
 
+from .services.waiting import clean_notify_email
+
 # A frame is at most a message plus some envelope; anything larger is refused unread.
 MAX_FRAME_CHARS = settings.MESSAGE_MAX_CHARS * 2 + 1024
 # A ref is echoed so the client can match the answer; anything else could make the answer
@@ -92,8 +94,25 @@ class Reopen:
     pass
 
 
+@dataclass(frozen=True)
+class NotifyMe:
+    """The address to e-mail once an agent answers (validated as an address here)."""
+
+    email: str
+
+
 ClientFrame = (
-    Ping | Presence | OfferAccept | OfferDecline | AgentMessage | TicketResolve | History | CustomerMessage | Rate | Reopen
+    Ping
+    | Presence
+    | OfferAccept
+    | OfferDecline
+    | AgentMessage
+    | TicketResolve
+    | History
+    | CustomerMessage
+    | Rate
+    | Reopen
+    | NotifyMe
 )
 
 
@@ -172,6 +191,13 @@ def _decline(frame: dict[str, Any]) -> OfferDecline:
     return OfferDecline(offer_id=offer_id, reason=reason)
 
 
+def _notify_me(frame: dict[str, Any]) -> NotifyMe:
+    email = frame.get("email")
+    if isinstance(email, str) and has_forbidden_characters(email):
+        raise DomainError("invalid_email", "email contains a NUL character or an unpaired surrogate.")
+    return NotifyMe(email=clean_notify_email(email))
+
+
 AGENT_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
     "presence": _presence,
     "offer.accept": lambda f: OfferAccept(offer_id=_id(f, "offer_id")),
@@ -186,6 +212,7 @@ CUSTOMER_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
     "message": lambda f: CustomerMessage(text=_message_text(f)),
     "rate": _rate,
     "reopen": lambda f: Reopen(),
+    "notify_me": _notify_me,
     "history": lambda f: _history(f, ticket_required=False),
     "ping": lambda f: Ping(),
 }

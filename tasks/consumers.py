@@ -29,6 +29,7 @@ from .client_frames import (
     ClientFrame,
     CustomerMessage,
     History,
+    NotifyMe,
     OfferAccept,
     OfferDecline,
     Ping,
@@ -56,6 +57,7 @@ def database_sync_to_async(func):
     parallel; each thread takes a connection from the pool and gives it back afterwards.
     """
     return DatabaseSyncToAsync(func, thread_sensitive=False)
+
 
 # A client that keeps sending over its budget (this many refused frames without once letting
 # its bucket fill up again) is cut off; 4429 says why, like HTTP's 429.
@@ -299,6 +301,8 @@ class CustomerConsumer(FrameConsumer):
                 await database_sync_to_async(services.ticket_rate)(ticket=ticket, score=score, comment=comment)
             case Reopen():
                 await database_sync_to_async(services.ticket_reopen)(ticket=ticket)
+            case NotifyMe(email=email):
+                await database_sync_to_async(services.ticket_notify_email_set)(ticket=ticket, email=email)
             case History(ticket_id=ticket_id, before=before, limit=limit):
                 # ticket_id is optional here: this socket belongs to one ticket.
                 if ticket_id is not None and ticket_id != ticket.pk:

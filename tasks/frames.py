@@ -129,16 +129,30 @@ def agent_ticket_updated_frame(ticket_id: int, status: str, **extra: Any) -> dic
 
 
 def customer_ticket_updated_frame(
-    ticket: Ticket, *, queue_position: int | None = None, eta_seconds: int | None = None, agent_name: str | None = None
+    ticket: Ticket,
+    *,
+    queue_position: int | None = None,
+    eta_seconds: int | None = None,
+    agent_name: str | None = None,
+    agents_online: bool | None = None,
+    agent_connection: str | None = None,
 ) -> dict[str, Any]:
+    """`agents_online` False (nobody who could take the ticket is online) goes without an
+    estimate; `agent_connection` ("lost", "restored") is about the assigned agent's sockets."""
     frame: dict[str, Any] = {"type": "ticket.updated", "status": ticket.status}
     if ticket.is_waiting:
         if queue_position is not None:
             frame["queue_position"] = queue_position
-        if eta_seconds is not None:
+        if agents_online is not None:
+            frame["agents_online"] = agents_online
+        if eta_seconds is not None and agents_online is not False:
             frame["eta_seconds"] = eta_seconds
+        if ticket.notify_email:
+            frame["notify_email"] = ticket.notify_email
     if agent_name:
         frame["agent"] = {"display_name": agent_name}
+    if agent_connection and ticket.status == Ticket.Status.ASSIGNED:
+        frame["agent_connection"] = agent_connection
     if ticket.status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED):
         frame["rating"] = ticket.rating
     return frame

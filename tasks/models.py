@@ -70,9 +70,24 @@ class Ticket(models.Model):
     resolution_count = models.PositiveSmallIntegerField(default=0)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_comment = models.TextField(blank=True)
+    # Widening (tasks.services.widening): 0 = matched as asked, 1 = skill tags ignored,
+    # 2 = the brand's tier floor ignored too. The tags themselves stay as the brand sent them.
+    widen_level = models.PositiveSmallIntegerField(default=0)
+    widened_at = models.DateTimeField(null=True, blank=True)
+    widen_alert_pending = models.BooleanField(default=False, help_text="Widened, supervisors not told yet")
+    surge_bonus_minor = models.PositiveIntegerField(default=0, help_text="Added to the pay of every later offer")
+    notify_email = models.EmailField(blank=True, help_text="Where the customer asked to be told that an agent answered")
+    notify_email_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
+            # The widening sweep's scan: only queued tickets that can still widen.
+            models.Index(
+                fields=["queued_at"],
+                name="ticket_widen_due_idx",
+                condition=Q(status="queued", widen_level__lt=2),
+            ),
+            models.Index(fields=["brand"], name="ticket_widen_alert_idx", condition=Q(widen_alert_pending=True)),
             models.Index(
                 fields=["brand", "language", "-priority", "created_at"],
                 name="ticket_queue_idx",
@@ -95,6 +110,43 @@ class Ticket(models.Model):
     @property
     def priority_name(self) -> str:
         return self.Priority(self.priority).label
+
+
+class TicketEvent(models.Model):
+    """What the platform did to find a ticket an agent: appended, never edited."""
+
+    class Kind(models.TextChoices):
+        WIDENED_SKILLS = "widened_skills"
+        WIDENED_TIERS = "widened_tiers"
+        SURGE_ADDED = "surge_added"
+        SUPERVISORS_ALERTED = "supervisors_alerted"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["ticket", "id"], name="ticket_event_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of ticket {self.ticket_id}"
+
+
+class SupervisorAlert(models.Model):
+    """One e-mail to a brand's supervisors about tickets nobody took in time. The newest
+    row of a brand is the throttle: at most one per WIDEN_ALERT_MINUTES."""
+
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ticket_ids = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "-created_at"], name="supervisor_alert_brand_idx")]
+
+    def __str__(self) -> str:
+        return f"alert to {self.brand_id} about {len(self.ticket_ids)} tickets"
 
 
 class Message(models.Model):

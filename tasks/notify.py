@@ -20,6 +20,7 @@ from agents.models import AgentProfile
 from . import frames
 from .models import Message, Offer, Ticket
 from .realtime import agent_group, customer_group, ops_group, push_many, send_now
+from .selectors import Wait
 
 
 def notify_offer_made(*, offer: Offer, ticket: Ticket) -> None:
@@ -106,10 +107,32 @@ def notify_presence(*, agent: AgentProfile, brand_ids: list[int], reason: str | 
     push_many(events)
 
 
-def notify_queue_position(*, ticket: Ticket, position: int, eta_seconds: int) -> None:
-    """A waiting customer's place and estimated wait. Sent at once: the sweeper reads
-    positions outside any transaction."""
+def notify_queue_position(*, ticket: Ticket, position: int, wait: Wait) -> None:
+    """A waiting customer's place and estimated wait (or that nobody who could help is
+    online). Sent at once: the sweeper reads positions outside any transaction."""
     send_now(
         customer_group(ticket.pk),
-        frames.customer_ticket_updated_frame(ticket, queue_position=position, eta_seconds=eta_seconds),
+        frames.customer_ticket_updated_frame(
+            ticket, queue_position=position, eta_seconds=wait.eta_seconds, agents_online=wait.agents_online
+        ),
+    )
+
+
+def notify_ticket_widened(*, ticket: Ticket) -> None:
+    """Nobody took the ticket in time and it was widened: the brand's operations group
+    hears of it (the customer's own wait is the sweeper's business)."""
+    push_many([(ops_group(ticket.brand_id), frames.ops_ticket_changed_frame(ticket))])
+
+
+def notify_agent_connection(*, agent: AgentProfile, tickets: list[Ticket], state: str) -> None:
+    """The customers of an agent's open chats hear that the agent's connection was `state`
+    ("lost": their last socket closed; "restored": one is back)."""
+    push_many(
+        [
+            (
+                customer_group(ticket.pk),
+                frames.customer_ticket_updated_frame(ticket, agent_name=agent.display_name, agent_connection=state),
+            )
+            for ticket in tickets
+        ]
     )

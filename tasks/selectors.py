@@ -1,15 +1,34 @@
 """Reads that span tables: who may take a ticket, where a customer stands in the queue."""
 
+import contextlib
 import math
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.core.cache import cache
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from agents.models import AgentProfile
 from marketplace.parsers import has_forbidden_characters
+from marketplace.unavailable import UNAVAILABLE_ERRORS
 
 from .models import Message, Offer, Ticket
 
@@ -28,11 +47,44 @@ def retry_cutoff() -> datetime:
     return timezone.now() - timedelta(seconds=settings.OFFER_RETRY_COOLDOWN_SECONDS)
 
 
+TIER_ORDER = [AgentProfile.Tier.PROBATION, AgentProfile.Tier.STANDARD, AgentProfile.Tier.EXPERT]
+
+
+def tiers_from(floor: str) -> list[str]:
+    """The tiers at or above `floor` ("" = no floor: every tier)."""
+    if not floor:
+        return list(TIER_ORDER)
+    return [str(t) for t in TIER_ORDER[TIER_ORDER.index(AgentProfile.Tier(floor)) :]]
+
+
+def floors_admitting(tier: str) -> list[str]:
+    """The brand floors an agent of `tier` passes ("" = no floor)."""
+    return ["", *[str(t) for t in TIER_ORDER[: TIER_ORDER.index(AgentProfile.Tier(tier)) + 1]]]
+
+
+def matching_agents(ticket: Ticket, agents: QuerySet[AgentProfile]) -> QuerySet[AgentProfile]:
+    """The one definition of who may work `ticket`, applied to `agents`: certified for the
+    brand, speaking the language, with every skill tag (until the ticket is widened past its
+    skills), of the brand's lowest tier or above (until it is widened past tiers).
+
+    Dispatch applies it to the agents who can take work now (`eligible_agents`), the wait
+    estimate to those online (`waiting_staff`). `ticket.brand` is read, so load it with the
+    ticket."""
+    qs = agents.filter(brands=ticket.brand_id, languages__code=ticket.language)
+    if ticket.widen_level < 1:
+        for tag in ticket.tags or []:
+            qs = qs.filter(skills__code=tag)
+    floor = ticket.brand.dispatch_min_tier
+    if floor and ticket.widen_level < 2:
+        qs = qs.filter(tier__in=tiers_from(floor))
+    return qs
+
+
 def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
     """Agents who may be offered `ticket` now, best first.
 
-    Eligible: an agent who can take work (AgentProfile.objects.can_take_work), certified for
-    the brand, speaking the language, with every skill tag. An agent who let this ticket's
+    Eligible: an agent who can take work (AgentProfile.objects.can_take_work) and matches
+    the ticket (`matching_agents`: brand, language, skills, tier, as widened). An agent who let this ticket's
     offer expire or declined it since it (re-)entered the queue is skipped for the
     OFFER_RETRY_COOLDOWN_SECONDS after that, and after it ranks behind every agent who has
     not missed it: nobody waits forever for want of a second agent, and a second agent
@@ -40,9 +92,7 @@ def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
     not missed it, then quality score, then longest since last assignment (fairness), then
     id for a stable order.
     """
-    qs = AgentProfile.objects.can_take_work().filter(brands=ticket.brand_id, languages__code=ticket.language)
-    for tag in ticket.tags or []:
-        qs = qs.filter(skills__code=tag)
+    qs = matching_agents(ticket, AgentProfile.objects.can_take_work())
     last_missed = (
         _misses(ticket_id=ticket.pk, agent=OuterRef("pk"), created_at__gte=ticket.queued_at)
         .order_by("-responded_at")
@@ -62,7 +112,9 @@ def waiting_tickets_for_agent(agent: AgentProfile, limit: int = 20) -> list[Tick
     """Queued tickets this agent could take, in queue order (priority, then age), leaving
     out those they missed or declined within the retry cooldown.
 
-    Uses the agent's prefetched languages and skills when the caller loaded them."""
+    The mirror of `matching_agents` from the agent's side (a ticket it lets through still
+    goes through `ticket_dispatch`, which applies the real rule). Uses the agent's
+    prefetched languages and skills when the caller loaded them."""
     languages = agent.language_codes
     skills = set(agent.skill_codes)
     missed_recently = _misses(
@@ -74,10 +126,12 @@ def waiting_tickets_for_agent(agent: AgentProfile, limit: int = 20) -> list[Tick
             brand__in=AgentProfile.brands.through.objects.filter(agentprofile_id=agent.pk).values("brand_id"),
             language__in=languages,
         )
+        # The tier rule of matching_agents, on the ticket's side.
+        .filter(Q(widen_level__gte=2) | Q(brand__dispatch_min_tier__in=floors_admitting(agent.tier)))
         .exclude(Exists(missed_recently))
         .order_by("-priority", "created_at")[:limit]
     )
-    return [t for t in candidates if set(t.tags or []) <= skills]
+    return [t for t in candidates if t.widen_level >= 1 or set(t.tags or []) <= skills]
 
 
 def queue_positions(brand_id: int | None = None) -> dict[int, int]:
@@ -115,21 +169,152 @@ def average_handle_seconds(brand_id: int) -> float:
     return max(avg.total_seconds(), 1.0)
 
 
-def estimate_wait_seconds(ticket: Ticket, position: int) -> int:
-    """A rough wait: the queue ahead shared over the agents who could serve it."""
-    if ticket.status == Ticket.Status.OFFERED:
-        return offer_timeout_seconds(ticket)
-    agents = (
-        AgentProfile.objects.online()
-        .filter(brands=ticket.brand_id, languages__code=ticket.language)
-        .aggregate(slots=Count("pk"))["slots"]
+@dataclass(frozen=True)
+class Staffing:
+    """The online agents who match a ticket: how many, their slots, and the slots free now."""
+
+    agents: int
+    slots: int
+    free_slots: int
+
+
+def waiting_staff(ticket: Ticket) -> Staffing:
+    """Who could serve `ticket`: online agents (AgentProfile.objects.online) who match it
+    (`matching_agents`, the dispatch rule). Free slots are those of available agents below
+    capacity. One query."""
+    online = matching_agents(ticket, AgentProfile.objects.online()).distinct()
+    totals = AgentProfile.objects.filter(pk__in=online.values("pk")).aggregate(
+        agents=Count("pk"),
+        slots=Sum("capacity"),
+        free=Sum(
+            Case(
+                When(status=AgentProfile.Status.AVAILABLE, load__lt=F("capacity"), then=F("capacity") - F("load")),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        ),
     )
-    return wait_estimate(position=position, agents=agents, handle_seconds=average_handle_seconds(ticket.brand_id))
+    return Staffing(agents=totals["agents"] or 0, slots=totals["slots"] or 0, free_slots=totals["free"] or 0)
 
 
-def wait_estimate(*, position: int, agents: int, handle_seconds: float) -> int:
-    """Rounds of handle time until `position` is served by `agents` (no agents: one at a time)."""
-    return int(math.ceil(position / max(agents, 1)) * handle_seconds)
+def staffing_key(ticket: Ticket) -> tuple[Any, ...]:
+    """Tickets with the same key have the same `waiting_staff` (for one query per key)."""
+    tags = tuple(ticket.tags or []) if ticket.widen_level < 1 else ()
+    floor = ticket.brand.dispatch_min_tier if ticket.widen_level < 2 else ""
+    return (ticket.brand_id, ticket.language, tags, floor)
+
+
+def wait_estimate(*, position: int, staff: Staffing, handle_seconds: float, offer_seconds: float) -> int | None:
+    """Seconds until `position` (1 = next) is offered and answered, or None when nobody
+    who could serve it is online.
+
+    A free slot for this position means about the offer's countdown. Beyond those, each of
+    the `slots` frees about once per handle time, so the queue ahead drains at
+    slots/handle_seconds: the (position - free)th freed slot comes after roughly
+    (position - free) x handle / slots, plus the countdown of the offer it brings.
+    """
+    if staff.agents <= 0 or staff.slots <= 0:
+        return None
+    if position <= staff.free_slots:
+        return max(1, int(math.ceil(offer_seconds)))
+    waiting_for = position - staff.free_slots
+    return max(1, int(math.ceil(waiting_for * handle_seconds / staff.slots + offer_seconds)))
+
+
+@dataclass(frozen=True)
+class WaitMemo:
+    """The last estimate told to a ticket's customer: on what it was based (`basis`), and
+    the estimate and moment (epoch seconds) when that basis was first seen."""
+
+    basis: tuple[Any, ...]
+    eta: int
+    since: float
+
+
+def honest_wait(*, computed: int, basis: tuple[Any, ...], memo: WaitMemo | None, now: float) -> tuple[int, WaitMemo]:
+    """The estimate to tell, given the one computed from the queue now and the last one told.
+
+    New information (a different `basis`: position, staffing) gives a fresh estimate. Without
+    it, time counts down from the last estimate; once the wait has run past it the estimate
+    was wrong, and it is never less than the time spent since: having waited four minutes
+    with nothing moving, a customer is not told "about one minute" again.
+    """
+    if memo is None or memo.basis != basis:
+        return computed, WaitMemo(basis=basis, eta=computed, since=now)
+    elapsed = max(0.0, now - memo.since)
+    if elapsed < memo.eta:
+        return max(1, int(math.ceil(memo.eta - elapsed))), memo
+    return max(computed, int(math.ceil(elapsed))), memo
+
+
+WAIT_MEMO_SECONDS = 3600
+
+
+def _memo_key(ticket: Ticket) -> str:
+    # Per stay in the queue: a ticket that re-enters it starts a fresh story.
+    return f"wait-estimate:{ticket.pk}:{ticket.queued_at.timestamp():.6f}"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a waiting customer is told: whether anyone who could help is online, and the
+    estimate (None when nobody is)."""
+
+    agents_online: bool
+    eta_seconds: int | None
+
+
+def customer_waits(tickets: list[Ticket], positions: dict[int, int], *, now: float | None = None) -> dict[int, Wait]:
+    """The honest wait of each waiting ticket (`positions`: ticket id -> queue position).
+
+    One staffing query per distinct (brand, language, skills, floor), one handle-time query
+    per brand, one cache read and at most one cache write for all memos. The memos live in
+    the cache so every sweeper copy and every reconnect snapshot tells the same story."""
+    now = time.time() if now is None else now
+    try:
+        memos = cache.get_many([_memo_key(t) for t in tickets])
+    except UNAVAILABLE_ERRORS:  # Redis away: fresh estimates rather than none
+        memos = {}
+    staffing: dict[tuple[Any, ...], Staffing] = {}
+    handle: dict[int, float] = {}
+    changed: dict[str, WaitMemo] = {}
+    waits: dict[int, Wait] = {}
+    for ticket in tickets:
+        key = staffing_key(ticket)
+        if key not in staffing:
+            staffing[key] = waiting_staff(ticket)
+        staff = staffing[key]
+        if ticket.status == Ticket.Status.OFFERED:
+            waits[ticket.pk] = Wait(agents_online=True, eta_seconds=offer_timeout_seconds(ticket))
+            continue
+        if ticket.brand_id not in handle:
+            handle[ticket.brand_id] = average_handle_seconds(ticket.brand_id)
+        position = positions[ticket.pk]
+        computed = wait_estimate(
+            position=position,
+            staff=staff,
+            handle_seconds=handle[ticket.brand_id],
+            offer_seconds=offer_timeout_seconds(ticket),
+        )
+        if computed is None:
+            waits[ticket.pk] = Wait(agents_online=False, eta_seconds=None)
+            continue
+        memo_key = _memo_key(ticket)
+        previous = memos.get(memo_key)
+        eta, memo = honest_wait(
+            computed=computed, basis=(position, staff.slots, staff.free_slots), memo=previous, now=now
+        )
+        if memo != previous:
+            changed[memo_key] = memo
+        waits[ticket.pk] = Wait(agents_online=True, eta_seconds=eta)
+    if changed:
+        with contextlib.suppress(*UNAVAILABLE_ERRORS):
+            cache.set_many(changed, timeout=WAIT_MEMO_SECONDS)
+    return waits
+
+
+def customer_wait(ticket: Ticket, position: int) -> Wait:
+    return customer_waits([ticket], {ticket.pk: position})[ticket.pk]
 
 
 def message_page(ticket_id: int, *, before: int | None = None, limit: int) -> tuple[list[Message], bool]:
@@ -170,6 +355,26 @@ def customer_ticket(token: str) -> Ticket | None:
     if has_forbidden_characters(token):
         return None  # a NUL from the URL would only make the query fail
     return Ticket.objects.select_related("brand", "agent").filter(customer_token=token).first()
+
+
+def widening_summary(ticket: Ticket) -> str:
+    """What widening dropped from the ticket's matching, in words (reads `ticket.brand`)."""
+    dropped = []
+    if ticket.widen_level >= 1 and ticket.tags:
+        dropped.append("skill tags " + ", ".join(ticket.tags) + " dropped")
+    if ticket.widen_level >= 2 and ticket.brand.dispatch_min_tier:
+        dropped.append(f"{ticket.brand.dispatch_min_tier} tier floor dropped")
+    if dropped:
+        return "; ".join(dropped)
+    return "as asked" if ticket.widen_level == 0 else "nothing narrower to drop"
+
+
+def supervisor_ticket(*, user: Any, ticket_id: int) -> Ticket | None:
+    """A ticket of one of the brands `user` supervises (any brand for a superuser), or None."""
+    qs = Ticket.objects.select_related("brand", "agent")
+    if not user.is_superuser:
+        qs = qs.filter(brand__supervisors=user)
+    return qs.filter(pk=ticket_id).first()
 
 
 def agent_for_user(user: Any) -> AgentProfile | None:

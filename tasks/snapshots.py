@@ -17,7 +17,7 @@ from .models import Ticket
 from .selectors import (
     agent_open_tickets,
     agent_pending_offers,
-    estimate_wait_seconds,
+    customer_wait,
     message_page,
     queue_position,
     ticket_messages,
@@ -25,13 +25,26 @@ from .selectors import (
 
 
 def customer_status_frame(ticket: Ticket) -> dict[str, Any]:
-    position = eta = None
+    position = eta = agents_online = None
     if ticket.is_waiting:
         position = queue_position(ticket)
-        eta = estimate_wait_seconds(ticket, position)
+        wait = customer_wait(ticket, position)
+        eta, agents_online = wait.eta_seconds, wait.agents_online
     # Same as testing agent_id: Django answers None without a query when the key is empty.
-    agent_name = ticket.agent.display_name if ticket.agent is not None else None
-    return frames.customer_ticket_updated_frame(ticket, queue_position=position, eta_seconds=eta, agent_name=agent_name)
+    agent = ticket.agent
+    agent_name = agent.display_name if agent is not None else None
+    # A customer who (re)connects while their agent's sockets are gone hears it at once.
+    connection = (
+        "lost" if agent is not None and ticket.status == Ticket.Status.ASSIGNED and not agent.connections else None
+    )
+    return frames.customer_ticket_updated_frame(
+        ticket,
+        queue_position=position,
+        eta_seconds=eta,
+        agent_name=agent_name,
+        agents_online=agents_online,
+        agent_connection=connection,
+    )
 
 
 def customer_snapshot(ticket_id: int) -> list[dict[str, Any]]:
@@ -72,5 +85,3 @@ def agent_snapshot(agent_id: int) -> list[dict[str, Any]]:
     for ticket in agent_open_tickets(agent):
         snapshot.append(frames.ticket_assigned_frame(ticket, ticket_messages(ticket.pk)))
     return snapshot
-
-

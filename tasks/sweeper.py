@@ -7,13 +7,11 @@ memory below only avoids re-sending unchanged positions; losing it re-sends them
 
 import asyncio
 import logging
+import math
 import time
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db.models import Count
-
-from agents.models import AgentProfile
 
 from . import selectors, services
 from .models import Ticket
@@ -25,6 +23,7 @@ CLOSE_WINDOW_EVERY_SECONDS = 60
 QUEUE_UPDATES_EVERY_SECONDS = 1.0
 SAFETY_NET_EVERY_SECONDS = 1.0
 CONNECTIONS_EVERY_SECONDS = 1.0
+WIDEN_EVERY_SECONDS = 5.0
 
 
 class QueueBroadcaster:
@@ -38,33 +37,18 @@ class QueueBroadcaster:
         if not positions:
             self.sent.clear()
             return 0
-        tickets = Ticket.objects.filter(pk__in=positions.keys()).select_related("brand")
-        # One estimate input per queue (brand, language), not per ticket.
-        staffed = dict(
-            (
-                (row["brands"], row["languages__code"]),
-                row["n"],
-            )
-            for row in AgentProfile.objects.online()
-            .values("brands", "languages__code")
-            .annotate(n=Count("pk", distinct=True))
-        )
-        handle: dict[int, float] = {}
+        tickets = list(Ticket.objects.filter(pk__in=positions.keys()).select_related("brand"))
+        waits = selectors.customer_waits(tickets, positions)
         pushed = 0
         for ticket in tickets:
-            position = positions[ticket.pk]
-            if ticket.status == Ticket.Status.OFFERED:
-                eta = selectors.offer_timeout_seconds(ticket)
-            else:
-                if ticket.brand_id not in handle:
-                    handle[ticket.brand_id] = selectors.average_handle_seconds(ticket.brand_id)
-                agents = staffed.get((ticket.brand_id, ticket.language), 0)
-                eta = selectors.wait_estimate(position=position, agents=agents, handle_seconds=handle[ticket.brand_id])
-            state = (ticket.status, position, eta // 5)  # do not re-send for a few seconds' drift
+            position, wait = positions[ticket.pk], waits[ticket.pk]
+            # The page shows whole minutes: re-send when they change, not for seconds' drift.
+            minutes = None if wait.eta_seconds is None else math.ceil(wait.eta_seconds / 60)
+            state = (ticket.status, position, wait.agents_online, minutes)
             if self.sent.get(ticket.pk) == state:
                 continue
             self.sent[ticket.pk] = state
-            notify_queue_position(ticket=ticket, position=position, eta_seconds=eta)
+            notify_queue_position(ticket=ticket, position=position, wait=wait)
             pushed += 1
         for gone in set(self.sent) - set(positions):
             del self.sent[gone]
@@ -75,8 +59,9 @@ class Sweeper:
     """One tick does what is due. Offer expiry and disconnects are checked every tick; dead
     sockets (heartbeat older than the TTL), the safety-net dispatch and the queue positions
     (which only matter when the queue is
-    long, exactly when the database is busiest) every second; the reopen window every
-    minute, but only without a broker (embedded mode): otherwise beat closes it."""
+    long, exactly when the database is busiest) every second. Without a broker (embedded
+    mode) it also runs beat's periodic sweeps: widening every few seconds, the reopen
+    window every minute."""
 
     def __init__(self):
         self.broadcaster = QueueBroadcaster()
@@ -98,10 +83,12 @@ class Sweeper:
             result["offered"] = services.dispatch_waiting()
         if self._due("queue", QUEUE_UPDATES_EVERY_SECONDS):
             result["queue_updates"] = self.broadcaster.broadcast()
-        # Closing reopen windows is a periodic sweep that beat runs (tasks/jobs.py). Without
-        # a broker there is no beat, and jobs run eagerly: then the sweeper keeps doing it.
+        # Closing reopen windows and widening are periodic sweeps that beat runs (tasks/jobs.py).
+        # Without a broker there is no beat, and jobs run eagerly: then the sweeper does them.
         if settings.CELERY_TASK_ALWAYS_EAGER and self._due("close", CLOSE_WINDOW_EVERY_SECONDS):
             result["closed"] = services.tickets_close_after_window()
+        if settings.CELERY_TASK_ALWAYS_EAGER and self._due("widen", WIDEN_EVERY_SECONDS):
+            result["widened"] = services.tickets_widen_due()
         return result
 
 

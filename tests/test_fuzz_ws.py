@@ -117,6 +117,8 @@ def customer_frames(ticket_id: int):
         frame_with("rate", score=JSON_VALUES, comment=JSON_VALUES),
         frame_with("rate", score=st.integers(1, 5), comment=st.text(max_size=10)),  # not resolved yet
         frame_with("reopen"),
+        # An agent has the chat: refused whatever the address (invalid_email, ticket_not_waiting).
+        frame_with("notify_me", email=st.one_of(JSON_VALUES, st.emails().map(str), HOSTILE_TEXT)),
         frame_with("history", ticket_id=st.one_of(st.just(ticket_id), JSON_VALUES), before=JSON_VALUES, limit=JSON_VALUES),
         frame_with("ping"),
         frame_with("offer.accept", offer_id=st.integers()),  # an agent frame: unknown here
@@ -165,7 +167,9 @@ def working_agent(agent, brand):
 @database_sync_to_async
 def state_of(agent_id: int) -> dict:
     return {
-        "tickets": list(Ticket.objects.order_by("pk").values_list("pk", "status", "agent_id", "rating")),
+        "tickets": list(
+            Ticket.objects.order_by("pk").values_list("pk", "status", "agent_id", "rating", "notify_email")
+        ),
         "messages": Message.objects.count(),
         "offers": list(Offer.objects.order_by("pk").values_list("pk", "state")),
         "agent": AgentProfile.objects.values_list("status", "load").get(pk=agent_id),

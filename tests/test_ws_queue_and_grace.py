@@ -11,13 +11,15 @@ from tasks import services
 from tasks.realtime import agent_group, customer_group
 from tasks.sweeper import QueueBroadcaster, Sweeper
 
-from .factories import TicketFactory
+from .factories import AgentFactory, TicketFactory
 from .ws import agent_socket, customer_socket, everything_sent, receive_type, request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 async def test_waiting_customer_sees_position_and_wait_and_is_told_when_it_changes(brand):
+    # Online but busy: the queue waits for their slots, so there is an estimate.
+    await database_sync_to_async(AgentFactory)(brands=[brand], available=True, capacity=1, load=1)
     first = await database_sync_to_async(TicketFactory)(brand=brand)
     second = await database_sync_to_async(TicketFactory)(brand=brand)
     ws = await customer_socket(second.customer_token)

@@ -20,6 +20,8 @@
     ticket_not_resolved: "You can do that once your case is resolved.",
     reopen_window_passed: "It's too late to reopen this conversation. Please start a new one.",
     ticket_not_found: "This chat link is not valid.",
+    invalid_email: "Please check your e-mail address.",
+    ticket_not_waiting: "An agent has your conversation now: write to them here.",
   };
 
   var $ = function (testid) {
@@ -44,13 +46,26 @@
     input: $("message-input"),
     counter: $("message-counter"),
     send: $("message-send"),
+    leave: $("leave-message"),
+    leaveForm: $("leave-message-form"),
+    leaveText: $("leave-message-text"),
+    leaveEmail: $("leave-message-email"),
+    leaveSubmit: $("leave-message-submit"),
+    messageLeft: $("message-left"),
   };
+
+  var LANGUAGE = root.dataset.languageName || "your language";
 
   var state = {
     status: root.dataset.status || "queued",
     queuePosition: null,
     etaSeconds: null,
     agentName: null,
+    // false: nobody who could take this chat is online (the server says so; null = not told).
+    agentsOnline: null,
+    // "lost" while the agent's connection is gone; reset on every (re)connect, the snapshot says again.
+    agentConnection: null,
+    notifyEmail: null,
     rating: null,
     score: 0,
     messages: new Map(),
@@ -83,11 +98,18 @@
 
   function renderStatus() {
     var status = state.invalid ? "invalid" : state.status;
-    ui.status.dataset.status = status;
+    var waiting = status === "queued" || status === "offered";
+    var nobody = waiting && state.agentsOnline === false;
+    var agentLost = status === "assigned" && state.agentConnection === "lost";
+    ui.status.dataset.status = nobody ? "no-agents" : (agentLost ? "agent-lost" : status);
     ui.status.textContent = "";
     var line;
     if (status === "invalid") {
       line = el("p", { className: "status-invalid", text: "This chat link is not valid. Please start the chat again from where you asked for help." });
+    } else if (nobody) {
+      line = el("p", { className: "status-no-agents", "data-testid": "no-agents", text: "No agent who speaks " + LANGUAGE + " is online right now." });
+    } else if (agentLost) {
+      line = el("p", { className: "status-agent-lost", "data-testid": "agent-connection-lost", text: "Your agent's connection dropped; waiting for them to come back." });
     } else if (status === "queued" || status === "offered") {
       if (state.queuePosition != null) {
         var parts = [
@@ -137,6 +159,7 @@
       ? (status === "cancelled" || state.invalid ? "This conversation has ended" : "Reopen to write again")
       : "Write a message…";
     ui.rating.hidden = status !== "resolved";
+    renderLeaveMessage(nobody, waiting);
     ui.reopenBox.hidden = !(status === "resolved" || status === "closed");
     updateCounter();
   }
@@ -292,6 +315,47 @@
       });
   }
 
+  // --- leave a message while nobody is online ---------------------------------------------
+
+  function renderLeaveMessage(nobody, waiting) {
+    var left = waiting && !!state.notifyEmail;
+    ui.leave.hidden = !nobody || left;
+    ui.messageLeft.hidden = !left;
+    if (left) {
+      ui.messageLeft.textContent = "Thanks. We'll e-mail " + state.notifyEmail +
+        " with a link back to this chat as soon as an agent answers. You can also keep this page open.";
+    }
+  }
+
+  ui.leaveForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = ui.leaveText.value.trim();
+    var email = ui.leaveEmail.value.trim();
+    if (!email) {
+      showError("Please give your e-mail address, so we can tell you when an agent answers.");
+      ui.leaveEmail.focus();
+      return;
+    }
+    ui.leaveSubmit.disabled = true;
+    ui.leaveSubmit.setAttribute("aria-busy", "true");
+    // The address first: a refused one should not leave the message sent on its own.
+    socket.send({ type: "notify_me", email: email })
+      .then(function () {
+        state.notifyEmail = email;
+        return text ? socket.send({ type: "message", text: text }) : null;
+      })
+      .then(function () {
+        ui.leaveText.value = "";
+        clearError();
+        renderStatus();
+      })
+      .catch(showError)
+      .then(function () {
+        ui.leaveSubmit.disabled = false;
+        ui.leaveSubmit.removeAttribute("aria-busy");
+      });
+  });
+
   // --- rating and reopen ---------------------------------------------------------------------
 
   function renderStars() {
@@ -355,6 +419,12 @@
     state.queuePosition = typeof frame.queue_position === "number" ? frame.queue_position : null;
     state.etaSeconds = typeof frame.eta_seconds === "number" ? frame.eta_seconds : null;
     if (frame.agent && frame.agent.display_name) state.agentName = frame.agent.display_name;
+    // Frames about other changes do not repeat it: keep it while the ticket stays queued.
+    if (typeof frame.agents_online === "boolean") state.agentsOnline = frame.agents_online;
+    else if (state.status !== "queued") state.agentsOnline = null;
+    if (typeof frame.notify_email === "string") state.notifyEmail = frame.notify_email;
+    if (frame.agent_connection) state.agentConnection = frame.agent_connection;
+    if (state.status !== "assigned") state.agentConnection = null;
     if ("rating" in frame) state.rating = frame.rating;
     if (state.status !== "resolved") {
       state.score = 0;
@@ -391,6 +461,8 @@
     ui.connection.dataset.state = status;
     // Connected again, an error about the connection itself would only mislead.
     if (status === "open" && ["not_connected", "connection_lost", "timeout"].indexOf(ui.errorBox.dataset.code) !== -1) clearError();
+    // The snapshot after a (re)connect says again whether the agent's connection is lost.
+    if (status === "open") state.agentConnection = null;
     if (status === "closed" && detail && detail.code === 4404) {
       state.invalid = true;
       renderStatus();

@@ -8,6 +8,8 @@ group:
 - `conversation`: chat messages;
 - `lifecycle`: resolve, rate, reopen, close, cancel;
 - `push`: an offer to the agent's subscribed browsers (Web Push, from a job).
+- `widening`: tickets nobody took in time (widen, surge, alert the supervisors);
+- `waiting`: what a waiting customer leaves (the address to e-mail when an agent answers).
 
 Concurrency rules (docs/architecture.md, "Lock order"):
 - A state change is one transaction. Work is claimed with `select_for_update(skip_locked=True)`
@@ -37,6 +39,8 @@ from .presence import (
     presence_set,
 )
 from .push import offer_push_send
+from .waiting import ticket_notify_email_set
+from .widening import supervisors_alert, ticket_widen, tickets_widen_due
 
 __all__ = [
     "agent_connected",
@@ -53,11 +57,15 @@ __all__ = [
     "offer_push_send",
     "offers_expire_due",
     "presence_set",
+    "supervisors_alert",
     "ticket_cancel",
     "ticket_create",
     "ticket_dispatch",
+    "ticket_notify_email_set",
     "ticket_rate",
     "ticket_reopen",
     "ticket_resolve",
+    "ticket_widen",
     "tickets_close_after_window",
+    "tickets_widen_due",
 ]

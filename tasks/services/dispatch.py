@@ -46,7 +46,8 @@ def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
     offer = Offer.objects.create(
         ticket=ticket,
         agent=agent,
-        pay_amount_minor=rate_for(brand_id=ticket.brand_id, category=ticket.category),
+        # A surge bonus, once a widening step gave the ticket one, is part of every later offer.
+        pay_amount_minor=rate_for(brand_id=ticket.brand_id, category=ticket.category) + ticket.surge_bonus_minor,
         currency=ticket.brand.currency,
         expires_at=now + timedelta(seconds=selectors.offer_timeout_seconds(ticket)),
     )

@@ -11,7 +11,7 @@ from agents.models import AgentProfile
 from marketplace.errors import Conflict, NotFound
 from marketplace.masking import mask_sensitive
 
-from .. import selectors
+from .. import jobs, selectors
 from ..models import Offer, Ticket
 from ..notify import notify_offer_closed, notify_presence, notify_ticket_assigned
 from .dispatch import agent_dispatch, ticket_dispatch
@@ -56,6 +56,9 @@ def offer_accept(*, agent: AgentProfile, offer_id: int) -> Ticket:
         ticket = Ticket.objects.select_related("customer", "brand").get(pk=offer.ticket_id)
         messages = selectors.ticket_messages(ticket.pk)
         notify_ticket_assigned(ticket=ticket, agent=agent, messages=messages)
+        if ticket.notify_email and ticket.notify_email_sent_at is None:
+            # The customer left an address while nobody was online: a link back to the chat.
+            transaction.on_commit(lambda: jobs.ticket_answered_email_send.delay(ticket.pk), robust=True)
     return ticket
 
 

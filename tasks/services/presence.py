@@ -13,7 +13,7 @@ from agents.models import AgentConnection, AgentProfile
 from marketplace.errors import DomainError, Forbidden
 
 from ..models import Offer, Ticket
-from ..notify import notify_message, notify_presence, notify_ticket_changed
+from ..notify import notify_agent_connection, notify_message, notify_presence, notify_ticket_changed
 from .conversation import _system_message
 from .dispatch import agent_dispatch, ticket_dispatch
 from .offers import _close_offer
@@ -80,6 +80,21 @@ def _recount_connections(agent: AgentProfile, *, gone_since: datetime | None = N
     return count
 
 
+def _tell_customers(agent: AgentProfile, *, was: int, now: int) -> None:
+    """Inside the transaction holding the agent row: when the agent's last socket went, or
+    the first came back after that, the customers of their open chats hear of it. The
+    tickets are only read, not locked, so the lock order stays agent -> connection rows."""
+    if was and not now:
+        state = "lost"
+    elif not was and now and agent.disconnected_at is not None:
+        state = "restored"
+    else:
+        return
+    tickets = list(Ticket.objects.filter(agent_id=agent.pk, status=Status.ASSIGNED))
+    if tickets:
+        notify_agent_connection(agent=agent, tickets=tickets, state=state)
+
+
 def agent_connected(*, agent_id: int, channel_name: str, server: str) -> None:
     """Record an open agent socket (idempotent per channel) and fill the agent's free slots.
 
@@ -89,16 +104,19 @@ def agent_connected(*, agent_id: int, channel_name: str, server: str) -> None:
         AgentConnection.objects.update_or_create(
             channel_name=channel_name, defaults={"agent_id": agent_id, "server": server, "seen_at": timezone.now()}
         )
-        _recount_connections(agent)
+        count = _recount_connections(agent)
+        _tell_customers(agent, was=agent.connections, now=count)
     agent_dispatch(agent_id=agent_id)
 
 
 def agent_disconnected(*, agent_id: int, channel_name: str) -> None:
-    """Forget a closed socket. The grace period starts when the agent's last one closes."""
+    """Forget a closed socket. The grace period starts when the agent's last one closes;
+    the customers of their open chats are told then."""
     with transaction.atomic():
         agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
         AgentConnection.objects.filter(channel_name=channel_name).delete()
-        _recount_connections(agent)
+        count = _recount_connections(agent)
+        _tell_customers(agent, was=agent.connections, now=count)
 
 
 def agent_connections_heartbeat(*, connections: dict[str, int], server: str) -> int:
@@ -137,7 +155,8 @@ def agent_connections_expire(*, batch: int = 200) -> int:
             stale = AgentConnection.objects.filter(agent_id=agent_id, seen_at__lt=cutoff)
             last_seen = max(stale.values_list("seen_at", flat=True), default=None)
             removed += stale.delete()[0]
-            _recount_connections(agent, gone_since=last_seen)
+            count = _recount_connections(agent, gone_since=last_seen)
+            _tell_customers(agent, was=agent.connections, now=count)
     return removed
 
 
