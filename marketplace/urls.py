@@ -21,6 +21,8 @@ urlpatterns = [
     path("", core_views.landing, name="landing"),
     path("after-login/", core_views.after_login, name="after-login"),
     path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", core_views.javascript_catalog, name="javascript-catalog"),
     path("agent/", agent_views.agent_app, name="agent-app"),
     path("agent/sw.js", agent_views.service_worker, name="agent-sw"),
     path("apply/", agent_views.apply_start, name="apply-start"),

@@ -1,8 +1,12 @@
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.views.decorators.cache import cache_page
+from django.views.i18n import JavaScriptCatalog
 
 from marketplace.adapters import home_path
 from marketplace.errors import error_body
+from marketplace.i18n import supported_language
 
 
 def landing(request):
@@ -22,3 +26,14 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("not_found", "There is no such API endpoint."), status=404)
     return render(request, "404.html", status=404)
+
+
+@cache_page(3600)
+def javascript_catalog(request):
+    """The translated strings static/js needs. `?lang=` picks the language explicitly, so a page
+    rendered in a language other than the browser's (a customer chat in its ticket's language)
+    loads the matching catalogue; without it the request's own language applies."""
+    language = supported_language(request.GET.get("lang"))
+    if language:
+        translation.activate(language)
+    return JavaScriptCatalog.as_view()(request)

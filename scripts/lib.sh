@@ -83,3 +83,15 @@ ensure_chromium() {
     exit 1
   fi
 }
+
+# GNU gettext (xgettext, msgfmt) for makemessages and compilemessages.
+ensure_gettext() {
+  if command -v msgfmt >/dev/null 2>&1 && command -v xgettext >/dev/null 2>&1; then return 0; fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's gettext for the translation catalogues"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null
+  else
+    echo "GNU gettext is missing: run 'sudo apt-get install gettext' (needed to check translations)." >&2
+    exit 1
+  fi
+}

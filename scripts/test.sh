@@ -10,6 +10,7 @@ export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/mar
 export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 ensure_services "$DATABASE_URL" "$REDIS_URL"
 ensure_chromium
+ensure_gettext
 export ENVIRONMENT=test CHANNEL_PREFIX="mkt-test-$$"
 mkdir -p test-output
 exec "$VENV/bin/pytest" "$@"

@@ -1,8 +1,11 @@
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import get_language_info
 
 from agents.views.supervisor import supervisor_required
+from marketplace.i18n import supported_language
 
 from . import selectors
 from .models import Ticket
@@ -13,6 +16,12 @@ def customer_chat(request, token: str):
     ticket = Ticket.objects.select_related("brand").filter(customer_token=token).first()
     if ticket is None:
         return render(request, "chat/invalid.html", status=404)
+    # The page speaks the ticket's language where a translation exists, unless the customer
+    # picked one with the switcher; LocaleMiddleware then labels the response with it.
+    if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        language = supported_language(ticket.language)
+        if language:
+            translation.activate(language)
     return render(
         request,
         "chat/customer.html",
@@ -21,10 +30,10 @@ def customer_chat(request, token: str):
 
 
 def language_name(code: str) -> str:
-    """English name of a language tag for "nobody who speaks ... is online"; the tag itself
-    for languages Django does not know."""
+    """Name of a language tag, in the page's language, for "nobody who speaks ... is
+    online"; the tag itself for languages Django does not know."""
     try:
-        return str(get_language_info(code)["name"])
+        return str(get_language_info(code)["name_translated"])
     except KeyError:
         return code
 
