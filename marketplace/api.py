@@ -148,7 +148,7 @@ class BrandThrottle(BaseThrottle):
     def allow_request(self, request, view):
         from django.core.cache import cache
 
-        ident = request.auth.pk if isinstance(request.auth, Brand) else self.get_ident(request)
+        ident = self.throttle_ident(request, view)
         now = time.time()
         bucket = int(now // self.window)
         key = f"throttle:{self.scope}:{ident}:{bucket}"
@@ -161,6 +161,9 @@ class BrandThrottle(BaseThrottle):
                 count = cache.incr(key)
         self.reset_in = (bucket + 1) * self.window - now
         return count <= self.limit
+
+    def throttle_ident(self, request, view) -> object:
+        return request.auth.pk if isinstance(request.auth, Brand) else self.get_ident(request)
 
     def wait(self):
         return self.reset_in

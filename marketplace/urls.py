@@ -13,6 +13,16 @@ api_v1 = [
     path("tickets/", tasks_api.TicketListCreateView.as_view(), name="api-tickets"),
     path("tickets/<int:ticket_id>/", tasks_api.TicketDetailView.as_view(), name="api-ticket-detail"),
     path("tickets/<int:ticket_id>/cancel/", tasks_api.TicketCancelView.as_view(), name="api-ticket-cancel"),
+    path(
+        "tickets/<int:ticket_id>/attachments/",
+        tasks_api.TicketAttachmentUploadView.as_view(),
+        name="api-ticket-attachments",
+    ),
+    path(
+        "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
+        tasks_api.TicketAttachmentView.as_view(),
+        name="api-ticket-attachment",
+    ),
 ]
 
 urlpatterns = [
@@ -31,6 +41,12 @@ urlpatterns = [
     path("supervisor/applications/<int:pk>/", agent_views.vetting_detail, name="vetting-detail"),
     path("supervisor/assessments/<int:attempt_id>/grade/", agent_views.assessment_grade, name="assessment-grade"),
     path("chat/<str:token>/", tasks_views.customer_chat, name="customer-chat"),
+    path("chat/<str:token>/attachments/", tasks_views.customer_attachment_upload, name="customer-attachments"),
+    path(
+        "chat/<str:token>/attachments/<int:attachment_id>/",
+        tasks_views.customer_attachment,
+        name="customer-attachment",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -92,8 +92,34 @@ class Reopen:
     pass
 
 
+@dataclass(frozen=True)
+class Typing:
+    """Someone is typing in a chat; `ticket_id` is None on the customer socket."""
+
+    ticket_id: int | None
+
+
+@dataclass(frozen=True)
+class Read:
+    """The sender has seen the chat up to message id `up_to`; `ticket_id` as for Typing."""
+
+    ticket_id: int | None
+    up_to: int
+
+
 ClientFrame = (
-    Ping | Presence | OfferAccept | OfferDecline | AgentMessage | TicketResolve | History | CustomerMessage | Rate | Reopen
+    Ping
+    | Presence
+    | OfferAccept
+    | OfferDecline
+    | AgentMessage
+    | TicketResolve
+    | History
+    | CustomerMessage
+    | Rate
+    | Reopen
+    | Typing
+    | Read
 )
 
 
@@ -145,6 +171,11 @@ def _history(frame: dict[str, Any], *, ticket_required: bool) -> History:
     return History(ticket_id=ticket_id, before=before, limit=limit)
 
 
+def _read(frame: dict[str, Any], *, ticket_required: bool) -> Read:
+    ticket_id = _id(frame, "ticket_id") if ticket_required else None
+    return Read(ticket_id=ticket_id, up_to=_id(frame, "up_to"))
+
+
 def _presence(frame: dict[str, Any]) -> Presence:
     status = frame.get("status")
     if not isinstance(status, str) or status not in AgentProfile.Status.values:
@@ -179,6 +210,8 @@ AGENT_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
     "message": lambda f: AgentMessage(ticket_id=_id(f, "ticket_id"), text=_message_text(f)),
     "ticket.resolve": lambda f: TicketResolve(ticket_id=_id(f, "ticket_id")),
     "history": lambda f: _history(f, ticket_required=True),
+    "typing": lambda f: Typing(ticket_id=_id(f, "ticket_id")),
+    "read": lambda f: _read(f, ticket_required=True),
     "ping": lambda f: Ping(),
 }
 
@@ -187,6 +220,8 @@ CUSTOMER_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
     "rate": _rate,
     "reopen": lambda f: Reopen(),
     "history": lambda f: _history(f, ticket_required=False),
+    "typing": lambda f: Typing(ticket_id=None),
+    "read": lambda f: _read(f, ticket_required=False),
     "ping": lambda f: Ping(),
 }
 

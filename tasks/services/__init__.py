@@ -5,7 +5,8 @@ group:
 - `dispatch`: who is offered what (`ticket_dispatch`, `agent_dispatch`, `dispatch_waiting`);
 - `offers`: accept, decline, expiry;
 - `presence`: available / away / offline, open sockets, the release after the grace period;
-- `conversation`: chat messages;
+- `conversation`: chat messages and read marks;
+- `attachments`: files sent in a chat;
 - `lifecycle`: resolve, rate, reopen, close, cancel.
 
 Concurrency rules (docs/architecture.md, "Lock order"):
@@ -22,7 +23,8 @@ Concurrency rules (docs/architecture.md, "Lock order"):
   committed: the functions here call it explicitly once their own atomic block is done.
 """
 
-from .conversation import message_send_agent, message_send_customer
+from .attachments import attachment_send_agent, attachment_send_customer
+from .conversation import message_send_agent, message_send_customer, ticket_read_agent, ticket_read_customer
 from .dispatch import agent_dispatch, dispatch_waiting, ticket_dispatch
 from .intake import ticket_create
 from .lifecycle import ticket_cancel, ticket_rate, ticket_reopen, ticket_resolve, tickets_close_after_window
@@ -38,6 +40,8 @@ from .presence import (
 
 __all__ = [
     "agent_connected",
+    "attachment_send_agent",
+    "attachment_send_customer",
     "agent_connections_expire",
     "agent_connections_heartbeat",
     "agent_disconnected",
@@ -54,6 +58,8 @@ __all__ = [
     "ticket_create",
     "ticket_dispatch",
     "ticket_rate",
+    "ticket_read_agent",
+    "ticket_read_customer",
     "ticket_reopen",
     "ticket_resolve",
     "tickets_close_after_window",
