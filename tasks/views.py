@@ -21,7 +21,12 @@ def customer_chat(request, token: str):
     ticket = Ticket.objects.select_related("brand").filter(customer_token=token).first()
     if ticket is None:
         return render(request, "chat/invalid.html", status=404)
-    return render(request, "chat/customer.html", {"ticket": ticket, "ws_path": f"/ws/customer/{token}/"})
+    context = {
+        "ticket": ticket,
+        "ws_path": f"/ws/customer/{token}/",
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+    }
+    return render(request, "chat/customer.html", context)
 
 
 class AttachmentThrottle(BrandThrottle):

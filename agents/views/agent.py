@@ -22,5 +22,6 @@ def agent_app(request):
             "first_day": not selectors.agent_has_earned(agent=agent),
             "offer_seconds": settings.OFFER_TIMEOUT_SECONDS,
             "reopen_hours": settings.REOPEN_WINDOW_HOURS,
+            "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
         },
     )
