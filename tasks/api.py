@@ -22,7 +22,7 @@ from marketplace.masking import mask_sensitive
 
 from . import frames, selectors, services
 from .models import Customer, Ticket
-from .views import attachment_response, upload_refusal, uploaded_file
+from .views import TooManyUploads, attachment_response, upload_refusal, uploaded_file
 
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 PRIORITIES = {label: value for value, label in Ticket.Priority.choices}
@@ -200,18 +200,17 @@ class _AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="An image (JPEG, PNG, WebP, GIF) or a PDF")
+
+
 class TicketAttachmentUploadView(APIView):
     """A file sent by the agent working the chat (session or Token)."""
 
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser]
 
-    @extend_schema(
-        request={
-            "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
-        },
-        responses={201: dict},
-    )
+    @extend_schema(request={"multipart/form-data": AttachmentUploadSerializer}, responses={201: dict})
     def post(self, request, ticket_id: int):
         agent = selectors.agent_for_user(request.user)
         if agent is None:
@@ -219,7 +218,7 @@ class TicketAttachmentUploadView(APIView):
         refusal = upload_refusal(request, f"agent:{ticket_id}")
         if refusal is not None:
             response = Response(error_body(refusal.code, refusal.message), status=refusal.status)
-            if getattr(refusal, "retry_after", None):
+            if isinstance(refusal, TooManyUploads):
                 response["Retry-After"] = str(refusal.retry_after)
             return response
         message = services.attachment_send_agent(agent=agent, ticket_id=ticket_id, upload=uploaded_file(request))

@@ -295,7 +295,7 @@ class AgentConsumer(FrameConsumer):
             case Typing(ticket_id=int() as ticket_id):
                 if ticket_id not in self.working:
                     raise NotFound("ticket_not_found", "There is no such ticket assigned to you.")
-                await notify_typing(ticket_id=ticket_id, sender=Message.Sender.AGENT, agent_id=agent.pk)
+                await notify_typing(ticket_id=ticket_id, sender=Message.Sender.AGENT, agent_id=None)
             case Read(ticket_id=int() as ticket_id, up_to=up_to):
                 await database_sync_to_async(services.ticket_read_agent)(agent=agent, ticket_id=ticket_id, up_to=up_to)
             case Ping():

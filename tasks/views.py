@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -42,14 +43,18 @@ class AttachmentThrottle(BrandThrottle):
         return self.ident
 
 
+class TooManyUploads(DomainError):
+    def __init__(self, retry_after: int):
+        super().__init__("rate_limited", "Too many files sent in this chat; wait a moment.", status=429)
+        self.retry_after = retry_after
+
+
 def upload_refusal(request: HttpRequest, throttle_ident: str) -> DomainError | None:
     """Why an upload is refused before its body is read: too many uploads, a body too
     large to hold an acceptable file, or no file part."""
     throttle = AttachmentThrottle(throttle_ident)
     if not throttle.allow_request(request, None):
-        error = DomainError("rate_limited", "Too many files sent in this chat; wait a moment.", status=429)
-        error.retry_after = max(1, int(throttle.wait() + 0.999))  # type: ignore[attr-defined]
-        return error
+        return TooManyUploads(retry_after=max(1, int(throttle.wait() + 0.999)))
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -68,7 +73,7 @@ def uploaded_file(request: HttpRequest):
     return upload
 
 
-def attachment_response(attachment: Attachment) -> HttpResponse:
+def attachment_response(attachment: Attachment) -> FileResponse:
     """The file with its checked type: images inline, PDFs as a download. nosniff and a
     sandboxing policy, so a browser never runs it as a page."""
     response = FileResponse(
@@ -85,8 +90,8 @@ def attachment_response(attachment: Attachment) -> HttpResponse:
 
 def _error(exc: DomainError) -> JsonResponse:
     response = JsonResponse(error_body(exc.code, exc.message, exc.fields), status=exc.status)
-    if getattr(exc, "retry_after", None):
-        response["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
+    if isinstance(exc, TooManyUploads):
+        response["Retry-After"] = str(exc.retry_after)
     return response
 
 
@@ -111,7 +116,7 @@ def customer_attachment_upload(request: HttpRequest, token: str) -> HttpResponse
 
 
 @require_GET
-def customer_attachment(request: HttpRequest, token: str, attachment_id: int) -> HttpResponse:
+def customer_attachment(request: HttpRequest, token: str, attachment_id: int) -> HttpResponseBase:
     attachment = selectors.customer_attachment(token, attachment_id)
     if attachment is None:
         return _error(DomainError("attachment_not_found", "This chat has no such file.", status=404))

@@ -37,12 +37,18 @@ def png_file(tmp_path, name: str, color: tuple[int, int, int]) -> str:
     return str(path)
 
 
-def agent_page(browser, base: str, user):
+def agent_page(chromium, base: str, user):
     client = Client()
     client.force_login(user)
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": base}]
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": base,
+            }
+        ]
     )
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -50,8 +56,8 @@ def agent_page(browser, base: str, user):
     return page
 
 
-def customer_page(browser, base: str, ticket):
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+def customer_page(chromium, base: str, ticket):
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     context.add_init_script(KEEP_SOCKETS)
     page = context.new_page()
     page.set_default_timeout(10_000)

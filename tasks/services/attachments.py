@@ -49,7 +49,7 @@ def _sniff(head: bytes) -> Kind | None:
     return None
 
 
-def attachment_kind(upload: UploadedFile) -> Kind:
+def attachment_kind(upload: "UploadedFile[bytes]") -> Kind:
     """The file's type from its content; refuses what is too large or not allowed."""
     size = upload.size or 0
     if size > settings.ATTACHMENT_MAX_BYTES:
@@ -89,7 +89,7 @@ def attachment_name(name: str | None) -> str:
     return base
 
 
-def _store(ticket_id: int, upload: UploadedFile, kind: Kind) -> Attachment:
+def _store(ticket_id: int, upload: "UploadedFile[bytes]", kind: Kind) -> Attachment:
     name = default_storage.save(f"attachments/{ticket_id}/{uuid.uuid4().hex}.{kind.extension}", upload)
     return Attachment(
         storage_name=name,
@@ -99,7 +99,7 @@ def _store(ticket_id: int, upload: UploadedFile, kind: Kind) -> Attachment:
     )
 
 
-def attachment_send_customer(*, ticket: Ticket, upload: UploadedFile) -> Message:
+def attachment_send_customer(*, ticket: Ticket, upload: "UploadedFile[bytes]") -> Message:
     """The customer sends a file in their open chat. The file is stored first; if the
     message is then refused (the chat is over) it is deleted again. Locks the ticket row."""
     kind = attachment_kind(upload)
@@ -119,7 +119,7 @@ def attachment_send_customer(*, ticket: Ticket, upload: UploadedFile) -> Message
     return message
 
 
-def attachment_send_agent(*, agent: AgentProfile, ticket_id: int, upload: UploadedFile) -> Message:
+def attachment_send_agent(*, agent: AgentProfile, ticket_id: int, upload: "UploadedFile[bytes]") -> Message:
     """The agent sends a file in a chat assigned to them; as attachment_send_customer."""
     kind = attachment_kind(upload)
     attachment = _store(ticket_id, upload, kind)
