@@ -122,6 +122,21 @@ class BrandApiKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "Brand API key"}
 
 
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """People (agents, supervisors) on the API: `Authorization: Token <token>`."""
+
+    target_class = "marketplace.adapters.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <token>`, the token from POST /api/v1/auth/token/",
+        }
+
+
 class IsBrand(BasePermission):
     message = "A brand API key is required (Authorization: Bearer <key>)."
 
