@@ -123,6 +123,8 @@ class BrandApiKeyScheme(OpenApiAuthenticationExtension):
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """People (agents, supervisors) on the API: `Authorization: Token <token>`."""
+
     target_class = "marketplace.adapters.ApiTokenAuthentication"
     name = "apiToken"
 
@@ -131,7 +133,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Token <token>` from POST /api/v1/auth/token/",
+            "description": "`Token <token>`, the token from POST /api/v1/auth/token/",
         }
 
 
@@ -161,7 +163,7 @@ class BrandThrottle(BaseThrottle):
     def allow_request(self, request, view):
         from django.core.cache import cache
 
-        ident = request.auth.pk if isinstance(request.auth, Brand) else self.get_ident(request)
+        ident = self.throttle_ident(request, view)
         now = time.time()
         bucket = int(now // self.window)
         key = f"throttle:{self.scope}:{ident}:{bucket}"
@@ -174,6 +176,9 @@ class BrandThrottle(BaseThrottle):
                 count = cache.incr(key)
         self.reset_in = (bucket + 1) * self.window - now
         return count <= self.limit
+
+    def throttle_ident(self, request, view) -> object:
+        return request.auth.pk if isinstance(request.auth, Brand) else self.get_ident(request)
 
     def wait(self):
         return self.reset_in

@@ -255,6 +255,8 @@ SNAPSHOT_MESSAGES = _int("SNAPSHOT_MESSAGES", 50, 1)
 WS_FRAMES_PER_SECOND = _float("WS_FRAMES_PER_SECOND", 20.0, 0.001)
 WS_FRAME_BURST = _int("WS_FRAME_BURST", 40, 1)
 DEFAULT_HANDLE_SECONDS = _int("DEFAULT_HANDLE_SECONDS", 300, 1)
+# The largest file (image or PDF) accepted in a chat.
+ATTACHMENT_MAX_BYTES = _int("ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024, 1)
 APPLICATION_RETRY_DAYS = _int("APPLICATION_RETRY_DAYS", 30, 0)
 ASSESSMENT_RETAKE_DAYS = _int("ASSESSMENT_RETAKE_DAYS", 7, 0)
 # Answers that arrive this long after the deadline still count (slow networks).
@@ -354,6 +356,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "auth_token": env.str("THROTTLE_AUTH_TOKEN", default="20/min"),
         "auth_token_account": env.str("THROTTLE_AUTH_TOKEN_ACCOUNT", default="10/min"),
         "brand": env.str("THROTTLE_BRAND", default="6000/min"),
+        # Chat attachments per chat and side.
+        "attachments": env.str("THROTTLE_ATTACHMENTS", default="20/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -404,6 +408,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Chat attachments live here (through the storage API); never served as public URLs.
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

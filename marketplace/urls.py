@@ -15,6 +15,16 @@ api_v1 = [
     path("tickets/<int:ticket_id>/", tasks_api.TicketDetailView.as_view(), name="api-ticket-detail"),
     path("tickets/<int:ticket_id>/cancel/", tasks_api.TicketCancelView.as_view(), name="api-ticket-cancel"),
     path("me/push-subscriptions/", agents_api.PushSubscriptionView.as_view(), name="api-push-subscriptions"),
+    path(
+        "tickets/<int:ticket_id>/attachments/",
+        tasks_api.TicketAttachmentUploadView.as_view(),
+        name="api-ticket-attachments",
+    ),
+    path(
+        "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
+        tasks_api.TicketAttachmentView.as_view(),
+        name="api-ticket-attachment",
+    ),
 ]
 
 urlpatterns = [
@@ -38,6 +48,12 @@ urlpatterns = [
     path("supervisor/assessments/<int:attempt_id>/grade/", agent_views.assessment_grade, name="assessment-grade"),
     path("supervisor/tickets/<int:ticket_id>/", tasks_views.supervisor_ticket, name="supervisor-ticket"),
     path("chat/<str:token>/", tasks_views.customer_chat, name="customer-chat"),
+    path("chat/<str:token>/attachments/", tasks_views.customer_attachment_upload, name="customer-attachments"),
+    path(
+        "chat/<str:token>/attachments/<int:attachment_id>/",
+        tasks_views.customer_attachment,
+        name="customer-attachment",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,4 +1,5 @@
-"""REST endpoints for brand systems: hand a conversation over, follow its status."""
+"""REST endpoints: brand systems hand a conversation over and follow its status; agents send
+files in their chats, and agents and supervisors download them."""
 
 import re
 
@@ -7,17 +8,21 @@ from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import AgentSkill
 from marketplace.api import BrandApiKeyAuthentication, BrandThrottle, IsBrand
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError, NotFound, error_body
 from marketplace.idempotency import idempotent_response
 from marketplace.masking import mask_sensitive
 
-from . import services
+from . import frames, selectors, services
 from .models import Customer, Ticket
+from .views import TooManyUploads, attachment_response, upload_refusal, uploaded_file
 
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 PRIORITIES = {label: value for value, label in Ticket.Priority.choices}
@@ -152,9 +157,7 @@ class TicketListCreateView(APIView):
                 "customer_chat_url": chat_url(ticket.customer_token),
             }
 
-        code, body = idempotent_response(
-            brand=request.auth, key=key, payload=serializer.validated_data, respond=create
-        )
+        code, body = idempotent_response(brand=request.auth, key=key, payload=serializer.validated_data, respond=create)
         return Response(body, status=code)
 
 
@@ -182,3 +185,55 @@ class TicketCancelView(APIView):
     def post(self, request, ticket_id: int):
         ticket = services.ticket_cancel(ticket_id=ticket_id, brand=request.auth)
         return Response(TicketSerializer(ticket).data)
+
+
+# --- Chat attachments (agents and supervisors) -------------------------------------------------
+
+
+class _AnyAccept(BaseContentNegotiation):
+    """A file download answers whatever the browser's Accept says (an <img> asks for image/*)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="An image (JPEG, PNG, WebP, GIF) or a PDF")
+
+
+class TicketAttachmentUploadView(APIView):
+    """A file sent by the agent working the chat (session or Token)."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": AttachmentUploadSerializer}, responses={201: dict})
+    def post(self, request, ticket_id: int):
+        agent = selectors.agent_for_user(request.user)
+        if agent is None:
+            raise DomainError("forbidden", "Only agents send files in a chat.", status=403)
+        refusal = upload_refusal(request, f"agent:{ticket_id}")
+        if refusal is not None:
+            response = Response(error_body(refusal.code, refusal.message), status=refusal.status)
+            if isinstance(refusal, TooManyUploads):
+                response["Retry-After"] = str(refusal.retry_after)
+            return response
+        message = services.attachment_send_agent(agent=agent, ticket_id=ticket_id, upload=uploaded_file(request))
+        return Response(frames.message_frame(message), status=status.HTTP_201_CREATED)
+
+
+class TicketAttachmentView(APIView):
+    """Download a chat's file: the agent working the chat or a supervisor of its brand."""
+
+    permission_classes = [IsAuthenticated]
+    content_negotiation_class = _AnyAccept
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, ticket_id: int, attachment_id: int):
+        attachment = selectors.user_attachment(request.user, ticket_id, attachment_id)
+        if attachment is None:
+            raise NotFound("attachment_not_found", "There is no such file in a chat of yours.")
+        return attachment_response(attachment)

@@ -101,6 +101,21 @@ class NotifyMe:
     email: str
 
 
+@dataclass(frozen=True)
+class Typing:
+    """Someone is typing in a chat; `ticket_id` is None on the customer socket."""
+
+    ticket_id: int | None
+
+
+@dataclass(frozen=True)
+class Read:
+    """The sender has seen the chat up to message id `up_to`; `ticket_id` as for Typing."""
+
+    ticket_id: int | None
+    up_to: int
+
+
 ClientFrame = (
     Ping
     | Presence
@@ -113,6 +128,8 @@ ClientFrame = (
     | Rate
     | Reopen
     | NotifyMe
+    | Typing
+    | Read
 )
 
 
@@ -164,6 +181,11 @@ def _history(frame: dict[str, Any], *, ticket_required: bool) -> History:
     return History(ticket_id=ticket_id, before=before, limit=limit)
 
 
+def _read(frame: dict[str, Any], *, ticket_required: bool) -> Read:
+    ticket_id = _id(frame, "ticket_id") if ticket_required else None
+    return Read(ticket_id=ticket_id, up_to=_id(frame, "up_to"))
+
+
 def _presence(frame: dict[str, Any]) -> Presence:
     status = frame.get("status")
     if not isinstance(status, str) or status not in AgentProfile.Status.values:
@@ -205,6 +227,8 @@ AGENT_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
     "message": lambda f: AgentMessage(ticket_id=_id(f, "ticket_id"), text=_message_text(f)),
     "ticket.resolve": lambda f: TicketResolve(ticket_id=_id(f, "ticket_id")),
     "history": lambda f: _history(f, ticket_required=True),
+    "typing": lambda f: Typing(ticket_id=_id(f, "ticket_id")),
+    "read": lambda f: _read(f, ticket_required=True),
     "ping": lambda f: Ping(),
 }
 
@@ -214,6 +238,8 @@ CUSTOMER_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
     "reopen": lambda f: Reopen(),
     "notify_me": _notify_me,
     "history": lambda f: _history(f, ticket_required=False),
+    "typing": lambda f: Typing(ticket_id=None),
+    "read": lambda f: _read(f, ticket_required=False),
     "ping": lambda f: Ping(),
 }
 

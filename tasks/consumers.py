@@ -35,14 +35,17 @@ from .client_frames import (
     Ping,
     Presence,
     Rate,
+    Read,
     Reopen,
     TicketResolve,
+    Typing,
     echo_ref,
     parse_json_frame,
     parse_typed,
     type_name,
 )
-from .models import Ticket
+from .models import Message, Ticket
+from .notify import notify_typing
 from .realtime import agent_group, customer_group
 
 log = logging.getLogger(__name__)
@@ -173,7 +176,10 @@ class FrameConsumer(AsyncWebsocketConsumer):
             name = type_name(frame)
             if not allowed:
                 raise rate_limited()
-            await self.handle(parse_typed(frame, self.handlers))
+            # A message's ref is kept with it, so a frame resent after a reconnect is
+            # recognised; any ref is kept as text.
+            client_ref = "" if ref is None else str(ref)
+            answer = await self.handle(parse_typed(frame, self.handlers), client_ref)
         except DomainError as exc:
             # Over the budget, even a malformed frame only hears that it was not read.
             refusal = exc if allowed else rate_limited()
@@ -183,22 +189,42 @@ class FrameConsumer(AsyncWebsocketConsumer):
             await self.send_error(ref, "server_error", "Something went wrong on our side; nothing was changed.")
         else:
             if wants_answer:
-                await self.send_frame({"type": "ack", "ref": ref})
+                await self.send_frame({"type": "ack", "ref": ref, **(answer or {})})
         if not allowed and self.bucket.refused >= FLOOD_REFUSALS_BEFORE_CLOSE:
             self.flooded = True
             log.warning("closing a socket that sent %d frames over its budget", self.bucket.refused)
             await self.close(code=FLOOD_CLOSE_CODE)
 
-    async def handle(self, frame: ClientFrame) -> None:
+    async def handle(self, frame: ClientFrame, client_ref: str) -> dict[str, Any] | None:
+        """Carry out one frame; what it returns goes into the ack (a message's id)."""
         raise NotImplementedError
 
     async def push(self, event):
         await self.send_frame(event["frame"])
 
 
+def message_ack(message: Message) -> dict[str, Any]:
+    """The ack of a message frame names the stored message, the first copy's for a resend."""
+    return {"message_id": message.pk}
+
+
 class AgentConsumer(FrameConsumer):
     handlers = AGENT_FRAMES
     agent = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.working: set[int] = set()
+
+    async def send_frame(self, frame: dict) -> None:
+        # The chats this socket was told are the agent's, from the snapshot and the pushes:
+        # a typing frame is authorized from this without a query.
+        kind = frame.get("type")
+        if kind == "ticket.assigned":
+            self.working.add(frame["ticket"]["id"])
+        elif kind == "ticket.updated" and frame.get("status") != Ticket.Status.ASSIGNED:
+            self.working.discard(frame.get("ticket_id"))
+        await super().send_frame(frame)
 
     async def connect(self):
         user = self.scope.get("user")
@@ -246,7 +272,7 @@ class AgentConsumer(FrameConsumer):
         await self.channel_layer.group_discard(self.group, self.channel_name)
         await self._forget_connection()
 
-    async def handle(self, frame: ClientFrame) -> None:
+    async def handle(self, frame: ClientFrame, client_ref: str) -> dict[str, Any] | None:
         agent = self.agent
         match frame:
             case Presence(status=status):
@@ -256,7 +282,10 @@ class AgentConsumer(FrameConsumer):
             case OfferDecline(offer_id=offer_id, reason=reason):
                 await database_sync_to_async(services.offer_decline)(agent=agent, offer_id=offer_id, reason=reason)
             case AgentMessage(ticket_id=ticket_id, text=text):
-                await database_sync_to_async(services.message_send_agent)(agent=agent, ticket_id=ticket_id, text=text)
+                message = await database_sync_to_async(services.message_send_agent)(
+                    agent=agent, ticket_id=ticket_id, text=text, client_ref=client_ref
+                )
+                return message_ack(message)
             case TicketResolve(ticket_id=ticket_id):
                 await database_sync_to_async(services.ticket_resolve)(agent=agent, ticket_id=ticket_id)
             case History(ticket_id=int() as ticket_id, before=before, limit=limit):
@@ -264,8 +293,15 @@ class AgentConsumer(FrameConsumer):
                     agent=agent, ticket_id=ticket_id, before=before, limit=limit
                 )
                 await self.send_frame(page)
+            case Typing(ticket_id=int() as ticket_id):
+                if ticket_id not in self.working:
+                    raise NotFound("ticket_not_found", "There is no such ticket assigned to you.")
+                await notify_typing(ticket_id=ticket_id, sender=Message.Sender.AGENT, agent_id=None)
+            case Read(ticket_id=int() as ticket_id, up_to=up_to):
+                await database_sync_to_async(services.ticket_read_agent)(agent=agent, ticket_id=ticket_id, up_to=up_to)
             case Ping():
                 pass
+        return None
 
 
 class CustomerConsumer(FrameConsumer):
@@ -291,12 +327,15 @@ class CustomerConsumer(FrameConsumer):
         if self.ticket is not None:
             await self.channel_layer.group_discard(customer_group(self.ticket.pk), self.channel_name)
 
-    async def handle(self, frame: ClientFrame) -> None:
+    async def handle(self, frame: ClientFrame, client_ref: str) -> dict[str, Any] | None:
         # Frames are handled only after connect() found the ticket and accepted the socket.
         ticket = cast(Ticket, self.ticket)
         match frame:
             case CustomerMessage(text=text):
-                await database_sync_to_async(services.message_send_customer)(ticket=ticket, text=text)
+                message = await database_sync_to_async(services.message_send_customer)(
+                    ticket=ticket, text=text, client_ref=client_ref
+                )
+                return message_ack(message)
             case Rate(score=score, comment=comment):
                 await database_sync_to_async(services.ticket_rate)(ticket=ticket, score=score, comment=comment)
             case Reopen():
@@ -308,8 +347,15 @@ class CustomerConsumer(FrameConsumer):
                 if ticket_id is not None and ticket_id != ticket.pk:
                     raise NotFound("ticket_not_found", "This chat has no such ticket.")
                 page = await database_sync_to_async(snapshots.customer_history)(
-                    ticket_id=ticket.pk, before=before, limit=limit
+                    ticket=ticket, before=before, limit=limit
                 )
                 await self.send_frame(page)
+            case Typing():
+                # Who works the chat changes over its life: one indexed read, no write.
+                agent_id = await database_sync_to_async(selectors.ticket_working_agent_id)(ticket.pk)
+                await notify_typing(ticket_id=ticket.pk, sender=Message.Sender.CUSTOMER, agent_id=agent_id)
+            case Read(up_to=up_to):
+                await database_sync_to_async(services.ticket_read_customer)(ticket=ticket, up_to=up_to)
             case Ping():
                 pass
+        return None

@@ -4,12 +4,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import AgentProfile
 from payouts.models import Earning, minor_to_decimal
 
-from .models import Message, Offer, Ticket
+from .models import Attachment, Message, Offer, Ticket
 
 
 def iso(value: datetime | None) -> str | None:
@@ -46,8 +47,25 @@ def offer_rescinded_frame(offer_id: int, reason: str) -> dict[str, Any]:
     return {"type": "offer.rescinded", "offer_id": offer_id, "reason": reason}
 
 
-def message_frame(message: Message) -> dict[str, Any]:
+def attachment_dict(attachment: Attachment, *, ticket_id: int, customer_token: str | None) -> dict[str, Any]:
+    """A file in a chat. Its URL is an authorized download view: the customer's through
+    their chat link, everyone else's through the API (session or token)."""
+    if customer_token is not None:
+        url = reverse("customer-attachment", args=[customer_token, attachment.pk])
+    else:
+        url = reverse("api-ticket-attachment", args=[ticket_id, attachment.pk])
     return {
+        "url": url,
+        "name": attachment.original_name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+    }
+
+
+def message_frame(message: Message, *, customer_token: str | None = None) -> dict[str, Any]:
+    """A chat message; `customer_token` when the frame is for the customer's socket (it
+    only changes an attachment's URL)."""
+    frame = {
         "type": "message",
         "ticket_id": message.ticket_id,
         "id": message.pk,
@@ -55,12 +73,27 @@ def message_frame(message: Message) -> dict[str, Any]:
         "text": message.text,
         "sent_at": iso(message.sent_at),
     }
+    # The id is on the row itself: a message without a file costs no query here.
+    if message.attachment_id is not None and message.attachment is not None:
+        frame["attachment"] = attachment_dict(
+            message.attachment, ticket_id=message.ticket_id, customer_token=customer_token
+        )
+    return frame
 
 
-def message_dict(message: Message) -> dict[str, Any]:
-    frame = message_frame(message)
+def message_dict(message: Message, *, customer_token: str | None = None) -> dict[str, Any]:
+    frame = message_frame(message, customer_token=customer_token)
     del frame["type"]
     return frame
+
+
+def read_frame(ticket_id: int, *, reader: str, up_to: int) -> dict[str, Any]:
+    """`reader` (agent or customer) has seen the chat up to message id `up_to`."""
+    return {"type": "read", "ticket_id": ticket_id, "reader": reader, "up_to": up_to}
+
+
+def typing_frame(ticket_id: int, *, sender: str) -> dict[str, Any]:
+    return {"type": "typing", "ticket_id": ticket_id, "sender": sender}
 
 
 def history_cursor(messages: list[Message], *, more: bool) -> dict[str, Any]:
@@ -68,12 +101,14 @@ def history_cursor(messages: list[Message], *, more: bool) -> dict[str, Any]:
     return {"more": more, "before": messages[0].pk if messages else None}
 
 
-def history_frame(ticket_id: int, messages: list[Message], *, more: bool) -> dict[str, Any]:
+def history_frame(
+    ticket_id: int, messages: list[Message], *, more: bool, customer_token: str | None = None
+) -> dict[str, Any]:
     """A page of a conversation, oldest first, answering a client's history frame."""
     return {
         "type": "history",
         "ticket_id": ticket_id,
-        "messages": [message_dict(m) for m in messages],
+        "messages": [message_dict(m, customer_token=customer_token) for m in messages],
         **history_cursor(messages, more=more),
     }
 
@@ -108,6 +143,8 @@ def ticket_assigned_frame(ticket: Ticket, messages: list[Message]) -> dict[str, 
             "pay": pay(ticket.pay_amount_minor, ticket.brand.currency) if ticket.pay_amount_minor is not None else None,
             "messages": [message_dict(m) for m in messages],
             "history": history_cursor(messages, more=more),
+            # Read marks, so ticks are right after a reconnect (null: nothing read yet).
+            "read_up_to": {"agent": ticket.agent_read_up_to, "customer": ticket.customer_read_up_to},
         },
     }
 

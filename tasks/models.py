@@ -78,6 +78,9 @@ class Ticket(models.Model):
     surge_bonus_minor = models.PositiveIntegerField(default=0, help_text="Added to the pay of every later offer")
     notify_email = models.EmailField(blank=True, help_text="Where the customer asked to be told that an agent answered")
     notify_email_sent_at = models.DateTimeField(null=True, blank=True)
+    # Read marks: the newest message id each side has seen; they only move forward.
+    agent_read_up_to = models.BigIntegerField(null=True, blank=True)
+    customer_read_up_to = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -159,14 +162,47 @@ class Message(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
     sender = models.CharField(max_length=10, choices=Sender.choices)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    text = models.TextField(help_text="Stored with card numbers and IBANs masked")
+    text = models.TextField(blank=True, help_text="Stored with card numbers and IBANs masked")
     sent_at = models.DateTimeField(auto_now_add=True)
+    # The `ref` of the client frame that sent it: a resent frame finds its first copy here.
+    client_ref = models.CharField(max_length=100, blank=True, default="")
+    attachment = models.OneToOneField(
+        "Attachment", null=True, blank=True, on_delete=models.PROTECT, related_name="message"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["ticket", "id"], name="message_ticket_idx")]
+        constraints = [
+            # One stored message per client ref and author; the customer has no author row,
+            # so NULLs must compare equal here.
+            models.UniqueConstraint(
+                fields=["ticket", "sender", "author", "client_ref"],
+                condition=~Q(client_ref=""),
+                nulls_distinct=False,
+                name="message_unique_client_ref",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sender}: {self.text[:40]}"
+
+
+class Attachment(models.Model):
+    """A file sent in a chat: stored through Django's storage API, served only through the
+    authorized download views, never as a public media URL."""
+
+    storage_name = models.CharField(max_length=255, unique=True)
+    original_name = models.CharField(max_length=200, help_text="Stored with card numbers and IBANs masked")
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
 
 
 class Offer(models.Model):

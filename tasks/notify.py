@@ -19,7 +19,7 @@ from agents.models import AgentProfile
 
 from . import frames
 from .models import Message, Offer, Ticket
-from .realtime import agent_group, customer_group, ops_group, push_many, send_now
+from .realtime import agent_group, customer_group, ops_group, push_many, send_many_async, send_now
 from .selectors import Wait
 
 
@@ -69,12 +69,37 @@ def notify_ticket_assigned(*, ticket: Ticket, agent: AgentProfile, messages: lis
 
 
 def notify_message(*, message: Message, agent_id: int | None) -> None:
-    """A chat message to the customer and, when an agent works the ticket, to them."""
+    """A chat message to the customer and, when an agent works the ticket, to them. An
+    attachment's download link differs per side (the customer's goes through their chat
+    link), so such a message gets a frame per audience."""
     frame = frames.message_frame(message)
-    events = [(customer_group(message.ticket_id), frame)]
+    customer_frame = frame
+    if message.attachment_id is not None:
+        customer_frame = frames.message_frame(message, customer_token=message.ticket.customer_token)
+    events = [(customer_group(message.ticket_id), customer_frame)]
     if agent_id:
         events.insert(0, (agent_group(agent_id), frame))
     push_many(events)
+
+
+def notify_read(*, ticket_id: int, reader: str, up_to: int, agent_id: int | None) -> None:
+    """A read mark goes to the other side: the agent's to the customer, the customer's to
+    the agent `agent_id` working the chat (nobody while it waits)."""
+    frame = frames.read_frame(ticket_id, reader=reader, up_to=up_to)
+    if reader == Message.Sender.AGENT:
+        push_many([(customer_group(ticket_id), frame)])
+    elif agent_id:
+        push_many([(agent_group(agent_id), frame)])
+
+
+async def notify_typing(*, ticket_id: int, sender: str, agent_id: int | None) -> None:
+    """Someone is typing: relayed at once to the other side, never stored. Called on the
+    socket's event loop, since nothing is committed first."""
+    frame = frames.typing_frame(ticket_id, sender=sender)
+    if sender == Message.Sender.AGENT:
+        await send_many_async([(customer_group(ticket_id), frame)])
+    elif agent_id:
+        await send_many_async([(agent_group(agent_id), frame)])
 
 
 def notify_ticket_changed(

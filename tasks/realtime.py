@@ -32,18 +32,19 @@ def send_now(group: str, frame: dict[str, Any]) -> None:
     send_many_now([(group, frame)])
 
 
+async def send_many_async(events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send each (group, frame) now, in order, from code already on the event loop."""
+    layer = get_channel_layer()
+    # CHANNEL_LAYERS is always configured (settings), so there is a layer.
+    assert layer is not None
+    for group, frame in events:
+        await layer.group_send(group, {"type": "push", "frame": frame})
+
+
 def send_many_now(events: list[tuple[str, dict[str, Any]]]) -> None:
     """Send each (group, frame) now, in order, in one hop to the event loop."""
-
-    async def send_all() -> None:
-        layer = get_channel_layer()
-        # CHANNEL_LAYERS is always configured (settings), so there is a layer.
-        assert layer is not None
-        for group, frame in events:
-            await layer.group_send(group, {"type": "push", "frame": frame})
-
     try:
-        async_to_sync(send_all)()
+        async_to_sync(send_many_async)(events)
     except Exception:  # a broken channel layer must not undo committed work
         log.exception("push to %s failed", ", ".join(group for group, _ in events))
 

@@ -30,7 +30,7 @@ from agents.models import AgentProfile
 from marketplace.parsers import has_forbidden_characters
 from marketplace.unavailable import UNAVAILABLE_ERRORS
 
-from .models import Message, Offer, Ticket
+from .models import Attachment, Message, Offer, Ticket
 
 
 def offer_timeout_seconds(ticket: Ticket) -> int:
@@ -104,7 +104,9 @@ def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
     previous = ticket.previous_agent_id or 0
     return qs.annotate(
         is_previous=Case(When(pk=previous, then=Value(0)), default=Value(1), output_field=IntegerField()),
-        missed_before=Case(When(last_missed__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()),
+        missed_before=Case(
+            When(last_missed__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()
+        ),
     ).order_by("is_previous", "missed_before", "-quality_score", F("last_assigned_at").asc(nulls_first=True), "pk")
 
 
@@ -152,9 +154,9 @@ def queue_positions(brand_id: int | None = None) -> dict[int, int]:
 
 
 def queue_position(ticket: Ticket) -> int:
-    ahead = Ticket.objects.filter(
-        brand_id=ticket.brand_id, language=ticket.language, status__in=Ticket.WAITING
-    ).filter(Q(priority__gt=ticket.priority) | Q(priority=ticket.priority, created_at__lt=ticket.created_at))
+    ahead = Ticket.objects.filter(brand_id=ticket.brand_id, language=ticket.language, status__in=Ticket.WAITING).filter(
+        Q(priority__gt=ticket.priority) | Q(priority=ticket.priority, created_at__lt=ticket.created_at)
+    )
     return ahead.count() + 1
 
 
@@ -320,7 +322,7 @@ def customer_wait(ticket: Ticket, position: int) -> Wait:
 def message_page(ticket_id: int, *, before: int | None = None, limit: int) -> tuple[list[Message], bool]:
     """Up to `limit` messages of a ticket older than message id `before` (the newest when
     None), oldest first, and whether there are earlier ones. Served by the (ticket, id) index."""
-    qs = Message.objects.filter(ticket_id=ticket_id)
+    qs = Message.objects.filter(ticket_id=ticket_id).select_related("attachment")
     if before is not None:
         qs = qs.filter(id__lt=before)
     newest_first = list(qs.order_by("-id")[: limit + 1])
@@ -330,7 +332,9 @@ def message_page(ticket_id: int, *, before: int | None = None, limit: int) -> tu
 def ticket_messages(ticket_id: int) -> list[Message]:
     """The end of a conversation for a snapshot, oldest first: the newest SNAPSHOT_MESSAGES,
     plus one more when earlier ones exist, so frames.ticket_assigned_frame can say so."""
-    newest_first = Message.objects.filter(ticket_id=ticket_id).order_by("-id")[: settings.SNAPSHOT_MESSAGES + 1]
+    newest_first = (Message.objects.filter(ticket_id=ticket_id).select_related("attachment").order_by("-id"))[
+        : settings.SNAPSHOT_MESSAGES + 1
+    ]
     return list(newest_first)[::-1]
 
 
@@ -382,3 +386,26 @@ def agent_for_user(user: Any) -> AgentProfile | None:
     if not getattr(user, "is_authenticated", False):
         return None
     return AgentProfile.objects.filter(user=user).first()
+
+
+def ticket_working_agent_id(ticket_id: int) -> int | None:
+    """The agent working a ticket now, or None while it waits or is over."""
+    return Ticket.objects.filter(pk=ticket_id, status=Ticket.Status.ASSIGNED).values_list("agent_id", flat=True).first()
+
+
+def customer_attachment(token: str, attachment_id: int) -> Attachment | None:
+    """A file of the chat this link opens, or None."""
+    if has_forbidden_characters(token):
+        return None
+    return Attachment.objects.filter(pk=attachment_id, message__ticket__customer_token=token).first()
+
+
+def user_attachment(user: Any, ticket_id: int, attachment_id: int) -> Attachment | None:
+    """A file of ticket `ticket_id` that `user` may download: the agent working the chat,
+    or a supervisor of its brand. None for anyone else, whether it exists or not."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    allowed = Q(message__ticket__agent__user=user, message__ticket__status=Ticket.Status.ASSIGNED) | Q(
+        message__ticket__brand__supervisors=user
+    )
+    return Attachment.objects.filter(allowed, pk=attachment_id, message__ticket_id=ticket_id).first()

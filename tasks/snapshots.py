@@ -55,15 +55,18 @@ def customer_snapshot(ticket_id: int) -> list[dict[str, Any]]:
     ticket = Ticket.objects.select_related("brand", "agent").get(pk=ticket_id)
     messages, more = message_page(ticket.pk, limit=settings.SNAPSHOT_MESSAGES)
     snapshot = [customer_status_frame(ticket)]
-    snapshot += [frames.message_frame(m) for m in messages]
+    snapshot += [frames.message_frame(m, customer_token=ticket.customer_token) for m in messages]
     snapshot.append(frames.history_marker_frame(ticket.pk, messages, more=more))
+    # The agent's read mark, so the customer's ticks are right after a reload.
+    if ticket.agent_read_up_to is not None:
+        snapshot.append(frames.read_frame(ticket.pk, reader="agent", up_to=ticket.agent_read_up_to))
     return snapshot
 
 
-def customer_history(*, ticket_id: int, before: int | None, limit: int) -> dict[str, Any]:
+def customer_history(*, ticket: Ticket, before: int | None, limit: int) -> dict[str, Any]:
     """A page of the customer's own conversation (the socket is bound to its ticket)."""
-    messages, more = message_page(ticket_id, before=before, limit=limit)
-    return frames.history_frame(ticket_id, messages, more=more)
+    messages, more = message_page(ticket.pk, before=before, limit=limit)
+    return frames.history_frame(ticket.pk, messages, more=more, customer_token=ticket.customer_token)
 
 
 def agent_history(*, agent: AgentProfile, ticket_id: int, before: int | None, limit: int) -> dict[str, Any]:

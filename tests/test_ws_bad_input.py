@@ -430,10 +430,10 @@ async def test_an_unexpected_failure_in_a_handler_answers_server_error_and_keeps
 
     working = AgentConsumer.handle
 
-    async def broken(self, frame):
+    async def broken(self, frame, client_ref):
         if isinstance(frame, Presence):
             raise RuntimeError("a bug")
-        return await working(self, frame)
+        return await working(self, frame, client_ref)
 
     monkeypatch.setattr(AgentConsumer, "handle", broken)
     ws = await agent_socket(agent.user)

@@ -49,6 +49,7 @@ def agent_app(request):
             "offer_seconds": settings.OFFER_TIMEOUT_SECONDS,
             "reopen_hours": settings.REOPEN_WINDOW_HOURS,
             "vapid_public_key": settings.VAPID_PUBLIC_KEY if settings.WEB_PUSH_ENABLED else "",
+            "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
         },
     )
 

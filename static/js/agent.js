@@ -25,6 +25,8 @@
     ticket_not_assigned: "This chat is no longer assigned to you.",
     ticket_not_found: "This chat is no longer assigned to you.",
     suspended: "Your account is suspended, so you can't take offers right now.",
+    attachment_too_large: "That file is too large to send.",
+    attachment_type_not_allowed: "Only photos (JPEG, PNG, WebP, GIF) and PDF files can be sent.",
   };
   var RESCIND_TEXT = {
     expired: "An offer expired before it was accepted.",
@@ -33,7 +35,6 @@
   };
   var STATUS_LABEL = { available: "available", away: "away", offline: "offline" };
   // Errors about the connection itself, which a reconnect makes moot.
-  var CONNECTION_ERRORS = ["not_connected", "connection_lost", "timeout"];
   var OFFER_GONE = ["offer_expired", "offer_closed", "offer_not_found", "offer_already_accepted"];
   var alerts = window.AgentAlerts || { offer: function () {}, offerGone: function () {}, status: function () {}, onAction: function () {} };
 
@@ -80,6 +81,9 @@
     counter: $("message-counter"),
     send: $("message-send"),
     resolve: $("resolve"),
+    attach: $("attach"),
+    attachInput: $("attach-input"),
+    typing: $("typing-indicator"),
   };
 
   var state = {
@@ -364,11 +368,17 @@
     var chat = state.chats.get(id);
     var isNew = !chat;
     if (isNew) {
-      chat = { ticket: ticket, messages: new Map(), unread: 0, draft: "", el: null, history: null, loadingHistory: false };
+      chat = {
+        ticket: ticket, messages: new Map(), unread: 0, draft: "", el: null, history: null, loadingHistory: false,
+        pending: [], readByOther: null, readSent: 0,
+      };
       state.chats.set(id, chat);
     } else {
       chat.ticket = ticket;
     }
+    var marks = ticket.read_up_to || {};
+    if (marks.customer != null && (chat.readByOther == null || marks.customer > chat.readByOther)) chat.readByOther = marks.customer;
+    if (marks.agent != null && marks.agent > chat.readSent) chat.readSent = marks.agent;
     (ticket.messages || []).forEach(function (message) { chat.messages.set(message.id, message); });
     mergeHistory(chat, ticket.history);
     renderChatItem(chat);
@@ -379,6 +389,7 @@
       openChat(id);
     } else if (state.openId === id) {
       renderChatView();
+      sendRead(chat);
     }
   }
 
@@ -448,9 +459,11 @@
     state.chats.forEach(renderChatItem);
     ui.input.value = chat.draft || "";
     autoGrow();
+    typingIndicator.hide();
     renderChatView(true);
     updateCounter();
     updateTitle();
+    sendRead(chat);
   }
 
   function renderChatView(forceScroll) {
@@ -488,7 +501,7 @@
     });
   }
 
-  function messageNode(message) {
+  function messageNode(message, readByOther) {
     var sender = message.sender || "system";
     var label = sender === "bot" ? "Assistant" : null;
     return el("li", {
@@ -499,8 +512,12 @@
     }, [
       el("div", { className: "bubble" }, [
         label ? el("small", { className: "message-label", text: label }) : null,
-        el("span", { className: "message-text", text: message.text || "" }),
-        el("time", { className: "message-time", datetime: message.sent_at || null, text: formatTime(message.sent_at) }),
+        window.UI.attachmentNode(message.attachment),
+        message.text ? el("span", { className: "message-text", text: message.text }) : null,
+        el("small", { className: "message-meta" }, [
+          el("time", { className: "message-time", datetime: message.sent_at || null, text: formatTime(message.sent_at) }),
+          sender === "agent" ? window.UI.ticksNode(readByOther != null && message.id <= readByOther) : null,
+        ]),
       ]),
     ]);
   }
@@ -558,7 +575,8 @@
     var stick = forceScroll || nearBottom();
     ui.messages.textContent = "";
     if (chat.history && chat.history.more) ui.messages.appendChild(historyButton(chat));
-    sortedMessages(chat).forEach(function (message) { ui.messages.appendChild(messageNode(message)); });
+    sortedMessages(chat).forEach(function (message) { ui.messages.appendChild(messageNode(message, chat.readByOther)); });
+    chat.pending.forEach(function (entry) { ui.messages.appendChild(entry.node); });
     if (stick) scrollToBottom();
   }
 
@@ -583,16 +601,22 @@
   function addMessage(message) {
     var chat = state.chats.get(message.ticket_id);
     if (!chat) return;
-    if (chat.messages.has(message.id)) return;
+    var known = chat.messages.get(message.id);
+    // A stand-in made from our own text when the ack came first gives way to the real one.
+    if (known && !known.local) return;
     var before = lastId(chat);
     chat.messages.set(message.id, message);
+    if (message.sender === "customer" && state.openId === message.ticket_id) typingIndicator.hide();
     if (state.openId === message.ticket_id) {
       var stick = nearBottom() || message.sender === "agent";
-      if (message.id > before) {
-        ui.messages.appendChild(messageNode(message));
+      if (message.id > before && !known) {
+        // New messages go above the bubbles still waiting for their ack.
+        var firstPending = chat.pending.length ? chat.pending[0].node : null;
+        ui.messages.insertBefore(messageNode(message, chat.readByOther), firstPending && firstPending.parentNode === ui.messages ? firstPending : null);
       } else {
         renderMessages(chat);
       }
+      if (message.sender !== "agent") sendRead(chat);
       if (stick) scrollToBottom();
       if (document.hidden && message.sender !== "agent") {
         chat.unread += 1;
@@ -606,8 +630,46 @@
     updateTitle();
   }
 
+  // --- read marks and typing --------------------------------------------------------------
+
+  // Tell the server (and so the customer) how far the agent has read the open chat, while
+  // the app is in view.
+  function sendRead(chat) {
+    if (!chat || state.openId !== chat.ticket.id) return;
+    if (document.visibilityState !== "visible" || !socket.isOpen()) return;
+    var newest = 0;
+    chat.messages.forEach(function (message, id) {
+      if (message.sender !== "agent" && !message.local && id > newest) newest = id;
+    });
+    if (newest <= chat.readSent) return;
+    chat.readSent = newest;
+    socket.send({ type: "read", ticket_id: chat.ticket.id, up_to: newest }).catch(function () { chat.readSent = 0; });
+  }
+
+  function onRead(frame) {
+    var chat = state.chats.get(frame.ticket_id);
+    if (!chat || frame.reader !== "customer" || typeof frame.up_to !== "number") return;
+    if (chat.readByOther == null || frame.up_to > chat.readByOther) chat.readByOther = frame.up_to;
+    if (state.openId === frame.ticket_id) window.UI.setTicks(ui.messages, "agent", chat.readByOther);
+  }
+
+  var typingIndicator = new window.UI.TypingIndicator(ui.typing);
+
+  function onTyping(frame) {
+    var chat = state.chats.get(frame.ticket_id);
+    if (!chat || frame.sender !== "customer" || state.openId !== frame.ticket_id) return;
+    typingIndicator.show((chat.ticket.customer && chat.ticket.customer.name) || "The customer");
+  }
+
+  var sendTyping = window.UI.typingThrottle(function () {
+    if (state.openId != null && socket.isOpen()) {
+      socket.send({ type: "typing", ticket_id: state.openId }).catch(function () {});
+    }
+  });
+
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState !== "visible") return;
+    sendRead(state.chats.get(state.openId));
     var chat = state.chats.get(state.openId);
     if (chat && chat.unread) {
       chat.unread = 0;
@@ -633,6 +695,7 @@
   window.UI.bindComposer(ui.composer, ui.input, function () {
     updateCounter();
     autoGrow();
+    if (ui.input.value.trim() !== "") sendTyping();
   }, function () { sendMessage(); });
 
   function sendMessage() {
@@ -643,28 +706,80 @@
       showError("Messages are limited to " + MAX_CHARS + " characters.");
       return;
     }
-    // Read-only rather than cleared: on failure the text is still there to resend.
-    ui.input.readOnly = true;
-    ui.send.setAttribute("aria-busy", "true");
+    // Shown at once as "Sending…", sent through the socket's outbox: now, or once the
+    // connection is back. The ack names the stored message.
+    var chat = state.chats.get(ticketId);
+    if (!chat) return;
+    ui.input.value = "";
+    chat.draft = "";
+    autoGrow();
     updateCounter();
-    socket.send({ type: "message", ticket_id: ticketId, text: text })
-      .then(function () {
-        if (state.openId === ticketId) {
-          ui.input.value = "";
-          autoGrow();
+    var entry = { text: text.trim(), node: window.UI.pendingNode("agent", text.trim()) };
+    chat.pending.push(entry);
+    ui.messages.appendChild(entry.node);
+    scrollToBottom();
+    socket.send({ type: "message", ticket_id: ticketId, text: text }, { resend: true })
+      .then(function (ack) {
+        dropPending(chat, entry);
+        if (ack && ack.message_id != null && !chat.messages.has(ack.message_id)) {
+          addMessage({ ticket_id: ticketId, id: ack.message_id, sender: "agent", text: entry.text, sent_at: new Date().toISOString(), local: true });
         }
-        var chat = state.chats.get(ticketId);
-        if (chat) chat.draft = "";
+        clearError();
+      })
+      .catch(function (err) {
+        dropPending(chat, entry);
+        // Refused: give the text back so nothing typed is lost.
+        if (state.openId === ticketId && ui.input.value === "") {
+          ui.input.value = text;
+          autoGrow();
+          updateCounter();
+        }
+        showError(err);
+      });
+  }
+
+  function dropPending(chat, entry) {
+    var at = chat.pending.indexOf(entry);
+    if (at !== -1) chat.pending.splice(at, 1);
+    entry.node.remove();
+  }
+
+  // --- attachments -------------------------------------------------------------------------
+
+  var ATTACHMENT_MAX = parseInt(root.dataset.attachmentMax, 10) || 5 * 1024 * 1024;
+
+  function csrfToken() {
+    var field = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return field ? field.value : "";
+  }
+
+  ui.attach.addEventListener("click", function () {
+    if (state.openId != null) ui.attachInput.click();
+  });
+
+  ui.attachInput.addEventListener("change", function () {
+    var file = ui.attachInput.files && ui.attachInput.files[0];
+    var ticketId = state.openId;
+    ui.attachInput.value = "";
+    if (!file || ticketId == null) return;
+    if (file.size > ATTACHMENT_MAX) {
+      showError("Files are limited to " + window.UI.formatSize(ATTACHMENT_MAX) + ".");
+      return;
+    }
+    ui.attach.setAttribute("aria-busy", "true");
+    ui.attach.disabled = true;
+    var url = root.dataset.attachUrl.replace("/0/", "/" + ticketId + "/");
+    window.UI.uploadFile(url, file, { "X-CSRFToken": csrfToken() })
+      .then(function (frame) {
+        addMessage(frame);
         clearError();
       })
       .catch(showError)
       .then(function () {
-        ui.input.readOnly = false;
-        ui.send.removeAttribute("aria-busy");
-        updateCounter();
-        ui.input.focus();
+        ui.attach.removeAttribute("aria-busy");
+        ui.attach.disabled = false;
       });
-  }
+  });
 
   // --- resolve (two-step, no confirm()) ------------------------------------------------------
 
@@ -781,6 +896,12 @@
       case "history":
         onHistory(frame);
         break;
+      case "read":
+        onRead(frame);
+        break;
+      case "typing":
+        onTyping(frame);
+        break;
       case "error":
         showError(frame);
         break;
@@ -873,9 +994,10 @@
   function onStatus(status, detail) {
     renderConnection(status);
     state.connected = status === "open";
-    // "Not connected" and its kind said what was wrong then; connected again, they would
-    // only mislead.
-    if (status === "open" && CONNECTION_ERRORS.indexOf(ui.errorBox.dataset.code) !== -1) clearError();
+    // Back online: an error that only said we were offline is no longer true.
+    if (status === "open" && window.ReconnectingSocket.CONNECTION_ERRORS.indexOf(ui.errorBox.dataset.code) !== -1) {
+      clearError();
+    }
     if (status === "closed" && detail && (detail.code === 4401 || detail.code === 4403)) {
       showError(detail.code === 4401
         ? "Your session has ended. Please log in again."

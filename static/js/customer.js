@@ -22,6 +22,8 @@
     ticket_not_found: "This chat link is not valid.",
     invalid_email: "Please check your e-mail address.",
     ticket_not_waiting: "An agent has your conversation now: write to them here.",
+    attachment_too_large: "That file is too large to send.",
+    attachment_type_not_allowed: "Only photos (JPEG, PNG, WebP, GIF) and PDF files can be sent.",
   };
 
   var $ = function (testid) {
@@ -52,6 +54,9 @@
     leaveEmail: $("leave-message-email"),
     leaveSubmit: $("leave-message-submit"),
     messageLeft: $("message-left"),
+    attach: $("attach"),
+    attachInput: $("attach-input"),
+    typing: $("typing-indicator"),
   };
 
   var LANGUAGE = root.dataset.languageName || "your language";
@@ -73,6 +78,9 @@
     loadingHistory: false,
     invalid: false,
     unseen: 0,
+    readByAgent: null, // the agent's read mark: our messages up to it show two ticks
+    readSent: 0, // the newest message we told the server we have seen
+    pending: [], // bubbles of messages not acknowledged yet, in the order written
   };
 
   var el = window.UI.el;
@@ -155,6 +163,7 @@
 
     var ended = state.invalid || CLOSED_STATES.indexOf(status) !== -1;
     ui.input.disabled = ended;
+    if (ui.attach) ui.attach.disabled = ended;
     ui.input.placeholder = ended
       ? (status === "cancelled" || state.invalid ? "This conversation has ended" : "Reopen to write again")
       : "Write a message…";
@@ -179,10 +188,20 @@
     }, [
       el("div", { className: "bubble" }, [
         label ? el("small", { className: "message-label", text: label }) : null,
-        el("span", { className: "message-text", text: message.text || "" }),
-        el("time", { className: "message-time", datetime: message.sent_at || null, text: formatTime(message.sent_at) }),
+        window.UI.attachmentNode(message.attachment),
+        message.text ? el("span", { className: "message-text", text: message.text }) : null,
+        el("small", { className: "message-meta" }, [
+          el("time", { className: "message-time", datetime: message.sent_at || null, text: formatTime(message.sent_at) }),
+          sender === "customer" ? window.UI.ticksNode(state.readByAgent != null && message.id <= state.readByAgent) : null,
+        ]),
       ]),
     ]);
+  }
+
+  // New messages go above the bubbles still waiting for their ack.
+  function appendMessageNode(node) {
+    var firstPending = state.pending.length ? state.pending[0].node : null;
+    ui.messages.insertBefore(node, firstPending && firstPending.parentNode === ui.messages ? firstPending : null);
   }
 
   function nearBottom() {
@@ -198,23 +217,54 @@
   }
 
   function addMessage(message) {
-    if (message.id == null || state.messages.has(message.id)) return;
+    if (message.id == null) return;
+    var known = state.messages.get(message.id);
+    // A stand-in made from our own text when the ack came first gives way to the real one.
+    if (known && !known.local) return;
     var stick = nearBottom() || message.sender === "customer";
     var maxId = 0;
     state.messages.forEach(function (_, id) { if (id > maxId) maxId = id; });
     state.messages.set(message.id, message);
-    if (message.id > maxId) {
-      ui.messages.appendChild(messageNode(message));
+    if (message.id > maxId && !known) {
+      appendMessageNode(messageNode(message));
     } else {
       renderMessages();
     }
+    if (message.sender === "agent") typingIndicator.hide();
     ui.messagesEmpty.hidden = true;
     if (stick) scrollToBottom();
     if (document.hidden && message.sender !== "customer") {
       state.unseen += 1;
       document.title = "(" + state.unseen + ") " + baseTitle;
     }
+    if (message.sender !== "customer") sendRead();
   }
+
+  // --- read marks and typing ---------------------------------------------------------------
+
+  // Tell the server (and so the agent) how far we have read, when the chat is in view.
+  function sendRead() {
+    if (document.visibilityState !== "visible" || !socket.isOpen()) return;
+    var newest = 0;
+    state.messages.forEach(function (message, id) {
+      if (message.sender !== "customer" && !message.local && id > newest) newest = id;
+    });
+    if (newest <= state.readSent) return;
+    state.readSent = newest;
+    socket.send({ type: "read", up_to: newest }).catch(function () { state.readSent = 0; });
+  }
+
+  function onRead(frame) {
+    if (frame.reader !== "agent" || typeof frame.up_to !== "number") return;
+    if (state.readByAgent == null || frame.up_to > state.readByAgent) state.readByAgent = frame.up_to;
+    window.UI.setTicks(ui.messages, "customer", state.readByAgent);
+  }
+
+  var typingIndicator = new window.UI.TypingIndicator(ui.typing);
+
+  var sendTyping = window.UI.typingThrottle(function () {
+    if (socket.isOpen() && state.status === "assigned") socket.send({ type: "typing" }).catch(function () {});
+  });
 
   function renderMessages() {
     ui.messages.textContent = "";
@@ -222,7 +272,8 @@
     Array.from(state.messages.values())
       .sort(function (a, b) { return a.id - b.id; })
       .forEach(function (m) { ui.messages.appendChild(messageNode(m)); });
-    ui.messagesEmpty.hidden = state.messages.size > 0;
+    state.pending.forEach(function (entry) { ui.messages.appendChild(entry.node); });
+    ui.messagesEmpty.hidden = state.messages.size > 0 || state.pending.length > 0;
   }
 
   // --- earlier messages --------------------------------------------------------------------
@@ -268,6 +319,7 @@
     if (document.visibilityState === "visible") {
       state.unseen = 0;
       document.title = baseTitle;
+      sendRead();
     }
   });
 
@@ -288,8 +340,11 @@
   window.UI.bindComposer(ui.composer, ui.input, function () {
     updateCounter();
     autoGrow();
+    if (ui.input.value.trim() !== "") sendTyping();
   }, function () { sendMessage(); });
 
+  // The message shows at once as "Sending…" and goes out through the socket's outbox: now,
+  // or once the connection is back. The ack names the stored message.
   function sendMessage() {
     var text = ui.input.value;
     if (ui.input.disabled || ui.input.readOnly || text.trim() === "") return;
@@ -297,23 +352,69 @@
       showError("Messages are limited to " + MAX_CHARS + " characters.");
       return;
     }
-    ui.input.readOnly = true;
-    ui.send.setAttribute("aria-busy", "true");
+    ui.input.value = "";
+    autoGrow();
     updateCounter();
-    socket.send({ type: "message", text: text })
-      .then(function () {
-        ui.input.value = "";
-        autoGrow();
+    var entry = { text: text.trim(), node: window.UI.pendingNode("customer", text.trim()) };
+    state.pending.push(entry);
+    ui.messages.appendChild(entry.node);
+    ui.messagesEmpty.hidden = true;
+    scrollToBottom();
+    socket.send({ type: "message", text: text }, { resend: true })
+      .then(function (ack) {
+        dropPending(entry);
+        if (ack && ack.message_id != null && !state.messages.has(ack.message_id)) {
+          addMessage({ id: ack.message_id, sender: "customer", text: entry.text, sent_at: new Date().toISOString(), local: true });
+        }
+        clearError();
+      })
+      .catch(function (err) {
+        dropPending(entry);
+        // Refused: give the text back so nothing typed is lost.
+        if (ui.input.value === "" && !ui.input.disabled) {
+          ui.input.value = text;
+          autoGrow();
+          updateCounter();
+        }
+        showError(err);
+      });
+  }
+
+  function dropPending(entry) {
+    var at = state.pending.indexOf(entry);
+    if (at !== -1) state.pending.splice(at, 1);
+    entry.node.remove();
+  }
+
+  // --- attachments -----------------------------------------------------------------------------
+
+  var ATTACHMENT_MAX = parseInt(root.dataset.attachmentMax, 10) || 5 * 1024 * 1024;
+
+  ui.attach.addEventListener("click", function () {
+    if (!ui.input.disabled) ui.attachInput.click();
+  });
+
+  ui.attachInput.addEventListener("change", function () {
+    var file = ui.attachInput.files && ui.attachInput.files[0];
+    ui.attachInput.value = "";
+    if (!file) return;
+    if (file.size > ATTACHMENT_MAX) {
+      showError("Files are limited to " + window.UI.formatSize(ATTACHMENT_MAX) + ".");
+      return;
+    }
+    ui.attach.setAttribute("aria-busy", "true");
+    ui.attach.disabled = true;
+    window.UI.uploadFile(root.dataset.attachUrl, file)
+      .then(function (frame) {
+        addMessage(frame);
         clearError();
       })
       .catch(showError)
       .then(function () {
-        ui.input.readOnly = false;
-        ui.send.removeAttribute("aria-busy");
-        updateCounter();
-        if (!ui.input.disabled) ui.input.focus();
+        ui.attach.removeAttribute("aria-busy");
+        ui.attach.disabled = ui.input.disabled;
       });
-  }
+  });
 
   // --- leave a message while nobody is online ---------------------------------------------
 
@@ -445,6 +546,13 @@
         break;
       case "history":
         onHistory(frame);
+        sendRead();
+        break;
+      case "read":
+        onRead(frame);
+        break;
+      case "typing":
+        if (frame.sender === "agent") typingIndicator.show(state.agentName || "Your agent");
         break;
       case "error":
         // An unknown link is explained by the status line once the socket closes.
@@ -459,8 +567,10 @@
     var text = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" }[status] || status;
     ui.connection.textContent = text;
     ui.connection.dataset.state = status;
-    // Connected again, an error about the connection itself would only mislead.
-    if (status === "open" && ["not_connected", "connection_lost", "timeout"].indexOf(ui.errorBox.dataset.code) !== -1) clearError();
+    // Back online: an error that only said we were offline is no longer true.
+    if (status === "open" && window.ReconnectingSocket.CONNECTION_ERRORS.indexOf(ui.errorBox.dataset.code) !== -1) {
+      clearError();
+    }
     // The snapshot after a (re)connect says again whether the agent's connection is lost.
     if (status === "open") state.agentConnection = null;
     if (status === "closed" && detail && detail.code === 4404) {

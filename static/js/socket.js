@@ -3,8 +3,13 @@
  *
  * send(frame) tags the frame with a ref and returns a Promise that settles on the
  * server's ack/error for that ref. While disconnected it rejects at once instead of
- * queueing: a queued "accept offer" or chat line replayed minutes later would surprise
- * the user, so the UI keeps the text and tells them instead.
+ * queueing: a queued "accept offer" replayed minutes later would surprise the user.
+ *
+ * send(frame, {resend: true}) is for chat messages, which the user expects to go out once
+ * the connection is back: the frame waits in an outbox until it is acknowledged, and is
+ * sent again, in order and with the same ref, after every reconnect. The server keeps a
+ * message's ref, so a copy that had arrived before the drop is acknowledged (with the
+ * first copy's id) and not stored twice. Refs are unique per page load for that reason.
  */
 (function () {
   "use strict";
@@ -28,6 +33,11 @@
     return err;
   }
 
+  // A reload starts a new series of refs that can never repeat an earlier page's.
+  var PAGE_ID = (window.crypto && window.crypto.randomUUID)
+    ? window.crypto.randomUUID()
+    : Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+
   function socketUrl(path) {
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
   }
@@ -47,6 +57,7 @@
     this.attempt = 0;
     this.nextRef = 1;
     this.pending = new Map();
+    this.outbox = []; // resend entries not acknowledged yet, oldest first
     this.reconnectTimer = null;
     this.pingTimer = null;
     this.stableTimer = null;
@@ -104,6 +115,7 @@
       } catch (err) {
         console.error(err);
       }
+      self.flushOutbox();
     });
 
     ws.addEventListener("message", function (event) {
@@ -182,16 +194,46 @@
     this.pending.clear();
     waiters.forEach(function (waiter) {
       clearTimeout(waiter.timer);
-      waiter.reject(SocketError(code, message));
+      // Outbox entries stay in the outbox: they go again after the reconnect.
+      if (!waiter.resend) waiter.reject(SocketError(code, message));
     });
   };
 
-  ReconnectingSocket.prototype.send = function (frame) {
+  ReconnectingSocket.prototype.flushOutbox = function () {
+    var self = this;
+    this.outbox.forEach(function (entry) {
+      if (!self.isOpen() || self.pending.has(entry.ref)) return;
+      self.pending.set(entry.ref, entry);
+      try {
+        self.ws.send(entry.text);
+      } catch (err) {
+        self.pending.delete(entry.ref);
+      }
+    });
+  };
+
+  ReconnectingSocket.prototype.queueForResend = function (payload) {
+    var self = this;
+    return new Promise(function (resolve, reject) {
+      var entry = { ref: payload.ref, text: JSON.stringify(payload), resend: true, timer: null };
+      function settle() {
+        var at = self.outbox.indexOf(entry);
+        if (at !== -1) self.outbox.splice(at, 1);
+      }
+      entry.resolve = function (frame) { settle(); resolve(frame); };
+      entry.reject = function (err) { settle(); reject(err); };
+      self.outbox.push(entry);
+      self.flushOutbox();
+    });
+  };
+
+  ReconnectingSocket.prototype.send = function (frame, options) {
+    var ref = PAGE_ID + ":" + this.nextRef++;
+    var payload = Object.assign({}, frame, { ref: ref });
+    if (options && options.resend) return this.queueForResend(payload);
     if (!this.isOpen()) {
       return Promise.reject(SocketError("not_connected", "Not connected. We are trying to reconnect; please try again in a moment."));
     }
-    var ref = String(this.nextRef++);
-    var payload = Object.assign({}, frame, { ref: ref });
     var self = this;
     return new Promise(function (resolve, reject) {
       var timer = setTimeout(function () {
@@ -228,6 +270,9 @@
     this.reconnectTimer = null;
     if (this.ws) this.ws.close(1000);
   };
+
+  // Errors that only say the connection was not there; a reconnect makes them stale.
+  ReconnectingSocket.CONNECTION_ERRORS = ["not_connected", "connection_lost", "timeout"];
 
   window.ReconnectingSocket = ReconnectingSocket;
   window.SocketError = SocketError;

@@ -5,9 +5,10 @@ group:
 - `dispatch`: who is offered what (`ticket_dispatch`, `agent_dispatch`, `dispatch_waiting`);
 - `offers`: accept, decline, expiry;
 - `presence`: available / away / offline, open sockets, the release after the grace period;
-- `conversation`: chat messages;
+- `conversation`: chat messages and read marks;
+- `attachments`: files sent in a chat;
 - `lifecycle`: resolve, rate, reopen, close, cancel;
-- `push`: an offer to the agent's subscribed browsers (Web Push, from a job).
+- `push`: an offer to the agent's subscribed browsers (Web Push, from a job);
 - `widening`: tickets nobody took in time (widen, surge, alert the supervisors);
 - `waiting`: what a waiting customer leaves (the address to e-mail when an agent answers).
 
@@ -25,7 +26,8 @@ Concurrency rules (docs/architecture.md, "Lock order"):
   committed: the functions here call it explicitly once their own atomic block is done.
 """
 
-from .conversation import message_send_agent, message_send_customer
+from .attachments import attachment_send_agent, attachment_send_customer
+from .conversation import message_send_agent, message_send_customer, ticket_read_agent, ticket_read_customer
 from .dispatch import agent_dispatch, dispatch_waiting, ticket_dispatch
 from .intake import ticket_create
 from .lifecycle import ticket_cancel, ticket_rate, ticket_reopen, ticket_resolve, tickets_close_after_window
@@ -44,6 +46,8 @@ from .widening import supervisors_alert, ticket_widen, tickets_widen_due
 
 __all__ = [
     "agent_connected",
+    "attachment_send_agent",
+    "attachment_send_customer",
     "agent_connections_expire",
     "agent_connections_heartbeat",
     "agent_disconnected",
@@ -63,6 +67,8 @@ __all__ = [
     "ticket_dispatch",
     "ticket_notify_email_set",
     "ticket_rate",
+    "ticket_read_agent",
+    "ticket_read_customer",
     "ticket_reopen",
     "ticket_resolve",
     "ticket_widen",
