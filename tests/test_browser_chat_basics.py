@@ -15,13 +15,16 @@ from .test_browser_story import PHONE, browser, shot  # noqa: F401  (the browser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Test instrumentation only: remember the page's websockets so a test can cut them.
+# Test instrumentation only: remember the page's websockets so a test can cut them, and
+# while `__offline` is set, send new ones nowhere (Chromium's offline emulation does not
+# reliably stop websocket handshakes to the local server).
 KEEP_SOCKETS = """
 (() => {
   const Native = window.WebSocket;
   window.__sockets = [];
-  window.WebSocket = function (...args) {
-    const ws = new Native(...args);
+  window.__offline = false;
+  window.WebSocket = function (url, protocols) {
+    const ws = new Native(window.__offline ? "ws://127.0.0.1:9/" : url, protocols);
     window.__sockets.push(ws);
     return ws;
   };
@@ -133,7 +136,7 @@ def test_a_message_written_while_offline_is_sent_once_when_the_connection_is_bac
         expect(customer.get_by_test_id("connection")).to_have_text("Connected")
 
         customer.context.set_offline(True)
-        customer.evaluate("window.__sockets.forEach(ws => ws.close())")
+        customer.evaluate("window.__offline = true; window.__sockets.forEach(ws => ws.close())")
         expect(customer.get_by_test_id("connection")).not_to_have_text("Connected")
         # Something that needs the network fails now, and says so.
         customer.get_by_test_id("attach-input").set_input_files(png_file(tmp_path, "offline.png", (0, 0, 0)))
@@ -146,8 +149,9 @@ def test_a_message_written_while_offline_is_sent_once_when_the_connection_is_bac
         expect(pending).to_contain_text("Sending…")
         shot(customer, "customer-sending-offline")
 
+        customer.evaluate("window.__offline = false")
         customer.context.set_offline(False)
-        expect(customer.get_by_test_id("connection")).to_have_text("Connected")
+        expect(customer.get_by_test_id("connection")).to_have_text("Connected", timeout=20_000)
         sent = customer.locator('[data-testid="message"][data-sender="customer"]')
         expect(sent).to_have_count(1)
         expect(sent).to_contain_text("Written on the train")
@@ -159,7 +163,12 @@ def test_a_message_written_while_offline_is_sent_once_when_the_connection_is_bac
         shot(customer, "customer-resend-after-reconnect")
 
         # Cut again and come back: the outbox is empty, nothing goes twice.
+        opened = customer.evaluate("window.__sockets.length")
         customer.evaluate("window.__sockets.forEach(ws => ws.close())")
+        customer.wait_for_function(
+            "n => window.__sockets.length > n && window.__sockets[window.__sockets.length - 1].readyState === 1",
+            arg=opened,
+        )
         expect(customer.get_by_test_id("connection")).to_have_text("Connected")
         staff.wait_for_timeout(500)
         expect(arrived).to_have_count(1)
