@@ -12,12 +12,13 @@ import uuid
 import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+from PIL import Image
 
 from agents.models import AssessmentQuestion
 from marketplace.models import User
 
 from .a11y import assert_accessible, focus_ring_problems, phone_context, small_tap_targets, write_json
-from .factories import PASSWORD, UserFactory
+from .factories import PASSWORD, TicketFactory, UserFactory
 from .live import ROOT, asgi_server
 from .test_browser_applicant import wait_for_email_link
 from .test_browser_story import browser, hand_over, shot  # noqa: F401  (fixture)
@@ -100,7 +101,9 @@ def test_public_and_account_pages_have_no_serious_violations(browser, base):  # 
     checks.assert_clean("public")
 
 
-def test_agent_and_customer_pages_have_no_serious_violations_and_big_tap_targets(browser, base, agent, api_key):  # noqa: F811
+def test_agent_and_customer_pages_have_no_serious_violations_and_big_tap_targets(
+    browser, base, agent, api_key, tmp_path
+):  # noqa: F811
     from playwright.sync_api import expect
 
     checks = Checks()
@@ -146,6 +149,17 @@ def test_agent_and_customer_pages_have_no_serious_violations_and_big_tap_targets
     checks.page(agent_page, "agent-chat", phone=True)
     expect(customer_page.get_by_test_id("chat-status")).to_have_attribute("data-status", "assigned")
     checks.page(customer_page, "customer-assigned", phone=True)
+
+    # An image in the chat, read ticks and the other side typing.
+    picture = tmp_path / "receipt.png"
+    Image.new("RGB", (320, 200), (220, 60, 60)).save(picture, "PNG")
+    customer_page.get_by_test_id("attach-input").set_input_files(str(picture))
+    expect(agent_page.get_by_test_id("attachment-image")).to_have_count(1)
+    agent_page.wait_for_timeout(2600)  # typing frames go at most every 2.5 s; the reply above sent one
+    agent_page.get_by_test_id("message-input").press_sequentially("Let me check")
+    expect(customer_page.get_by_test_id("typing-indicator")).to_be_visible()
+    checks.page(customer_page, "customer-attachment-typing", phone=True)
+    checks.page(agent_page, "agent-attachment", phone=True)
 
     resolve = agent_page.get_by_test_id("resolve")
     resolve.click()
@@ -264,6 +278,9 @@ def test_applicant_and_supervisor_pages_have_no_serious_violations_and_big_tap_t
     desk.get_by_test_id("application-row").first.locator("a").click()
     expect(desk.get_by_test_id("attempt")).to_be_visible()
     checks.page(desk, "supervisor-application")
+    widened = TicketFactory(brand=brand, tags=["cards"])
+    desk.goto(f"{base}/supervisor/tickets/{widened.pk}/")
+    checks.page(desk, "supervisor-ticket")
 
     checks.assert_clean("applicant")
 
