@@ -6,7 +6,7 @@ import io
 
 import pytest
 from channels.db import database_sync_to_async
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
@@ -18,6 +18,7 @@ from tasks.realtime import agent_group, customer_group
 
 from .chat import assign, assigned_ticket
 from .factories import TicketFactory
+from .windows import away_from_window_edge
 from .ws import agent_socket, customer_socket, drain, everything_sent
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -147,6 +148,7 @@ def test_customer_cannot_send_into_a_finished_chat(chat, agent):
 def test_uploads_are_rate_limited_per_chat(chat, settings):
     rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "attachments": "2/min"}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    away_from_window_edge(60)
     codes = [customer_upload(chat, f"{n}.png", png(), "image/png").status_code for n in range(3)]
     assert codes == [201, 201, 429]
     refused = customer_upload(chat, "x.png", png(), "image/png")
@@ -156,12 +158,25 @@ def test_uploads_are_rate_limited_per_chat(chat, settings):
 # --- who may send ------------------------------------------------------------------------------
 
 
-def test_outsider_agent_cannot_send_into_another_agents_chat(chat, agent2):
+class RecordingStorage(FileSystemStorage):
+    """The file-system storage, noting every file written through it."""
+
+    written: list[str] = []
+
+    def _save(self, name, content):
+        RecordingStorage.written.append(name)
+        return super()._save(name, content)
+
+
+def test_outsider_agent_cannot_send_into_another_agents_chat(chat, agent2, settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "tests.test_attachments.RecordingStorage"}}
+    RecordingStorage.written = []
     response = agent_client(agent2.user).post(
         f"/api/v1/tickets/{chat.pk}/attachments/", {"file": upload("a.png", png())}, format="multipart"
     )
     assert response.status_code == 404 and response.json()["error"]["code"] == "ticket_not_found"
     assert not Attachment.objects.exists()
+    assert RecordingStorage.written == []  # refused before anything was written, not written and deleted
 
 
 def test_anonymous_and_non_agents_cannot_send_as_an_agent(chat, supervisor):

@@ -122,6 +122,10 @@ def attachment_send_customer(*, ticket: Ticket, upload: "UploadedFile[bytes]") -
 def attachment_send_agent(*, agent: AgentProfile, ticket_id: int, upload: "UploadedFile[bytes]") -> Message:
     """The agent sends a file in a chat assigned to them; as attachment_send_customer."""
     kind = attachment_kind(upload)
+    # Refuse an outsider before anything is written to storage; the check is repeated under
+    # the lock below, since the chat may end while the file is being stored.
+    with transaction.atomic():
+        _agent_ticket(agent, ticket_id)
     attachment = _store(ticket_id, upload, kind)
     try:
         with transaction.atomic():
