@@ -69,7 +69,7 @@ async def test_a_customer_leaves_a_message_and_an_address_while_nobody_is_online
     await receive_type(ws, "ticket.updated")
 
     sent = await request(ws, {"type": "message", "text": "Card 4111 1111 1111 1111 was charged twice"}, ref="m")
-    assert sent == {"type": "ack", "ref": "m"}
+    assert sent == {"type": "ack", "ref": "m", "message_id": sent["message_id"]} and isinstance(sent["message_id"], int)
     assert await request(ws, {"type": "notify_me", "email": " maja@example.com "}, ref="n") == {
         "type": "ack",
         "ref": "n",
