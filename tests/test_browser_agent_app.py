@@ -150,7 +150,7 @@ def test_offer_first_chat_header_in_view_earning_after_resolve_and_screen_kept_o
         page.get_by_test_id("resolve").click()
         earning = page.get_by_test_id("earning-card")
         expect(earning).to_be_visible()
-        expect(page.get_by_test_id("earning-amount")).to_have_text("+45.00 SEK")
+        expect(page.get_by_test_id("earning-amount")).to_have_text("+SEK 45.00")
         expect(page.get_by_test_id("earning-detail")).to_contain_text("pending until")
         expect(earning).to_be_in_viewport()
         page.wait_for_timeout(400)  # its slide-in animation
@@ -250,7 +250,7 @@ def test_a_hidden_tab_gets_a_notification_of_the_offer(browser, brand, api_key):
         offer_id = page.get_by_test_id("offer-card").get_attribute("data-offer-id")
         assert notifications == [
             {
-                "title": "New case · 45.00 SEK",
+                "title": "New case · SEK\u00a045.00",  # Intl puts a no-break space in
                 "body": notifications[0]["body"],
                 "tag": f"offer-{offer_id}",
                 "actions": ["accept", "decline"],

@@ -93,7 +93,7 @@ def test_agent_and_customer_walk_the_whole_story_on_phones(browser, agent, api_k
         created = hand_over(base, api_key)
         card = agent_page.get_by_test_id("offer-card")
         expect(card).to_be_visible()
-        expect(card.get_by_test_id("offer-pay")).to_have_text("45.00 SEK")
+        expect(card.get_by_test_id("offer-pay")).to_have_text("SEK 45.00")
         expect(card).to_contain_text("My card was declined")
         expect(card.get_by_test_id("offer-countdown")).to_be_visible()
         shot(agent_page, "04-agent-offer")

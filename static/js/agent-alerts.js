@@ -90,10 +90,29 @@
     return "Notification" in window && Notification.permission === "granted";
   }
 
+  // The worker cannot load the script catalogue: the page hands it the notification's
+  // words in the page's language, with each offer it asks for and once on every load, which
+  // the worker keeps for pushes that arrive while no page is open.
+  function notificationTexts() {
+    return {
+      lang: document.documentElement.lang || "",
+      title: gettext("New case"),
+      titleWithPay: gettext("New case · %(pay)s"),
+      waiting: gettext("A customer is waiting"),
+      answerWithin: gettext("Answer within %(n)s s"),
+      accept: gettext("Accept"),
+      decline: gettext("Decline"),
+    };
+  }
+
+  ready.then(function (reg) {
+    if (reg && reg.active) reg.active.postMessage({ type: "texts", texts: notificationTexts() });
+  });
+
   function notifyOffer(frame) {
     if (!canNotify()) return;
     ready.then(function (reg) {
-      if (reg && reg.active) reg.active.postMessage({ type: "show-offer", offer: frame });
+      if (reg && reg.active) reg.active.postMessage({ type: "show-offer", offer: frame, texts: notificationTexts() });
     });
   }
 
@@ -213,12 +232,12 @@
     }
     setup.hidden = false;
     if (permission === "denied") {
-      setupText.textContent = "Notifications are blocked for this site. Allow them in your browser settings to hear about offers while the app is in the background.";
+      setupText.textContent = gettext("Notifications are blocked for this site. Allow them in your browser settings to hear about offers while the app is in the background.");
       setupButton.hidden = true;
     } else {
       setupText.textContent = pushSupported()
-        ? "Get offers on a locked phone or while you use other apps."
-        : "Get a notification for offers while this tab is in the background.";
+        ? gettext("Get offers on a locked phone or while you use other apps.")
+        : gettext("Get a notification for offers while this tab is in the background.");
       setupButton.hidden = false;
     }
   }

@@ -17,23 +17,39 @@
   var RESOLVE_CONFIRM_MS = 5000;
   var NOTICE_MS = 6000;
 
+  // The server's messages are English (the wire contract); the agent reads these.
   var ERROR_TEXT = {
-    offer_expired: "This offer has expired.",
-    offer_closed: "This offer is no longer open.",
-    offer_not_found: "This offer is no longer available.",
-    offer_already_accepted: "You already accepted this offer.",
-    ticket_not_assigned: "This chat is no longer assigned to you.",
-    ticket_not_found: "This chat is no longer assigned to you.",
-    suspended: "Your account is suspended, so you can't take offers right now.",
-    attachment_too_large: "That file is too large to send.",
-    attachment_type_not_allowed: "Only photos (JPEG, PNG, WebP, GIF) and PDF files can be sent.",
+    offer_expired: gettext("This offer has expired."),
+    offer_closed: gettext("This offer is no longer open."),
+    offer_not_found: gettext("This offer is no longer available."),
+    offer_already_accepted: gettext("You already accepted this offer."),
+    ticket_not_assigned: gettext("This chat is no longer assigned to you."),
+    ticket_not_found: gettext("This chat is no longer assigned to you."),
+    suspended: gettext("Your account is suspended, so you can't take offers right now."),
+    invalid_status: gettext("That status is not one you can choose."),
   };
   var RESCIND_TEXT = {
-    expired: "An offer expired before it was accepted.",
-    taken: "That offer was taken by another agent.",
-    cancelled: "An offer was withdrawn.",
+    expired: gettext("An offer expired before it was accepted."),
+    taken: gettext("That offer was taken by another agent."),
+    cancelled: gettext("An offer was withdrawn."),
   };
-  var STATUS_LABEL = { available: "available", away: "away", offline: "offline" };
+  // In a sentence ("You are available") and on the pill, which starts with a capital.
+  var STATUS_LABEL = {
+    available: pgettext("agent status", "available"),
+    away: pgettext("agent status", "away"),
+    offline: pgettext("agent status", "offline"),
+  };
+  var STATUS_TITLE = {
+    available: pgettext("agent status", "Available"),
+    away: pgettext("agent status", "Away"),
+    offline: pgettext("agent status", "Offline"),
+  };
+  var PRIORITY_LABEL = {
+    low: pgettext("ticket priority", "low"),
+    normal: pgettext("ticket priority", "normal"),
+    high: pgettext("ticket priority", "high"),
+    urgent: pgettext("ticket priority", "urgent"),
+  };
   // Errors about the connection itself, which a reconnect makes moot.
   var OFFER_GONE = ["offer_expired", "offer_closed", "offer_not_found", "offer_already_accepted"];
   var alerts = window.AgentAlerts || { offer: function () {}, offerGone: function () {}, status: function () {}, onAction: function () {} };
@@ -101,20 +117,24 @@
 
   function formatPay(pay) {
     if (!pay || pay.amount == null) return "";
-    return pay.amount + " " + (pay.currency || "");
+    return window.UI.formatMoney(pay.amount, pay.currency);
   }
 
   var formatTime = window.UI.formatTime;
 
   function formatWaiting(seconds) {
     if (seconds == null) return "";
-    if (seconds < 60) return "waiting " + seconds + " s";
-    return "waiting " + Math.round(seconds / 60) + " min";
+    if (seconds < 60) return interpolate(ngettext("waiting %(n)s s", "waiting %(n)s s", seconds), { n: seconds }, true);
+    var minutes = Math.round(seconds / 60);
+    return interpolate(ngettext("waiting %(n)s min", "waiting %(n)s min", minutes), { n: minutes }, true);
+  }
+
+  function priorityLabel(priority) {
+    return PRIORITY_LABEL[priority] || priority;
   }
 
   function errorText(err) {
-    if (!err) return "Something went wrong.";
-    return ERROR_TEXT[err.code] || err.message || "Something went wrong.";
+    return window.UI.errorText(err, ERROR_TEXT);
   }
 
   function showError(err) {
@@ -153,18 +173,19 @@
     }
   }
 
+  // The page's own title, in the page's language; counts go in front of it.
+  var baseTitle = document.title;
   function updateTitle() {
     var unread = 0;
     state.chats.forEach(function (chat) { unread += chat.unread; });
     var count = state.offers.size + unread;
-    document.title = (count ? "(" + count + ") " : "") + "Agent · Support Marketplace";
+    document.title = (count ? "(" + count + ") " : "") + baseTitle;
   }
 
   // --- connection and presence -----------------------------------------------------------
 
   function renderConnection(status) {
-    var text = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" }[status] || status;
-    ui.connection.textContent = text;
+    ui.connection.textContent = window.UI.connectionText(status);
     ui.connection.dataset.state = status;
   }
 
@@ -181,7 +202,7 @@
     if (ui.statusPill) {
       ui.statusPill.dataset.status = status;
       ui.statusPill.querySelector(".status-dot").dataset.status = status;
-      ui.statusPillText.textContent = (STATUS_LABEL[status] || status).replace(/^./, function (c) { return c.toUpperCase(); });
+      ui.statusPillText.textContent = STATUS_TITLE[status] || status;
     }
     alerts.status(status);
     renderEmpty();
@@ -228,7 +249,7 @@
   function renderEmpty() {
     var nothing = state.offers.size === 0 && state.chats.size === 0;
     ui.empty.hidden = !nothing;
-    ui.emptyText.textContent = state.status === "available" ? "Waiting for offers…" : "Go available to receive offers";
+    ui.emptyText.textContent = state.status === "available" ? gettext("Waiting for offers…") : gettext("Go available to receive offers");
     ui.empty.dataset.status = state.status;
     ui.chats.hidden = state.chats.size === 0;
     updateTitle();
@@ -268,33 +289,35 @@
   function renderOffer(offer) {
     var frame = offer.frame;
     var ticket = frame.ticket || {};
-    var countdown = el("span", { className: "offer-countdown", "data-testid": "offer-countdown", "aria-label": "Seconds left" });
+    var countdown = el("span", { className: "offer-countdown", "data-testid": "offer-countdown" });
+    var countdownUnit = el("small", { className: "muted", "data-testid": "offer-countdown-unit", "aria-hidden": "true" });
     var bar = el("span", { className: "offer-bar-fill" });
     offer.countdownEl = countdown;
+    offer.countdownUnitEl = countdownUnit;
     offer.barEl = bar;
 
     var chips = el("p", { className: "chips" }, [
       ticket.language ? el("span", { className: "chip", "data-testid": "offer-language", text: ticket.language.toUpperCase() }) : null,
-      ticket.priority ? el("span", { className: "chip chip-priority", "data-priority": ticket.priority, "data-testid": "offer-priority", text: ticket.priority }) : null,
+      ticket.priority ? el("span", { className: "chip chip-priority", "data-priority": ticket.priority, "data-testid": "offer-priority", text: priorityLabel(ticket.priority) }) : null,
       ticket.category ? el("span", { className: "chip", "data-testid": "offer-category", text: ticket.category }) : null,
       ticket.waiting_seconds != null ? el("span", { className: "chip chip-muted", "data-testid": "offer-waiting", text: formatWaiting(ticket.waiting_seconds) }) : null,
     ]);
     offer.waitingEl = chips.querySelector('[data-testid="offer-waiting"]');
     offer.errorEl = el("p", { className: "offer-error", "data-testid": "offer-error", role: "alert", hidden: true });
 
-    var accept = el("button", { type: "button", className: "offer-accept", "data-testid": "offer-accept", text: "Accept" });
-    var decline = el("button", { type: "button", className: "offer-decline secondary outline", "data-testid": "offer-decline", text: "Decline" });
+    var accept = el("button", { type: "button", className: "offer-accept", "data-testid": "offer-accept", text: gettext("Accept") });
+    var decline = el("button", { type: "button", className: "offer-decline secondary outline", "data-testid": "offer-decline", text: gettext("Decline") });
 
     var card = el("article", { className: "offer-card", "data-testid": "offer-card", "data-offer-id": String(frame.offer_id), "data-ticket-id": String(ticket.id) }, [
       el("div", { className: "offer-top" }, [
         el("div", { className: "offer-pay-box" }, [
-          el("small", { className: "muted", text: "New case · pays" }),
+          el("small", { className: "muted", text: gettext("New case · pays") }),
           el("strong", { className: "offer-pay", "data-testid": "offer-pay", text: formatPay(frame.pay) }),
         ]),
-        el("div", { className: "offer-timer" }, [countdown, el("small", { className: "muted", text: "s left" })]),
+        el("div", { className: "offer-timer" }, [countdown, countdownUnit]),
       ]),
       el("div", { className: "offer-bar", "aria-hidden": "true" }, [bar]),
-      el("h3", { className: "offer-subject", "data-testid": "offer-subject", text: ticket.subject || "(no subject)" }),
+      el("h3", { className: "offer-subject", "data-testid": "offer-subject", text: ticket.subject || gettext("(no subject)") }),
       ticket.summary ? el("p", { className: "offer-summary", "data-testid": "offer-summary", text: ticket.summary }) : null,
       chips,
       offer.errorEl,
@@ -334,7 +357,14 @@
 
   function tickOffer(offer) {
     var left = Math.max(0, (offer.deadline - Date.now()) / 1000);
-    offer.countdownEl.textContent = String(Math.ceil(left));
+    var seconds = Math.ceil(left);
+    if (offer.shownSeconds !== seconds) {
+      offer.shownSeconds = seconds;
+      offer.countdownEl.textContent = window.UI.formatNumber(seconds);
+      // The big figure and its unit are what the eye reads; a screen reader gets the sentence.
+      offer.countdownUnitEl.textContent = ngettext("s left", "s left", seconds);
+      offer.countdownEl.setAttribute("aria-label", interpolate(ngettext("%(n)s second left", "%(n)s seconds left", seconds), { n: seconds }, true));
+    }
     var fraction = Math.max(0, Math.min(1, left / offer.total));
     offer.barEl.style.width = (fraction * 100).toFixed(1) + "%";
     offer.el.classList.toggle("is-urgent", left <= 5);
@@ -395,7 +425,7 @@
 
   function renderChatItem(chat) {
     var ticket = chat.ticket;
-    var name = (ticket.customer && ticket.customer.name) || "Customer";
+    var name = (ticket.customer && ticket.customer.name) || gettext("Customer");
     var badge = el("span", { className: "unread-badge", "data-testid": "unread-badge", text: String(chat.unread) });
     badge.hidden = chat.unread === 0;
     var button = el("button", {
@@ -473,14 +503,14 @@
     if (!chat) return;
     var ticket = chat.ticket;
     ui.chatView.dataset.ticketId = String(ticket.id);
-    ui.chatCustomer.textContent = (ticket.customer && ticket.customer.name) || "Customer";
+    ui.chatCustomer.textContent = (ticket.customer && ticket.customer.name) || gettext("Customer");
     ui.chatSubject.textContent = ticket.subject || "";
-    var meta = [ticket.language ? ticket.language.toUpperCase() : null, ticket.priority, ticket.category]
+    var meta = [ticket.language ? ticket.language.toUpperCase() : null, ticket.priority ? priorityLabel(ticket.priority) : null, ticket.category]
       .concat(ticket.tags || [])
       .filter(Boolean);
     ui.chatMeta.textContent = meta.join(" · ");
     ui.chatPay.textContent = formatPay(ticket.pay) || "—";
-    ui.chatSummary.textContent = ticket.summary ? "Summary: " + ticket.summary : "";
+    ui.chatSummary.textContent = ticket.summary ? interpolate(gettext("Summary: %(summary)s"), { summary: ticket.summary }, true) : "";
     ui.chatSummary.hidden = !ticket.summary;
     renderTranscript(ticket.transcript || []);
     renderMessages(chat, forceScroll);
@@ -489,13 +519,13 @@
   function renderTranscript(turns) {
     ui.transcriptList.textContent = "";
     ui.transcriptToggle.textContent = turns.length
-      ? "AI conversation before handover (" + turns.length + ")"
-      : "No AI conversation before handover";
+      ? interpolate(ngettext("AI conversation before handover (%(n)s turn)", "AI conversation before handover (%(n)s turns)", turns.length), { n: turns.length }, true)
+      : gettext("No AI conversation before handover");
     ui.transcript.classList.toggle("is-empty", turns.length === 0);
     turns.forEach(function (turn) {
       var role = turn.role === "customer" ? "customer" : "bot";
       ui.transcriptList.appendChild(el("li", { className: "turn turn-" + role, "data-role": role }, [
-        el("small", { className: "turn-role", text: role === "customer" ? "Customer" : "Assistant" }),
+        el("small", { className: "turn-role", text: role === "customer" ? gettext("Customer") : gettext("Assistant") }),
         el("span", { className: "turn-text", text: turn.text || "" }),
       ]));
     });
@@ -503,7 +533,7 @@
 
   function messageNode(message, readByOther) {
     var sender = message.sender || "system";
-    var label = sender === "bot" ? "Assistant" : null;
+    var label = sender === "bot" ? gettext("Assistant") : null;
     return el("li", {
       className: "message message-" + sender,
       "data-testid": "message",
@@ -658,7 +688,7 @@
   function onTyping(frame) {
     var chat = state.chats.get(frame.ticket_id);
     if (!chat || frame.sender !== "customer" || state.openId !== frame.ticket_id) return;
-    typingIndicator.show((chat.ticket.customer && chat.ticket.customer.name) || "The customer");
+    typingIndicator.show((chat.ticket.customer && chat.ticket.customer.name) || gettext("The customer"));
   }
 
   var sendTyping = window.UI.typingThrottle(function () {
@@ -682,7 +712,7 @@
 
   function updateCounter() {
     var length = ui.input.value.length;
-    ui.counter.textContent = length + " / " + MAX_CHARS;
+    ui.counter.textContent = window.UI.formatNumber(length) + " / " + window.UI.formatNumber(MAX_CHARS);
     ui.counter.classList.toggle("is-near-limit", length > MAX_CHARS * 0.9);
     ui.send.disabled = ui.input.value.trim() === "" || ui.input.readOnly;
   }
@@ -703,7 +733,7 @@
     var text = ui.input.value;
     if (ticketId == null || ui.input.readOnly || text.trim() === "") return;
     if (text.length > MAX_CHARS) {
-      showError("Messages are limited to " + MAX_CHARS + " characters.");
+      showError(interpolate(ngettext("Messages are limited to %(n)s character.", "Messages are limited to %(n)s characters.", MAX_CHARS), { n: window.UI.formatNumber(MAX_CHARS) }, true));
       return;
     }
     // Shown at once as "Sending…", sent through the socket's outbox: now, or once the
@@ -763,7 +793,7 @@
     ui.attachInput.value = "";
     if (!file || ticketId == null) return;
     if (file.size > ATTACHMENT_MAX) {
-      showError("Files are limited to " + window.UI.formatSize(ATTACHMENT_MAX) + ".");
+      showError(interpolate(gettext("Files are limited to %(size)s."), { size: window.UI.formatSize(ATTACHMENT_MAX) }, true));
       return;
     }
     ui.attach.setAttribute("aria-busy", "true");
@@ -783,11 +813,15 @@
 
   // --- resolve (two-step, no confirm()) ------------------------------------------------------
 
+  function resolvedText(name) {
+    return name ? interpolate(gettext("Resolved: %(name)s's case."), { name: name }, true) : gettext("Resolved.");
+  }
+
   var resolveTimer = null;
   function resetResolve() {
     clearTimeout(resolveTimer);
     ui.resolve.dataset.armed = "false";
-    ui.resolve.textContent = "Resolve";
+    ui.resolve.textContent = gettext("Resolve");
     ui.resolve.classList.remove("is-armed");
     ui.resolve.disabled = false;
     ui.resolve.removeAttribute("aria-busy");
@@ -798,7 +832,7 @@
     if (ticketId == null) return;
     if (ui.resolve.dataset.armed !== "true") {
       ui.resolve.dataset.armed = "true";
-      ui.resolve.textContent = "Confirm resolve";
+      ui.resolve.textContent = gettext("Confirm resolve");
       ui.resolve.classList.add("is-armed");
       clearTimeout(resolveTimer);
       resolveTimer = setTimeout(resetResolve, RESOLVE_CONFIRM_MS);
@@ -813,7 +847,7 @@
         if (chat) {
           var name = chat.ticket.customer && chat.ticket.customer.name;
           removeChat(ticketId);
-          showNotice(name ? "Resolved: " + name + "'s case." : "Resolved.");
+          showNotice(resolvedText(name));
         }
       })
       .catch(showError)
@@ -825,17 +859,11 @@
   // --- what a resolved case earned ----------------------------------------------------------
   // Shown until dismissed or the next offer, so a glance after a busy chat still finds it.
 
-  function formatDate(iso) {
-    var date = new Date(iso);
-    if (isNaN(date.getTime())) return "";
-    return date.toLocaleDateString([], { day: "numeric", month: "short" }) + " " + formatTime(iso);
-  }
-
   function showEarning(earning) {
-    ui.earningAmount.textContent = "+" + earning.amount + " " + earning.currency;
+    ui.earningAmount.textContent = window.UI.formatMoney(earning.amount, earning.currency, true);
     ui.earningDetail.textContent = earning.status === "available"
-      ? "available now"
-      : "pending until " + formatDate(earning.available_at);
+      ? pgettext("money", "available now")
+      : interpolate(pgettext("money", "pending until %(date)s"), { date: window.UI.formatDate(earning.available_at) }, true);
     ui.earning.dataset.status = earning.status;
     ui.earning.hidden = false;
   }
@@ -855,11 +883,15 @@
       var name = chat && chat.ticket.customer && chat.ticket.customer.name;
       var removed = removeChat(id);
       if (frame.rating != null) {
-        showNotice("Customer rated " + frame.rating + "/5" + (name ? " (" + name + ")" : "") + ".");
+        showNotice(name
+          ? interpolate(gettext("%(name)s rated the chat %(score)s/5."), { name: name, score: frame.rating }, true)
+          : interpolate(gettext("The customer rated the chat %(score)s/5."), { score: frame.rating }, true));
       } else if (status === "queued") {
-        showNotice((name ? name + "'s" : "A") + " case was reopened and went back to the queue.");
+        showNotice(name
+          ? interpolate(gettext("%(name)s's case was reopened and went back to the queue."), { name: name }, true)
+          : gettext("A case was reopened and went back to the queue."));
       } else if (removed) {
-        showNotice(status === "resolved" ? (name ? "Resolved: " + name + "'s case." : "Resolved.") : "Chat closed.");
+        showNotice(status === "resolved" ? resolvedText(name) : gettext("Chat closed."));
       }
     } else {
       var existing = state.chats.get(id);
@@ -873,7 +905,7 @@
         state.status = frame.status;
         renderStatus();
         if (frame.reason === "missed_offers") {
-          showNotice("You were set away after missing 3 offers in a row", true);
+          showNotice(gettext("You were set away after missing 3 offers in a row"), true);
         }
         break;
       case "offer":
@@ -881,7 +913,7 @@
         break;
       case "offer.rescinded":
         if (removeOffer(frame.offer_id)) {
-          showNotice(RESCIND_TEXT[frame.reason] || "An offer was withdrawn.");
+          showNotice(RESCIND_TEXT[frame.reason] || RESCIND_TEXT.cancelled);
         }
         break;
       case "ticket.assigned":
@@ -927,9 +959,11 @@
           if (!seen.tickets.has(id) && removeChat(id)) dropped += 1;
         });
         if (dropped) {
-          showNotice(dropped === 1
-            ? "A chat was closed or handed on while you were disconnected."
-            : dropped + " chats were closed or handed on while you were disconnected.");
+          showNotice(interpolate(ngettext(
+            "%(n)s chat was closed or handed on while you were disconnected.",
+            "%(n)s chats were closed or handed on while you were disconnected.",
+            dropped
+          ), { n: dropped }, true));
         }
         if (state.openId == null && state.chats.size) openChat(state.chats.keys().next().value);
         if (pendingAction) runPendingAction();
@@ -1000,8 +1034,8 @@
     }
     if (status === "closed" && detail && (detail.code === 4401 || detail.code === 4403)) {
       showError(detail.code === 4401
-        ? "Your session has ended. Please log in again."
-        : "This account is not an approved agent.");
+        ? gettext("Your session has ended. Please log in again.")
+        : gettext("This account is not an approved agent."));
     }
   }
 

@@ -14,16 +14,16 @@
   var MAX_CHARS = parseInt(root.dataset.maxChars, 10) || 4000;
   var CLOSED_STATES = ["resolved", "closed", "cancelled"];
 
+  // The server's messages are English (the wire contract); the customer reads these.
   var ERROR_TEXT = {
-    ticket_not_open: "This conversation has ended. Reopen it to write again.",
-    already_rated: "You have already rated this conversation.",
-    ticket_not_resolved: "You can do that once your case is resolved.",
-    reopen_window_passed: "It's too late to reopen this conversation. Please start a new one.",
-    ticket_not_found: "This chat link is not valid.",
-    invalid_email: "Please check your e-mail address.",
-    ticket_not_waiting: "An agent has your conversation now: write to them here.",
-    attachment_too_large: "That file is too large to send.",
-    attachment_type_not_allowed: "Only photos (JPEG, PNG, WebP, GIF) and PDF files can be sent.",
+    ticket_not_open: gettext("This conversation has ended. Reopen it to write again."),
+    already_rated: gettext("You have already rated this conversation."),
+    ticket_not_resolved: gettext("You can do that once your case is resolved."),
+    reopen_window_passed: gettext("It's too late to reopen this conversation. Please start a new one."),
+    ticket_not_found: gettext("This chat link is not valid."),
+    invalid_email: gettext("Please check your e-mail address."),
+    ticket_not_waiting: gettext("An agent has your conversation now: write to them here."),
+    invalid_comment: gettext("That comment can't be sent. Please check what you wrote."),
   };
 
   var $ = function (testid) {
@@ -59,7 +59,8 @@
     typing: $("typing-indicator"),
   };
 
-  var LANGUAGE = root.dataset.languageName || "your language";
+  var LANGUAGE = root.dataset.languageName || "";
+  var fill = window.UI.fill;
 
   var state = {
     status: root.dataset.status || "queued",
@@ -88,8 +89,7 @@
   var formatTime = window.UI.formatTime;
 
   function showError(err) {
-    var text = typeof err === "string" ? err : (ERROR_TEXT[err && err.code] || (err && err.message) || "Something went wrong.");
-    ui.error.textContent = text;
+    ui.error.textContent = window.UI.errorText(err, ERROR_TEXT);
     ui.errorBox.dataset.code = (err && err.code) || "";
     ui.errorBox.hidden = false;
   }
@@ -113,49 +113,57 @@
     ui.status.textContent = "";
     var line;
     if (status === "invalid") {
-      line = el("p", { className: "status-invalid", text: "This chat link is not valid. Please start the chat again from where you asked for help." });
+      line = el("p", { className: "status-invalid", text: gettext("This chat link is not valid. Please start the chat again from where you asked for help.") });
     } else if (nobody) {
-      line = el("p", { className: "status-no-agents", "data-testid": "no-agents", text: "No agent who speaks " + LANGUAGE + " is online right now." });
+      line = el("p", {
+        className: "status-no-agents",
+        "data-testid": "no-agents",
+        text: LANGUAGE
+          ? interpolate(gettext("No agent who speaks %(language)s is online right now."), { language: LANGUAGE }, true)
+          : gettext("No agent who speaks your language is online right now."),
+      });
     } else if (agentLost) {
-      line = el("p", { className: "status-agent-lost", "data-testid": "agent-connection-lost", text: "Your agent's connection dropped; waiting for them to come back." });
+      line = el("p", { className: "status-agent-lost", "data-testid": "agent-connection-lost", text: gettext("Your agent's connection dropped; waiting for them to come back.") });
     } else if (status === "queued" || status === "offered") {
       if (state.queuePosition != null) {
-        var parts = [
-          el("span", { className: "spinner", "aria-hidden": "true" }),
-          "You are number ",
-          el("strong", { "data-testid": "queue-position", text: String(state.queuePosition) }),
-          " in line",
-        ];
+        var position = el("strong", { "data-testid": "queue-position", text: window.UI.formatNumber(state.queuePosition) });
+        var parts = [el("span", { className: "spinner", "aria-hidden": "true" })]
+          .concat(fill(gettext("You are number %(position)s in line"), { position: position }));
         if (state.etaSeconds != null) {
-          parts.push(" · about ", el("strong", { "data-testid": "queue-eta", text: String(Math.max(1, Math.ceil(state.etaSeconds / 60))) }), " min");
+          var minutes = Math.max(1, Math.ceil(state.etaSeconds / 60));
+          var eta = el("strong", { "data-testid": "queue-eta", text: window.UI.formatNumber(minutes) });
+          parts = parts.concat(fill(ngettext(" · about %(minutes)s min", " · about %(minutes)s min", minutes), { minutes: eta }));
         }
         line = el("p", { className: "status-waiting" }, parts);
       } else {
         line = el("p", { className: "status-waiting" }, [
           el("span", { className: "spinner", "aria-hidden": "true" }),
-          "Finding an agent for you…",
+          gettext("Finding an agent for you…"),
         ]);
       }
     } else if (status === "assigned") {
-      var name = state.agentName || "an agent";
+      var name = state.agentName || gettext("an agent");
       line = el("p", { className: "status-assigned" }, [
         el("span", { className: "agent-avatar", "aria-hidden": "true", text: name.charAt(0).toUpperCase() }),
-        el("span", null, ["You are chatting with ", el("strong", { "data-testid": "agent-name", text: name })]),
+        el("span", null, fill(gettext("You are chatting with %(name)s"), { name: el("strong", { "data-testid": "agent-name", text: name }) })),
       ]);
     } else if (status === "resolved") {
-      line = el("p", { className: "status-resolved", text: (state.agentName ? state.agentName + " marked" : "Your case was marked") + " this as resolved. How did we do?" });
+      line = el("p", {
+        className: "status-resolved",
+        text: state.agentName
+          ? interpolate(gettext("%(name)s marked this as resolved. How did we do?"), { name: state.agentName }, true)
+          : gettext("Your case was marked as resolved. How did we do?"),
+      });
     } else if (status === "closed") {
       if (state.rating != null) {
-        line = el("p", { className: "status-closed" }, [
-          "Thanks for your feedback! You rated ",
-          el("strong", { "data-testid": "rated-score", text: String(state.rating) }),
-          "/5.",
-        ]);
+        line = el("p", { className: "status-closed" }, fill(gettext("Thanks for your feedback! You rated %(score)s/5."), {
+          score: el("strong", { "data-testid": "rated-score", text: String(state.rating) }),
+        }));
       } else {
-        line = el("p", { className: "status-closed", text: "This conversation is closed." });
+        line = el("p", { className: "status-closed", text: gettext("This conversation is closed.") });
       }
     } else if (status === "cancelled") {
-      line = el("p", { className: "status-cancelled", text: "This conversation has ended." });
+      line = el("p", { className: "status-cancelled", text: gettext("This conversation has ended.") });
     } else {
       line = el("p", { text: status });
     }
@@ -165,8 +173,8 @@
     ui.input.disabled = ended;
     if (ui.attach) ui.attach.disabled = ended;
     ui.input.placeholder = ended
-      ? (status === "cancelled" || state.invalid ? "This conversation has ended" : "Reopen to write again")
-      : "Write a message…";
+      ? (status === "cancelled" || state.invalid ? gettext("This conversation has ended") : gettext("Reopen to write again"))
+      : gettext("Write a message…");
     ui.rating.hidden = status !== "resolved";
     renderLeaveMessage(nobody, waiting);
     ui.reopenBox.hidden = !(status === "resolved" || status === "closed");
@@ -178,8 +186,8 @@
   function messageNode(message) {
     var sender = message.sender || "system";
     var label = null;
-    if (sender === "agent") label = state.agentName || "Agent";
-    else if (sender === "bot") label = "Assistant";
+    if (sender === "agent") label = state.agentName || gettext("Agent");
+    else if (sender === "bot") label = gettext("Assistant");
     return el("li", {
       className: "message message-" + sender,
       "data-testid": "message",
@@ -332,7 +340,7 @@
 
   function updateCounter() {
     var length = ui.input.value.length;
-    ui.counter.textContent = length + " / " + MAX_CHARS;
+    ui.counter.textContent = window.UI.formatNumber(length) + " / " + window.UI.formatNumber(MAX_CHARS);
     ui.counter.classList.toggle("is-near-limit", length > MAX_CHARS * 0.9);
     ui.send.disabled = ui.input.disabled || ui.input.readOnly || ui.input.value.trim() === "";
   }
@@ -349,7 +357,7 @@
     var text = ui.input.value;
     if (ui.input.disabled || ui.input.readOnly || text.trim() === "") return;
     if (text.length > MAX_CHARS) {
-      showError("Messages are limited to " + MAX_CHARS + " characters.");
+      showError(interpolate(ngettext("Messages are limited to %(n)s character.", "Messages are limited to %(n)s characters.", MAX_CHARS), { n: window.UI.formatNumber(MAX_CHARS) }, true));
       return;
     }
     ui.input.value = "";
@@ -399,7 +407,7 @@
     ui.attachInput.value = "";
     if (!file) return;
     if (file.size > ATTACHMENT_MAX) {
-      showError("Files are limited to " + window.UI.formatSize(ATTACHMENT_MAX) + ".");
+      showError(interpolate(gettext("Files are limited to %(size)s."), { size: window.UI.formatSize(ATTACHMENT_MAX) }, true));
       return;
     }
     ui.attach.setAttribute("aria-busy", "true");
@@ -423,8 +431,11 @@
     ui.leave.hidden = !nobody || left;
     ui.messageLeft.hidden = !left;
     if (left) {
-      ui.messageLeft.textContent = "Thanks. We'll e-mail " + state.notifyEmail +
-        " with a link back to this chat as soon as an agent answers. You can also keep this page open.";
+      ui.messageLeft.textContent = interpolate(
+        gettext("Thanks. We'll e-mail %(email)s with a link back to this chat as soon as an agent answers. You can also keep this page open."),
+        { email: state.notifyEmail },
+        true
+      );
     }
   }
 
@@ -433,7 +444,7 @@
     var text = ui.leaveText.value.trim();
     var email = ui.leaveEmail.value.trim();
     if (!email) {
-      showError("Please give your e-mail address, so we can tell you when an agent answers.");
+      showError(gettext("Please give your e-mail address, so we can tell you when an agent answers."));
       ui.leaveEmail.focus();
       return;
     }
@@ -552,7 +563,7 @@
         onRead(frame);
         break;
       case "typing":
-        if (frame.sender === "agent") typingIndicator.show(state.agentName || "Your agent");
+        if (frame.sender === "agent") typingIndicator.show(state.agentName || gettext("Your agent"));
         break;
       case "error":
         // An unknown link is explained by the status line once the socket closes.
@@ -564,8 +575,7 @@
   }
 
   function onStatus(status, detail) {
-    var text = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" }[status] || status;
-    ui.connection.textContent = text;
+    ui.connection.textContent = window.UI.connectionText(status);
     ui.connection.dataset.state = status;
     // Back online: an error that only said we were offline is no longer true.
     if (status === "open" && window.ReconnectingSocket.CONNECTION_ERRORS.indexOf(ui.errorBox.dataset.code) !== -1) {

@@ -4,6 +4,8 @@
  */
 (function () {
   "use strict";
+  // The script catalogue (/jsi18n/) may have failed to load: the source text then stands.
+  var gettext = window.gettext || function (msgid) { return msgid; };
   var form = document.querySelector('[data-step="device"]');
   if (!form) return;
   var result = form.querySelector('[data-testid="device-result"]');
@@ -18,7 +20,7 @@
   }
 
   if (!("WebSocket" in window)) {
-    done(false, "This browser cannot open live connections. Please use a current Chrome, Firefox or Safari.");
+    done(false, gettext("This browser cannot open live connections. Please use a current Chrome, Firefox or Safari."));
     return;
   }
   // Any answer from the server proves a round trip; the agent socket replies even to
@@ -27,15 +29,15 @@
   var socket = new WebSocket(url);
   var timer = setTimeout(function () {
     socket.close();
-    done(false, "No answer from our server within 10 seconds. Check your network, then reload this page.");
+    done(false, gettext("No answer from our server within 10 seconds. Check your network, then reload this page."));
   }, 10000);
   socket.onmessage = function () {
     clearTimeout(timer);
     socket.close();
-    done(true, "Live connection works on this device.");
+    done(true, gettext("Live connection works on this device."));
   };
   socket.onerror = function () {
     clearTimeout(timer);
-    done(false, "A live connection could not be opened (a firewall or proxy may block it). Try another network.");
+    done(false, gettext("A live connection could not be opened (a firewall or proxy may block it). Try another network."));
   };
 })();

@@ -135,7 +135,7 @@
       self.ws = null;
       clearInterval(self.pingTimer);
       clearTimeout(self.stableTimer);
-      self.failPending("connection_lost", "The connection dropped before the server answered. Please check and try again.");
+      self.failPending("connection_lost", gettext("The connection dropped before the server answered. Please check and try again."));
       if (FINAL_CODES.indexOf(event.code) !== -1) {
         self.stopped = true;
         self.closeCode = event.code;
@@ -160,7 +160,7 @@
         if (frame.type === "ack") {
           waiter.resolve(frame);
         } else {
-          waiter.reject(SocketError(frame.code || "error", frame.message || "The server refused this."));
+          waiter.reject(SocketError(frame.code || "error", frame.message || gettext("The server refused this.")));
         }
         return;
       }
@@ -232,13 +232,13 @@
     var payload = Object.assign({}, frame, { ref: ref });
     if (options && options.resend) return this.queueForResend(payload);
     if (!this.isOpen()) {
-      return Promise.reject(SocketError("not_connected", "Not connected. We are trying to reconnect; please try again in a moment."));
+      return Promise.reject(SocketError("not_connected", gettext("Not connected. We are trying to reconnect; please try again in a moment.")));
     }
     var self = this;
     return new Promise(function (resolve, reject) {
       var timer = setTimeout(function () {
         if (self.pending.delete(ref)) {
-          reject(SocketError("timeout", "The server did not answer in time. Please try again."));
+          reject(SocketError("timeout", gettext("The server did not answer in time. Please try again.")));
         }
       }, self.ackTimeoutMs);
       self.pending.set(ref, { resolve: resolve, reject: reject, timer: timer });
@@ -247,7 +247,7 @@
       } catch (err) {
         self.pending.delete(ref);
         clearTimeout(timer);
-        reject(SocketError("not_connected", "Not connected. Please try again in a moment."));
+        reject(SocketError("not_connected", gettext("Not connected. Please try again in a moment.")));
       }
     });
   };

@@ -8,6 +8,9 @@
  *   locked or the app closed) or when the open page asks (its tab is hidden).
  * - A tap on the notification (or on Accept / Decline) brings the app forward and lets it
  *   answer over its socket.
+ * - Speaks the app's language: a worker cannot load the script catalogue, so the page posts
+ *   the notification's words (agent-alerts.js); they are kept in a cache of their own for
+ *   pushes that come while no page is open. English until a page has posted them.
  */
 /* global SHELL_VERSION, SHELL_URLS, APP_URL, OFFLINE_URL, ICON_URL */
 "use strict";
@@ -64,12 +67,57 @@ self.addEventListener("fetch", function (event) {
   }));
 });
 
-function offerNotification(offer) {
+var TEXTS_CACHE = "agent-texts";
+var TEXTS_KEY = "/agent/texts.json";
+var ENGLISH = {
+  lang: "en",
+  title: "New case",
+  titleWithPay: "New case · %(pay)s",
+  waiting: "A customer is waiting",
+  answerWithin: "Answer within %(n)s s",
+  accept: "Accept",
+  decline: "Decline",
+};
+
+function fill(format, values) {
+  return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+}
+
+function saveTexts(texts) {
+  return caches.open(TEXTS_CACHE).then(function (cache) {
+    return cache.put(TEXTS_KEY, new Response(JSON.stringify(texts), { headers: { "Content-Type": "application/json" } }));
+  });
+}
+
+function loadTexts() {
+  return caches.open(TEXTS_CACHE)
+    .then(function (cache) { return cache.match(TEXTS_KEY); })
+    .then(function (response) { return response ? response.json() : null; })
+    .catch(function () { return null; });
+}
+
+function formatPay(pay, lang) {
+  if (!pay || pay.amount == null) return "";
+  try {
+    return new Intl.NumberFormat(lang || undefined, { style: "currency", currency: pay.currency }).format(Number(pay.amount));
+  } catch (err) {
+    return pay.amount + " " + (pay.currency || "");
+  }
+}
+
+function offerNotification(offer, posted) {
+  var known = posted ? Promise.resolve(posted) : loadTexts();
+  return known.then(function (stored) {
+    return showOffer(offer, Object.assign({}, ENGLISH, stored || {}));
+  });
+}
+
+function showOffer(offer, text) {
   var ticket = offer.ticket || {};
-  var pay = offer.pay ? offer.pay.amount + " " + offer.pay.currency : "";
+  var pay = formatPay(offer.pay, text.lang);
   var seconds = typeof offer.expires_in === "number" ? Math.round(offer.expires_in) : null;
-  return self.registration.showNotification("New case" + (pay ? " · " + pay : ""), {
-    body: (ticket.subject || "A customer is waiting") + (seconds ? "\nAnswer within " + seconds + " s" : ""),
+  return self.registration.showNotification(pay ? fill(text.titleWithPay, { pay: pay }) : text.title, {
+    body: (ticket.subject || text.waiting) + (seconds ? "\n" + fill(text.answerWithin, { n: seconds }) : ""),
     tag: "offer-" + offer.offer_id,
     renotify: true,
     requireInteraction: true,
@@ -79,8 +127,8 @@ function offerNotification(offer) {
     timestamp: Date.now(),
     data: { offer_id: offer.offer_id, expires_at: offer.expires_at },
     actions: [
-      { action: "accept", title: "Accept" },
-      { action: "decline", title: "Decline" },
+      { action: "accept", title: text.accept },
+      { action: "decline", title: text.decline },
     ],
   });
 }
@@ -107,7 +155,9 @@ self.addEventListener("push", function (event) {
 self.addEventListener("message", function (event) {
   var message = event.data || {};
   if (message.type === "show-offer" && message.offer) {
-    event.waitUntil(offerNotification(message.offer));
+    event.waitUntil(offerNotification(message.offer, message.texts));
+  } else if (message.type === "texts" && message.texts) {
+    event.waitUntil(saveTexts(message.texts));
   }
 });
 

@@ -5,6 +5,8 @@
  */
 (function () {
   "use strict";
+  // The script catalogue (/jsi18n/) may have failed to load: the source text then stands.
+  var gettext = window.gettext || function (msgid) { return msgid; };
   var select = document.querySelector('select[data-preselect="browser-time-zone"]');
   if (!select || select.value) return;
   var zone;
@@ -15,5 +17,5 @@
   select.value = zone;
   select.dataset.preselected = "yes";
   var hint = document.getElementById(select.id + "_helptext");
-  if (hint) hint.textContent = "Taken from this device's settings; change it if it is wrong. " + hint.textContent;
+  if (hint) hint.textContent = gettext("Taken from this device's settings; change it if it is wrong.") + " " + hint.textContent;
 })();

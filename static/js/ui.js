@@ -2,6 +2,22 @@
  * DOM helpers shared by the agent app and the customer chat. Text always goes in through
  * textContent, never innerHTML, so nothing a customer types can become markup.
  */
+
+// The script catalogue (/jsi18n/, loaded before the page's scripts) defines gettext and its
+// kin. Should it fail to load, the page must still work, in the source language.
+(function (global) {
+  "use strict";
+  if (typeof global.gettext === "function") return;
+  global.gettext = function (msgid) { return msgid; };
+  global.ngettext = function (singular, plural, count) { return count == 1 ? singular : plural; };
+  global.pgettext = function (context, msgid) { return msgid; };
+  global.npgettext = function (context, singular, plural, count) { return count == 1 ? singular : plural; };
+  global.interpolate = function (fmt, obj, named) {
+    if (named) return fmt.replace(/%\(\w+\)s/g, function (match) { return String(obj[match.slice(2, -2)]); });
+    return fmt.replace(/%s/g, function () { return String(obj.shift()); });
+  };
+})(window);
+
 (function () {
   "use strict";
 
@@ -23,11 +39,60 @@
     return node;
   }
 
+  // Numbers, money and dates follow the page's language (the <html lang> the server chose),
+  // not the browser's, so a Swedish page never shows an English date.
+  function lang() {
+    return document.documentElement.lang || undefined;
+  }
+
   function formatTime(iso) {
     if (!iso) return "";
     var date = new Date(iso);
     if (isNaN(date.getTime())) return "";
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return date.toLocaleTimeString(lang(), { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function formatDate(iso) {
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return "";
+    return date.toLocaleDateString(lang(), { day: "numeric", month: "short" }) + " " + formatTime(iso);
+  }
+
+  // amount is the API's decimal string ("45.00"); `sign` shows a plus on earnings.
+  function formatMoney(amount, currency, sign) {
+    if (amount == null) return "";
+    var number = Number(amount);
+    if (currency && !isNaN(number)) {
+      try {
+        return new Intl.NumberFormat(lang(), {
+          style: "currency",
+          currency: currency,
+          signDisplay: sign ? "exceptZero" : "auto",
+        }).format(number);
+      } catch (err) {
+        // An unknown currency code: show it as it came.
+      }
+    }
+    return (sign ? "+" : "") + amount + (currency ? " " + currency : "");
+  }
+
+  function formatNumber(value, options) {
+    try {
+      return new Intl.NumberFormat(lang(), options).format(value);
+    } catch (err) {
+      return String(value);
+    }
+  }
+
+  // A translated sentence with %(name)s placeholders, as a list of text and nodes for el():
+  // the words around a highlighted figure may come in any order in another language.
+  function fill(format, values) {
+    return format.split(/(%\(\w+\)s)/).filter(Boolean).map(function (part) {
+      var match = /^%\((\w+)\)s$/.exec(part);
+      if (!match) return part;
+      var value = values[match[1]];
+      return value == null ? "" : (typeof value === "object" ? value : String(value));
+    });
   }
 
   // Enter sends, Shift+Enter is a new line, typing updates the counter and the height.
@@ -51,7 +116,7 @@
       type: "button",
       className: "secondary outline",
       "data-testid": "history-more",
-      text: loading ? "Loading…" : "Earlier messages",
+      text: loading ? gettext("Loading…") : gettext("Earlier messages"),
     });
     button.disabled = loading;
     button.addEventListener("click", onClick);
@@ -72,9 +137,9 @@
 
   function formatSize(bytes) {
     if (bytes == null) return "";
-    if (bytes < 1024) return bytes + " B";
-    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
-    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+    if (bytes < 1024) return interpolate(gettext("%(n)s B"), { n: formatNumber(bytes) }, true);
+    if (bytes < 1024 * 1024) return interpolate(gettext("%(n)s KB"), { n: formatNumber(Math.round(bytes / 1024)) }, true);
+    return interpolate(gettext("%(n)s MB"), { n: formatNumber(bytes / (1024 * 1024), { maximumFractionDigits: 1, minimumFractionDigits: 1 }) }, true);
   }
 
   // An image inline (a thumbnail that opens the full file), anything else as a link.
@@ -83,12 +148,12 @@
     var isImage = /^image\//.test(attachment.content_type || "");
     if (isImage) {
       return el("a", { className: "attachment attachment-image", href: attachment.url, target: "_blank", rel: "noopener" }, [
-        el("img", { src: attachment.url, alt: attachment.name || "Image", loading: "lazy", "data-testid": "attachment-image" }),
+        el("img", { src: attachment.url, alt: attachment.name || gettext("Image"), loading: "lazy", "data-testid": "attachment-image" }),
       ]);
     }
     return el("a", { className: "attachment attachment-file", href: attachment.url, "data-testid": "attachment-file", download: attachment.name || true }, [
       el("span", { className: "attachment-icon", "aria-hidden": "true", text: "PDF" }),
-      el("span", { className: "attachment-name", text: attachment.name || "File" }),
+      el("span", { className: "attachment-name", text: attachment.name || gettext("File") }),
       el("small", { className: "attachment-size", text: formatSize(attachment.size) }),
     ]);
   }
@@ -99,8 +164,8 @@
       className: "ticks" + (read ? " is-read" : ""),
       "data-testid": "ticks",
       "data-state": read ? "read" : "delivered",
-      title: read ? "Read" : "Delivered",
-      "aria-label": read ? "Read" : "Delivered",
+      title: read ? gettext("Read") : gettext("Delivered"),
+      "aria-label": read ? gettext("Read") : gettext("Delivered"),
       text: read ? "✓✓" : "✓",
     });
   }
@@ -120,7 +185,7 @@
     return el("li", { className: "message message-" + sender + " is-pending", "data-testid": "message-pending", "data-sender": sender }, [
       el("div", { className: "bubble" }, [
         el("span", { className: "message-text", text: text }),
-        el("small", { className: "message-time", text: "Sending…" }),
+        el("small", { className: "message-time", text: gettext("Sending…") }),
       ]),
     ]);
   }
@@ -133,7 +198,9 @@
   }
   TypingIndicator.prototype.show = function (name) {
     var self = this;
-    this.node.textContent = (name || "Someone") + " is typing…";
+    this.node.textContent = name
+      ? interpolate(gettext("%(name)s is typing…"), { name: name }, true)
+      : gettext("Someone is typing…");
     this.node.hidden = false;
     clearTimeout(this.timer);
     this.timer = setTimeout(function () { self.hide(); }, this.showForMs);
@@ -155,6 +222,37 @@
     };
   }
 
+  // The connection line in the app bar of both chats.
+  function connectionText(status) {
+    var text = {
+      connecting: gettext("Connecting…"),
+      open: gettext("Connected"),
+      reconnecting: gettext("Reconnecting…"),
+      closed: gettext("Disconnected"),
+    }[status];
+    return text || status;
+  }
+
+  // What the user reads for a refusal: the page's own text for the code, else a text for the
+  // codes any chat may meet, else the server's message (English: the wire contract's). The
+  // connection errors socket.js makes are translated where they are made.
+  var COMMON_ERRORS = {
+    rate_limited: gettext("That was a lot at once. Please wait a moment and try again."),
+    service_unavailable: gettext("The service is busy right now. Please try again in a moment."),
+    server_error: gettext("Something went wrong on our side. Please try again."),
+    invalid_text: gettext("That message can't be sent. Please check what you wrote."),
+    text_too_long: gettext("That message is too long."),
+    attachment_too_large: gettext("That file is too large to send."),
+    attachment_type_not_allowed: gettext("Only photos (JPEG, PNG, WebP, GIF) and PDF files can be sent."),
+    attachment_not_found: gettext("That file is no longer available."),
+  };
+
+  function errorText(err, pageErrors) {
+    if (!err) return gettext("Something went wrong.");
+    if (typeof err === "string") return err;
+    return (pageErrors && pageErrors[err.code]) || COMMON_ERRORS[err.code] || err.message || gettext("Something went wrong.");
+  }
+
   // POST a file as multipart; resolves with the stored message frame, rejects with
   // {code, message} from the error shape.
   function uploadFile(url, file, headers) {
@@ -162,20 +260,25 @@
     body.append("file", file);
     return fetch(url, { method: "POST", body: body, headers: headers || {}, credentials: "same-origin" })
       .catch(function () {
-        throw { code: "not_connected", message: "The file could not be sent: no connection. Please try again." };
+        throw { code: "not_connected", message: gettext("The file could not be sent: no connection. Please try again.") };
       })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (data) {
           if (response.ok) return data;
           var error = (data && data.error) || {};
-          throw { code: error.code || "error", message: error.message || "The file could not be sent." };
+          throw { code: error.code || "error", message: error.message || gettext("The file could not be sent.") };
         });
       });
   }
 
   window.UI = {
     el: el,
+    lang: lang,
     formatTime: formatTime,
+    formatDate: formatDate,
+    formatMoney: formatMoney,
+    formatNumber: formatNumber,
+    fill: fill,
     bindComposer: bindComposer,
     historyButton: historyButton,
     keepScrollFromBottom: keepScrollFromBottom,
@@ -188,5 +291,7 @@
     TypingIndicator: TypingIndicator,
     typingThrottle: typingThrottle,
     uploadFile: uploadFile,
+    errorText: errorText,
+    connectionText: connectionText,
   };
 })();
