@@ -13,7 +13,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, F, Func, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django_countries import countries
 
 from marketplace.models import Brand, User
@@ -117,7 +117,10 @@ def time_zone_label(zone: str) -> str:
         return zone
     region, _, place = zone.rpartition("/")
     name = f"{place} ({region})" if region else place
-    return f"{name.replace('_', ' ')}, now UTC{offset[:3]}:{offset[3:]}"
+    return gettext("%(zone)s, now UTC%(offset)s") % {
+        "zone": name.replace("_", " "),
+        "offset": f"{offset[:3]}:{offset[3:]}",
+    }
 
 
 def application_answers_for_display(*, application: Application) -> dict[str, Any]:
@@ -157,8 +160,24 @@ def application_answers_for_display(*, application: Application) -> dict[str, An
             ],
             "any": bool(chosen_slots),
         },
-        "device": answers.get("device") or {},
+        "device": _device_for_display(answers.get("device") or {}),
     }
+
+
+# The browser's Notification.permission values, as device-check.js stores them.
+NOTIFICATION_PERMISSIONS = {
+    "granted": gettext_lazy("allowed"),
+    "denied": gettext_lazy("blocked"),
+    "default": gettext_lazy("not asked yet"),
+    "unsupported": gettext_lazy("not supported"),
+}
+
+
+def _device_for_display(device: dict[str, Any]) -> dict[str, Any]:
+    if not device:
+        return {}
+    permission = device.get("notifications") or "unknown"
+    return {**device, "notifications": NOTIFICATION_PERMISSIONS.get(permission, permission)}
 
 
 def assessment_questions(*, attempt: AssessmentAttempt) -> list[AssessmentQuestion]:
