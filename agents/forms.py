@@ -60,7 +60,7 @@ MAX_LANGUAGES = 5
 def country_choices() -> list[tuple[str, str]]:
     """ISO 3166 countries by name; a callable, so the list is built (and its names
     translated) when a form is made, not at import."""
-    return [("", _("Choose your country")), *((country.code, str(country.name)) for country in countries)]
+    return [("", str(_("Choose your country"))), *((country.code, str(country.name)) for country in countries)]
 
 
 def time_zone_choices() -> list[tuple[str, str]]:

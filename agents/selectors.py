@@ -240,7 +240,7 @@ def supervisor_brand_overview(*, user: User) -> list[dict[str, Any]]:
 
 def vetting_statuses() -> list[tuple[str, str]]:
     """The queue's status filter: waiting, each status an applicant can be in, all."""
-    sent = [(value, label) for value, label in Application.Status.choices if value != Application.Status.DRAFT]
+    sent = [(value, str(label)) for value, label in Application.Status.choices if value != Application.Status.DRAFT]
     return [("open", gettext("Waiting for a decision")), *sent, ("all", gettext("All"))]
 
 

@@ -4,6 +4,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
@@ -18,7 +19,7 @@ from . import frames, selectors, services
 from .models import Attachment, Ticket
 
 # The priority names are the API's words (machine contract); people read these.
-PRIORITY_LABELS = {
+PRIORITY_LABELS: dict[int, Promise] = {
     Ticket.Priority.LOW: _("low"),
     Ticket.Priority.NORMAL: _("normal"),
     Ticket.Priority.HIGH: _("high"),
