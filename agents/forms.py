@@ -3,34 +3,64 @@
 import zoneinfo
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from marketplace.models import Brand
 
 LANGUAGE_CHOICES = [
-    ("en", "English"), ("sv", "Swedish"), ("de", "German"), ("fr", "French"), ("es", "Spanish"),
-    ("fi", "Finnish"), ("no", "Norwegian"), ("da", "Danish"), ("nl", "Dutch"), ("it", "Italian"),
-    ("pl", "Polish"), ("pt", "Portuguese"), ("ar", "Arabic"), ("tr", "Turkish"),
+    ("en", _("English")),
+    ("sv", _("Swedish")),
+    ("de", _("German")),
+    ("fr", _("French")),
+    ("es", _("Spanish")),
+    ("fi", _("Finnish")),
+    ("no", _("Norwegian")),
+    ("da", _("Danish")),
+    ("nl", _("Dutch")),
+    ("it", _("Italian")),
+    ("pl", _("Polish")),
+    ("pt", _("Portuguese")),
+    ("ar", _("Arabic")),
+    ("tr", _("Turkish")),
 ]
-PROFICIENCY_CHOICES = [("native", "Native"), ("fluent", "Fluent"), ("working", "Working")]
+PROFICIENCY_CHOICES = [("native", _("Native")), ("fluent", _("Fluent")), ("working", _("Working"))]
 SKILL_CHOICES = [
-    ("billing", "Billing and payments"), ("cards", "Cards"), ("fraud", "Fraud and security"),
-    ("tech", "Technical troubleshooting"), ("onboarding", "Account opening"), ("disputes", "Disputes and refunds"),
+    ("billing", _("Billing and payments")),
+    ("cards", _("Cards")),
+    ("fraud", _("Fraud and security")),
+    ("tech", _("Technical troubleshooting")),
+    ("onboarding", _("Account opening")),
+    ("disputes", _("Disputes and refunds")),
 ]
 DAY_NAMES = [
-    ("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"), ("fri", "Friday"),
-    ("sat", "Saturday"), ("sun", "Sunday"),
+    ("mon", _("Monday")),
+    ("tue", _("Tuesday")),
+    ("wed", _("Wednesday")),
+    ("thu", _("Thursday")),
+    ("fri", _("Friday")),
+    ("sat", _("Saturday")),
+    ("sun", _("Sunday")),
 ]
-DAYS = [("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"), ("sat", "Sat"), ("sun", "Sun")]
+DAYS = [
+    ("mon", _("Mon")),
+    ("tue", _("Tue")),
+    ("wed", _("Wed")),
+    ("thu", _("Thu")),
+    ("fri", _("Fri")),
+    ("sat", _("Sat")),
+    ("sun", _("Sun")),
+]
 BLOCKS = [("morning", "06-12"), ("afternoon", "12-18"), ("evening", "18-24"), ("night", "00-06")]
-AVAILABILITY_CHOICES = [(f"{d}-{b}", f"{dl} {bl}") for d, dl in DAYS for b, bl in BLOCKS]
+AVAILABILITY_CHOICES = [(f"{d}-{b}", format_lazy("{} {}", dl, bl)) for d, dl in DAYS for b, bl in BLOCKS]
 MAX_LANGUAGES = 5
 
 
 def country_choices() -> list[tuple[str, str]]:
     """ISO 3166 countries by name; a callable, so the list is built (and its names
     translated) when a form is made, not at import."""
-    return [("", "Choose your country"), *((country.code, str(country.name)) for country in countries)]
+    return [("", str(_("Choose your country"))), *((country.code, str(country.name)) for country in countries)]
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
@@ -41,16 +71,20 @@ def time_zone_choices() -> list[tuple[str, str]]:
 
 
 class ProfileForm(forms.Form):
-    display_name = forms.CharField(min_length=2, max_length=80, help_text="Shown to customers, e.g. your first name")
+    display_name = forms.CharField(
+        label=_("Display name"), min_length=2, max_length=80, help_text=_("Shown to customers, e.g. your first name")
+    )
     country = forms.ChoiceField(
+        label=_("Country"),
         choices=country_choices,
-        help_text="Where you live and work from.",
-        error_messages={"required": "Choose your country from the list."},
+        help_text=_("Where you live and work from."),
+        error_messages={"required": _("Choose your country from the list.")},
     )
     time_zone = forms.ChoiceField(
-        choices=[("", "Choose your time zone")] + time_zone_choices(),
-        help_text="Your availability is read in this zone.",
-        error_messages={"required": "Choose your time zone from the list."},
+        label=_("Time zone"),
+        choices=[("", _("Choose your time zone")), *time_zone_choices()],
+        help_text=_("Your availability is read in this zone."),
+        error_messages={"required": _("Choose your time zone from the list.")},
         widget=forms.Select(attrs={"data-preselect": "browser-time-zone"}),
     )
 
@@ -61,9 +95,12 @@ class LanguagesForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for i in range(MAX_LANGUAGES):
-            self.fields[f"code_{i}"] = forms.ChoiceField(choices=[("", "—")] + LANGUAGE_CHOICES, required=False,
-                                                          label=f"Language {i + 1}")
-            self.fields[f"level_{i}"] = forms.ChoiceField(choices=PROFICIENCY_CHOICES, required=False, label="Level")
+            self.fields[f"code_{i}"] = forms.ChoiceField(
+                choices=[("", "—")] + LANGUAGE_CHOICES,
+                required=False,
+                label=format_lazy(_("Language {number}"), number=i + 1),
+            )
+            self.fields[f"level_{i}"] = forms.ChoiceField(choices=PROFICIENCY_CHOICES, required=False, label=_("Level"))
 
     def clean(self):
         rows, seen = [], set()
@@ -72,11 +109,11 @@ class LanguagesForm(forms.Form):
             if not code:
                 continue
             if code in seen:
-                raise forms.ValidationError("Each language only once, please.")
+                raise forms.ValidationError(_("Each language only once, please."))
             seen.add(code)
             rows.append({"code": code, "proficiency": level})
         if not rows:
-            raise forms.ValidationError("Choose at least one language you can support customers in.")
+            raise forms.ValidationError(_("Choose at least one language you can support customers in."))
         self.cleaned_data["languages"] = rows
         return self.cleaned_data
 
@@ -89,8 +126,13 @@ class LanguagesForm(forms.Form):
 
 
 class SkillsForm(forms.Form):
-    skills = forms.MultipleChoiceField(choices=SKILL_CHOICES, widget=forms.CheckboxSelectMultiple, required=False,
-                                       help_text="What you already know well. None is fine: you will learn on the job.")
+    skills = forms.MultipleChoiceField(
+        label=_("Skills"),
+        choices=SKILL_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("What you already know well. None is fine: you will learn on the job."),
+    )
 
 
 class BrandsForm(forms.Form):
@@ -102,8 +144,10 @@ class BrandsForm(forms.Form):
         for brand in self.brands:
             self.fields[f"brand_{brand.pk}"] = forms.BooleanField(required=False, label=brand.name)
             self.fields[f"why_{brand.pk}"] = forms.CharField(
-                required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
-                label=f"Why {brand.name}?",
+                required=False,
+                max_length=500,
+                widget=forms.Textarea(attrs={"rows": 3}),
+                label=format_lazy(_("Why {brand}?"), brand=brand.name),
             )
 
     def clean(self):
@@ -112,10 +156,12 @@ class BrandsForm(forms.Form):
             if self.cleaned_data.get(f"brand_{brand.pk}"):
                 why = (self.cleaned_data.get(f"why_{brand.pk}") or "").strip()
                 if len(why) < 20:
-                    self.add_error(f"why_{brand.pk}", "Tell us in a sentence or two (20 characters or more) why this brand.")
+                    self.add_error(
+                        f"why_{brand.pk}", _("Tell us in a sentence or two (20 characters or more) why this brand.")
+                    )
                 chosen.append({"brand_id": brand.pk, "why": why})
         if not chosen:
-            raise forms.ValidationError("Choose at least one brand you would like to support.")
+            raise forms.ValidationError(_("Choose at least one brand you would like to support."))
         self.cleaned_data["brands"] = chosen
         return self.cleaned_data
 
@@ -128,8 +174,12 @@ class BrandsForm(forms.Form):
 
 
 class AvailabilityForm(forms.Form):
-    slots = forms.MultipleChoiceField(choices=AVAILABILITY_CHOICES, widget=forms.CheckboxSelectMultiple,
-                                      error_messages={"required": "Tick at least one block in the week."})
+    slots = forms.MultipleChoiceField(
+        label=_("Availability"),
+        choices=AVAILABILITY_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Tick at least one block in the week.")},
+    )
 
 
 class DeviceForm(forms.Form):
@@ -138,23 +188,26 @@ class DeviceForm(forms.Form):
     websocket_ok = forms.CharField(widget=forms.HiddenInput, required=False)
     notifications = forms.CharField(widget=forms.HiddenInput, required=False, max_length=20)
     user_agent = forms.CharField(widget=forms.HiddenInput, required=False, max_length=300)
-    quiet_place = forms.BooleanField(label="I can work from a quiet place with a stable internet connection.")
+    quiet_place = forms.BooleanField(label=_("I can work from a quiet place with a stable internet connection."))
 
     def clean_websocket_ok(self):
         if self.cleaned_data.get("websocket_ok") != "yes":
             raise forms.ValidationError(
-                "This browser could not open a live connection to us. Try another browser or network, then run the check again."
+                _(
+                    "This browser could not open a live connection to us. "
+                    "Try another browser or network, then run the check again."
+                )
             )
         return True
 
 
 STEPS = [
-    ("profile", "About you", ProfileForm),
-    ("languages", "Languages", LanguagesForm),
-    ("skills", "Skills", SkillsForm),
-    ("brands", "Brands", BrandsForm),
-    ("availability", "Availability", AvailabilityForm),
-    ("device", "Device check", DeviceForm),
+    ("profile", _("About you"), ProfileForm),
+    ("languages", _("Languages"), LanguagesForm),
+    ("skills", _("Skills"), SkillsForm),
+    ("brands", _("Brands"), BrandsForm),
+    ("availability", _("Availability"), AvailabilityForm),
+    ("device", _("Device check"), DeviceForm),
 ]
 STEP_KEYS = [key for key, _, _ in STEPS]
 
@@ -167,8 +220,12 @@ def step_payload(step: str, form: forms.Form) -> dict:
     if step == "brands":
         return {"brands": data["brands"]}
     if step == "device":
-        return {"websocket_ok": True, "notifications": data.get("notifications") or "unknown",
-                "user_agent": data.get("user_agent") or "", "quiet_place": True}
+        return {
+            "websocket_ok": True,
+            "notifications": data.get("notifications") or "unknown",
+            "user_agent": data.get("user_agent") or "",
+            "quiet_place": True,
+        }
     return {k: v for k, v in data.items()}
 
 
@@ -182,5 +239,3 @@ def step_initial(step: str, saved: dict, *, country: str = "") -> dict:
     if step == "profile":
         return {**(saved or {}), "country": country}
     return dict(saved or {})
-
-

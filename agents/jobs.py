@@ -7,6 +7,11 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
+from django.utils import translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+
+from marketplace.i18n import supported_language
 
 from .models import ApplicationEvent
 
@@ -21,54 +26,72 @@ def _link(name: str) -> str:
 
 
 def _supervisor_note(message: str) -> list[str]:
-    return ["A note from the supervisor who decided:", "", message, ""] if message else []
+    return [gettext("A note from the supervisor who decided:"), "", message, ""] if message else []
 
 
 def application_event_email(event: ApplicationEvent) -> tuple[str, str]:
-    """Subject and body of the e-mail telling the applicant about one event. A decision
-    carries the supervisor's own words, so the applicant need not log in to read them."""
+    """Subject and body of the e-mail telling the applicant about one event, in the language
+    they sent the application in. A decision carries the supervisor's own words, so the
+    applicant need not log in to read them."""
+    language = supported_language(event.application.language) or settings.LANGUAGE_CODE
+    with translation.override(language):
+        return _application_event_email(event)
+
+
+def _application_event_email(event: ApplicationEvent) -> tuple[str, str]:
     application = event.application
     kind = ApplicationEvent.Kind
     message = event.message.strip()
+    site = {"site": settings.SITE_NAME}
     if event.kind == kind.SUBMITTED:
-        subject = "We received your application"
+        subject = gettext("We received your application")
         lines = [
-            f"Thank you for applying to {settings.SITE_NAME}. A supervisor will review your application soon,",
-            "and we will e-mail you when they have. Meanwhile you can take the brand assessments.",
+            gettext(
+                "Thank you for applying to %(site)s. A supervisor will review your application soon,\n"
+                "and we will e-mail you when they have. Meanwhile you can take the brand assessments."
+            )
+            % site,
             "",
         ]
     elif event.kind == kind.APPROVED:
-        subject = "Welcome aboard"
+        subject = gettext("Welcome aboard")
         lines = [
-            "Your application was approved. You start in probation: one chat at a time while you learn.",
+            gettext("Your application was approved. You start in probation: one chat at a time while you learn."),
             "",
             *_supervisor_note(message),
-            f"Open the agent app: {_link('agent-app')}",
+            gettext("Open the agent app: %(link)s") % {"link": _link("agent-app")},
             "",
         ]
     elif event.kind == kind.REJECTED:
-        subject = "About your application"
-        lines = [f"We cannot approve your application now: {application.get_reject_reason_display()}.", ""]
+        subject = gettext("About your application")
+        lines = [
+            gettext("We cannot approve your application now: %(reason)s.")
+            % {"reason": application.get_reject_reason_display()},
+            "",
+        ]
         lines += _supervisor_note(message)
         if application.retry_after:
-            lines += [f"You may apply again from {application.retry_after:%d %B %Y}.", ""]
+            lines += [
+                gettext("You may apply again from %(date)s.") % {"date": date_format(application.retry_after, "j F Y")},
+                "",
+            ]
     else:
-        subject = "We need a little more information"
+        subject = gettext("We need a little more information")
         lines = [
-            "A supervisor needs a little more information before deciding:",
+            gettext("A supervisor needs a little more information before deciding:"),
             "",
             message,
             "",
-            f"Update your application: {_link('apply-start')}",
+            gettext("Update your application: %(link)s") % {"link": _link("apply-start")},
             "",
         ]
     body = [
-        f"Hello {application.display_name},",
+        gettext("Hello %(name)s,") % {"name": application.display_name},
         "",
         *lines,
-        f"See where you stand: {_link('apply-status')}",
+        gettext("See where you stand: %(link)s") % {"link": _link("apply-status")},
         "",
-        f"The {settings.SITE_NAME} team",
+        gettext("The %(site)s team") % site,
     ]
     return f"[{settings.SITE_NAME}] {subject}", "\n".join(body) + "\n"
 

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 
@@ -30,14 +31,14 @@ class AgentProfile(models.Model):
     """
 
     class Tier(models.TextChoices):
-        PROBATION = "probation"
-        STANDARD = "standard"
-        EXPERT = "expert"
+        PROBATION = "probation", _("Probation")
+        STANDARD = "standard", _("Standard")
+        EXPERT = "expert", _("Expert")
 
     class Status(models.TextChoices):
-        OFFLINE = "offline"
-        AVAILABLE = "available"
-        AWAY = "away"
+        OFFLINE = "offline", _("Offline")
+        AVAILABLE = "available", _("Available")
+        AWAY = "away", _("Away")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
     display_name = models.CharField(max_length=80)
@@ -161,21 +162,21 @@ class Application(models.Model):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft"
-        SUBMITTED = "submitted"
-        INFO_REQUESTED = "info_requested", "More information requested"
-        APPROVED = "approved"
-        REJECTED = "rejected"
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+        INFO_REQUESTED = "info_requested", _("More information requested")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     OPEN = (Status.SUBMITTED, Status.INFO_REQUESTED)
 
     class RejectReason(models.TextChoices):
-        LANGUAGE = "language", "Language level not sufficient for the brands applied to"
-        AVAILABILITY = "availability", "Not enough availability for current needs"
-        ASSESSMENT = "assessment", "Brand assessment not passed"
-        INCOMPLETE = "incomplete", "Application incomplete or inconsistent"
-        CAPACITY = "capacity", "No openings for this profile right now"
-        OTHER = "other", "Other (see message)"
+        LANGUAGE = "language", _("Language level not sufficient for the brands applied to")
+        AVAILABILITY = "availability", _("Not enough availability for current needs")
+        ASSESSMENT = "assessment", _("Brand assessment not passed")
+        INCOMPLETE = "incomplete", _("Application incomplete or inconsistent")
+        CAPACITY = "capacity", _("No openings for this profile right now")
+        OTHER = "other", _("Other (see message)")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="application")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
@@ -198,6 +199,9 @@ class Application(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reject_reason = models.CharField(max_length=16, choices=RejectReason.choices, blank=True)
+    language = models.CharField(
+        max_length=8, blank=True, help_text="Interface language the applicant sent it in; their e-mails use it"
+    )
     decision_message = models.TextField(blank=True)
     retry_after = models.DateTimeField(null=True, blank=True)
 
@@ -228,10 +232,10 @@ class ApplicationEvent(models.Model):
     """What happened to an application, shown to the applicant and to supervisors."""
 
     class Kind(models.TextChoices):
-        SUBMITTED = "submitted"
-        INFO_REQUESTED = "info_requested"
-        APPROVED = "approved"
-        REJECTED = "rejected"
+        SUBMITTED = "submitted", _("Submitted")
+        INFO_REQUESTED = "info_requested", _("Info Requested")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -274,10 +278,10 @@ class AssessmentAttempt(models.Model):
     """One sitting of one brand's assessment. The deadline is fixed when it starts."""
 
     class Status(models.TextChoices):
-        IN_PROGRESS = "in_progress", "In progress"
-        SUBMITTED = "submitted", "Waiting for grading"
-        GRADED = "graded"
-        EXPIRED = "expired", "Time ran out"
+        IN_PROGRESS = "in_progress", _("In progress")
+        SUBMITTED = "submitted", _("Waiting for grading")
+        GRADED = "graded", _("Graded")
+        EXPIRED = "expired", _("Time ran out")
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="attempts")
     brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="+")

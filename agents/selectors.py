@@ -13,6 +13,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, F, Func, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django_countries import countries
 
 from marketplace.models import Brand, User
@@ -59,8 +60,7 @@ class AnswerListHas(Func):
         placeholders = ", ".join(["%s"] * len(self.values))
         # A missing or null section reads as an empty list instead of an error.
         items = (
-            f"CASE WHEN jsonb_typeof({answers} -> %s -> %s) = 'array' "
-            f"THEN {answers} -> %s -> %s ELSE '[]'::jsonb END"
+            f"CASE WHEN jsonb_typeof({answers} -> %s -> %s) = 'array' THEN {answers} -> %s -> %s ELSE '[]'::jsonb END"
         )
         sql = f"EXISTS (SELECT 1 FROM jsonb_array_elements({items}) AS item WHERE item ->> %s IN ({placeholders}))"  # noqa: S608 (only placeholders are interpolated)
         section = [self.section, self.section]
@@ -117,7 +117,10 @@ def time_zone_label(zone: str) -> str:
         return zone
     region, _, place = zone.rpartition("/")
     name = f"{place} ({region})" if region else place
-    return f"{name.replace('_', ' ')}, now UTC{offset[:3]}:{offset[3:]}"
+    return gettext("%(zone)s, now UTC%(offset)s") % {
+        "zone": name.replace("_", " "),
+        "offset": f"{offset[:3]}:{offset[3:]}",
+    }
 
 
 def application_answers_for_display(*, application: Application) -> dict[str, Any]:
@@ -157,8 +160,24 @@ def application_answers_for_display(*, application: Application) -> dict[str, An
             ],
             "any": bool(chosen_slots),
         },
-        "device": answers.get("device") or {},
+        "device": _device_for_display(answers.get("device") or {}),
     }
+
+
+# The browser's Notification.permission values, as device-check.js stores them.
+NOTIFICATION_PERMISSIONS = {
+    "granted": gettext_lazy("allowed"),
+    "denied": gettext_lazy("blocked"),
+    "default": gettext_lazy("not asked yet"),
+    "unsupported": gettext_lazy("not supported"),
+}
+
+
+def _device_for_display(device: dict[str, Any]) -> dict[str, Any]:
+    if not device:
+        return {}
+    permission = device.get("notifications") or "unknown"
+    return {**device, "notifications": NOTIFICATION_PERMISSIONS.get(permission, permission)}
 
 
 def assessment_questions(*, attempt: AssessmentAttempt) -> list[AssessmentQuestion]:
@@ -221,11 +240,13 @@ def supervisor_brand_overview(*, user: User) -> list[dict[str, Any]]:
 
 def vetting_statuses() -> list[tuple[str, str]]:
     """The queue's status filter: waiting, each status an applicant can be in, all."""
-    sent = [(value, label) for value, label in Application.Status.choices if value != Application.Status.DRAFT]
-    return [("open", "Waiting for a decision"), *sent, ("all", "All")]
+    sent = [(value, str(label)) for value, label in Application.Status.choices if value != Application.Status.DRAFT]
+    return [("open", gettext("Waiting for a decision")), *sent, ("all", gettext("All"))]
 
 
-def vetting_applications(*, user: User, status: str = "open", brand: str = "", language: str = "") -> QuerySet[Application]:
+def vetting_applications(
+    *, user: User, status: str = "open", brand: str = "", language: str = ""
+) -> QuerySet[Application]:
     """Sent applications for a brand this supervisor vets, oldest first, filtered in the
     database. `status` is "open" (waiting for a decision), one status or anything else for
     all; `brand` a brand id among the applicant's choices; `language` a language code."""

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.models import Brand, User
@@ -49,7 +51,9 @@ def application_save_step(*, application: Application, step: str, payload: dict)
     with transaction.atomic():
         locked = Application.objects.select_for_update().get(pk=application.pk)
         if not locked.is_editable:
-            raise Conflict("application_locked", "Your application is with our team; it cannot be changed now.")
+            raise Conflict(
+                "application_locked", gettext("Your application is with our team; it cannot be changed now.")
+            )
         locked.answers = {**locked.answers, step: payload}
         fields = ["answers", "updated_at"]
         if country:
@@ -72,20 +76,28 @@ def _record(application: Application, *, kind: str, actor: User, message: str = 
     return event
 
 
-def application_submit(*, application: Application) -> Application:
-    """Send a complete draft (or the answer to a request for information) to the vetting queue."""
+def application_submit(*, application: Application, language: str = "") -> Application:
+    """Send a complete draft (or the answer to a request for information) to the vetting queue.
+    `language` is the interface language it was sent in: the e-mails about it are written in it."""
     with transaction.atomic():
         locked = Application.objects.select_for_update().select_related("user").get(pk=application.pk)
         if locked.is_open and locked.status != Application.Status.INFO_REQUESTED:
-            raise Conflict("application_open", "Your application is already with our team.")
+            raise Conflict("application_open", gettext("Your application is already with our team."))
         if not locked.is_editable:
-            raise Conflict("application_locked", f"This application is {locked.get_status_display().lower()}.")
+            raise Conflict(
+                "application_locked",
+                gettext("This application is %(status)s.") % {"status": locked.get_status_display().lower()},
+            )
         missing = application_missing_steps(application=locked)
         if missing:
-            raise DomainError("application_incomplete", "Please complete every step first: " + ", ".join(missing) + ".")
+            raise DomainError(
+                "application_incomplete",
+                gettext("Please complete every step first: %(steps)s.") % {"steps": ", ".join(missing)},
+            )
         locked.status = Application.Status.SUBMITTED
         locked.submitted_at = timezone.now()
-        locked.save(update_fields=["status", "submitted_at", "updated_at"])
+        locked.language = language or locked.language
+        locked.save(update_fields=["status", "submitted_at", "language", "updated_at"])
         _record(locked, kind=ApplicationEvent.Kind.SUBMITTED, actor=locked.user)
     return locked
 
@@ -95,9 +107,12 @@ def application_restart(*, application: Application) -> Application:
     with transaction.atomic():
         locked = Application.objects.select_for_update().get(pk=application.pk)
         if locked.status != Application.Status.REJECTED:
-            raise Conflict("application_not_rejected", "Only a refused application can be started again.")
+            raise Conflict("application_not_rejected", gettext("Only a refused application can be started again."))
         if locked.retry_after and timezone.now() < locked.retry_after:
-            raise Conflict("retry_not_yet", f"You can apply again from {locked.retry_after:%d %B %Y}.")
+            raise Conflict(
+                "retry_not_yet",
+                gettext("You can apply again from %(date)s.") % {"date": date_format(locked.retry_after, "j F Y")},
+            )
         locked.status = Application.Status.DRAFT
         locked.save(update_fields=["status", "updated_at"])
     return locked
@@ -115,18 +130,19 @@ def application_decide(
     """
     message = (message or "").strip()
     if decision not in ("approve", "reject", "info"):
-        raise DomainError("invalid_decision", "Choose approve, reject or ask for information.")
+        raise DomainError("invalid_decision", gettext("Choose approve, reject or ask for information."))
     with transaction.atomic():
         locked = Application.objects.select_for_update().select_related("user").get(pk=application.pk)
         mine = locked.chosen_brand_ids & supervised_brand_ids(user=supervisor)
         if not mine:
-            raise Forbidden("not_your_brand", "You do not supervise any brand this applicant chose.")
+            raise Forbidden("not_your_brand", gettext("You do not supervise any brand this applicant chose."))
         if locked.status not in Application.OPEN:
             raise Conflict(
-                "application_not_open", f"This application is already {locked.get_status_display().lower()}."
+                "application_not_open",
+                gettext("This application is already %(status)s.") % {"status": locked.get_status_display().lower()},
             )
         if decision == "info" and locked.status != Application.Status.SUBMITTED:
-            raise Conflict("info_already_requested", "More information has already been requested.")
+            raise Conflict("info_already_requested", gettext("More information has already been requested."))
         now = timezone.now()
         if decision == "approve":
             _make_agent(locked, brand_ids=mine)
@@ -134,7 +150,7 @@ def application_decide(
         elif decision == "reject":
             if reason not in Application.RejectReason.values:
                 raise DomainError(
-                    "reason_required", "Choose a reason for the refusal.", fields={"reason": ["Required."]}
+                    "reason_required", gettext("Choose a reason for the refusal."), fields={"reason": ["Required."]}
                 )
             locked.status, kind = Application.Status.REJECTED, ApplicationEvent.Kind.REJECTED
             locked.reject_reason = reason
@@ -142,7 +158,7 @@ def application_decide(
         else:
             if not message:
                 raise DomainError(
-                    "message_required", "Tell the applicant what you need.", fields={"message": ["Required."]}
+                    "message_required", gettext("Tell the applicant what you need."), fields={"message": ["Required."]}
                 )
             locked.status, kind = Application.Status.INFO_REQUESTED, ApplicationEvent.Kind.INFO_REQUESTED
         locked.decided_at, locked.decided_by, locked.decision_message = now, supervisor, message
@@ -198,27 +214,31 @@ def assessment_start(*, application: Application, brand: Brand) -> AssessmentAtt
     with transaction.atomic():
         locked = Application.objects.select_for_update().get(pk=application.pk)
         if locked.status not in Application.OPEN:
-            raise Conflict("application_not_open", "Send your application first; the assessment comes after.")
+            raise Conflict("application_not_open", gettext("Send your application first; the assessment comes after."))
         if brand.pk not in locked.chosen_brand_ids:
-            raise Forbidden("brand_not_chosen", "You did not apply for this brand.")
+            raise Forbidden("brand_not_chosen", gettext("You did not apply for this brand."))
         previous = list(AssessmentAttempt.objects.select_for_update().filter(application=locked, brand=brand))
         for attempt in previous:
             if attempt.status == AssessmentAttempt.Status.IN_PROGRESS and not _expire_if_late(attempt):
                 return attempt
         if any(a.passed for a in previous):
-            raise Conflict("assessment_passed", "You already passed this assessment.")
+            raise Conflict("assessment_passed", gettext("You already passed this assessment."))
         if any(a.status == AssessmentAttempt.Status.SUBMITTED for a in previous):
-            raise Conflict("assessment_waiting", "Your answers are waiting for grading.")
+            raise Conflict("assessment_waiting", gettext("Your answers are waiting for grading."))
         finished = [a.submitted_at for a in previous if a.submitted_at]
         if finished:
             allowed = max(finished) + timedelta(days=settings.ASSESSMENT_RETAKE_DAYS)
             if timezone.now() < allowed:
                 raise Conflict(
-                    "retake_not_yet", f"You can take this assessment again from {allowed:%d %B %Y %H:%M} UTC."
+                    "retake_not_yet",
+                    gettext("You can take this assessment again from %(date)s UTC.")
+                    % {"date": date_format(allowed, "j F Y H:i")},
                 )
         if not AssessmentQuestion.objects.filter(brand=brand, active=True).exists():
             raise Conflict(
-                "no_assessment", f"{brand.name} has no assessment yet; a supervisor will decide without one."
+                "no_assessment",
+                gettext("%(brand)s has no assessment yet; a supervisor will decide without one.")
+                % {"brand": brand.name},
             )
         return AssessmentAttempt.objects.create(
             application=locked, brand=brand, deadline=timezone.now() + timedelta(minutes=brand.assessment_minutes)
@@ -251,7 +271,9 @@ def assessment_submit(*, attempt_id: int, user: User, answers: dict) -> Assessme
     with transaction.atomic():
         late = _close_late_attempt(attempt_id, user)
     if late:
-        raise Conflict("assessment_expired", "Time ran out for this assessment; your answers were not counted.")
+        raise Conflict(
+            "assessment_expired", gettext("Time ran out for this assessment; your answers were not counted.")
+        )
     with transaction.atomic():
         attempt = (
             AssessmentAttempt.objects.select_for_update()
@@ -260,9 +282,12 @@ def assessment_submit(*, attempt_id: int, user: User, answers: dict) -> Assessme
             .first()
         )
         if attempt is None:
-            raise NotFound("attempt_not_found", "There is no such assessment of yours.")
+            raise NotFound("attempt_not_found", gettext("There is no such assessment of yours."))
         if attempt.status != AssessmentAttempt.Status.IN_PROGRESS:
-            raise Conflict("attempt_closed", f"This assessment is already {attempt.get_status_display().lower()}.")
+            raise Conflict(
+                "attempt_closed",
+                gettext("This assessment is already %(status)s.") % {"status": attempt.get_status_display().lower()},
+            )
         questions = assessment_questions(attempt=attempt)
         stored: dict[str, int | str] = {}
         correct = 0
@@ -273,23 +298,25 @@ def assessment_submit(*, attempt_id: int, user: User, answers: dict) -> Assessme
                 try:
                     choice = int(raw)
                 except (TypeError, ValueError):
-                    errors[str(question.pk)] = "Choose one answer."
+                    errors[str(question.pk)] = gettext("Choose one answer.")
                     continue
                 if not 0 <= choice < len(question.options):
-                    errors[str(question.pk)] = "Choose one of the answers shown."
+                    errors[str(question.pk)] = gettext("Choose one of the answers shown.")
                     continue
                 stored[str(question.pk)] = choice
                 correct += int(choice == question.correct_option)
             else:
                 text = (raw or "").strip() if isinstance(raw, str) else ""
                 if not text:
-                    errors[str(question.pk)] = "Write a reply to the customer."
+                    errors[str(question.pk)] = gettext("Write a reply to the customer.")
                 elif len(text) > WRITTEN_MAX_CHARS:
-                    errors[str(question.pk)] = f"Keep replies under {WRITTEN_MAX_CHARS} characters."
+                    errors[str(question.pk)] = gettext("Keep replies under %(count)s characters.") % {
+                        "count": WRITTEN_MAX_CHARS
+                    }
                 else:
                     stored[str(question.pk)] = text
         if errors:
-            raise DomainError("invalid_answers", "Some answers are missing or invalid.", fields=errors)
+            raise DomainError("invalid_answers", gettext("Some answers are missing or invalid."), fields=errors)
         attempt.answers = stored
         attempt.choice_correct = correct
         attempt.choice_total = sum(1 for q in questions if q.kind == AssessmentQuestion.Kind.CHOICE)
@@ -308,9 +335,12 @@ def assessment_grade(*, attempt_id: int, supervisor: User, scores: dict) -> Asse
     with transaction.atomic():
         attempt = AssessmentAttempt.objects.select_for_update().select_related("brand").filter(pk=attempt_id).first()
         if attempt is None or attempt.brand_id not in supervised_brand_ids(user=supervisor):
-            raise NotFound("attempt_not_found", "There is no such assessment for your brands.")
+            raise NotFound("attempt_not_found", gettext("There is no such assessment for your brands."))
         if attempt.status != AssessmentAttempt.Status.SUBMITTED:
-            raise Conflict("attempt_not_waiting", f"This assessment is {attempt.get_status_display().lower()}.")
+            raise Conflict(
+                "attempt_not_waiting",
+                gettext("This assessment is %(status)s.") % {"status": attempt.get_status_display().lower()},
+            )
         written = [q for q in assessment_questions(attempt=attempt) if q.kind == AssessmentQuestion.Kind.WRITTEN]
         clean = {}
         for question in written:
@@ -320,7 +350,10 @@ def assessment_grade(*, attempt_id: int, supervisor: User, scores: dict) -> Asse
             except (TypeError, ValueError):
                 score = -1
             if not 0 <= score <= RUBRIC_MAX:
-                raise DomainError("invalid_scores", f"Give every written reply a score from 0 to {RUBRIC_MAX}.")
+                raise DomainError(
+                    "invalid_scores",
+                    gettext("Give every written reply a score from 0 to %(max)s.") % {"max": RUBRIC_MAX},
+                )
             clean[str(question.pk)] = score
         attempt.written_scores = clean
         attempt.graded_by = supervisor

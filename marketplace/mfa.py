@@ -10,12 +10,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
 
 # allauth's pages (TOTP setup, reauthentication, logout) must stay reachable or the user
 # could never comply; the API authenticates with tokens and answers machines, not people.
 EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/api/")
 
-MESSAGE = (
+MESSAGE = gettext_noop(
     "Supervisors must set up two-factor authentication before continuing. "
     "Scan the QR code with an authenticator app and enter the code it shows."
 )
@@ -42,6 +43,6 @@ class SupervisorMFAMiddleware:
             and mfa_required(request.user)
             and not has_totp(request.user)
         ):
-            messages.warning(request, MESSAGE, fail_silently=True)
+            messages.warning(request, gettext(MESSAGE), fail_silently=True)
             return redirect(reverse("mfa_activate_totp"))
         return self.get_response(request)

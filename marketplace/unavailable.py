@@ -11,6 +11,7 @@ import logging
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.translation import gettext, gettext_noop
 from redis.exceptions import RedisError
 
 from .errors import error_body
@@ -18,7 +19,9 @@ from .errors import error_body
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
-MESSAGE = "A service we depend on is unavailable for a moment. Nothing was changed; please try again shortly."
+MESSAGE = gettext_noop(
+    "A service we depend on is unavailable for a moment. Nothing was changed; please try again shortly."
+)
 
 
 def unavailable_errors() -> tuple[type[BaseException], ...]:
@@ -40,7 +43,7 @@ def service_unavailable_response(request) -> HttpResponse:
         response: HttpResponse = JsonResponse(error_body("service_unavailable", MESSAGE), status=503)
     else:
         try:
-            body: str = render_to_string("503.html", {"message": MESSAGE}, request=request)
+            body: str = render_to_string("503.html", {"message": gettext(MESSAGE)}, request=request)
         except Exception:  # the page itself must not need what is missing
             body = MESSAGE
         response = HttpResponse(body, status=503)

@@ -8,9 +8,11 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from marketplace.adapters import site_url as absolute_url
+from marketplace.i18n import supported_language
 from marketplace.models import Brand
 from tasks import selectors, services
 
@@ -44,23 +46,47 @@ def tickets_widen_due() -> int:
 
 
 def supervisor_alert_email(brand: Brand, tickets: list[Ticket]) -> tuple[str, str]:
+    # Supervisors have no language of their own on record: the platform's default.
+    with translation.override(settings.LANGUAGE_CODE):
+        return _supervisor_alert_email(brand, tickets)
+
+
+def _supervisor_alert_email(brand: Brand, tickets: list[Ticket]) -> tuple[str, str]:
     now = timezone.now()
     lines = []
     for ticket in tickets:
         waited = max(0, int((now - ticket.queued_at).total_seconds() // 60))
         widened = selectors.widening_summary(ticket)
-        state = "still waiting" if ticket.status == Ticket.Status.QUEUED else ticket.status
+        state = gettext("still waiting") if ticket.status == Ticket.Status.QUEUED else ticket.status
+        facts = gettext("%(language)s, %(state)s, %(minutes)s min in the queue, %(widened)s") % {
+            "language": ticket.language,
+            "state": state,
+            "minutes": waited,
+            "widened": widened,
+        }
         lines.append(
-            f"- #{ticket.pk} {ticket.subject} ({ticket.language}, {state}, {waited} min in the queue, {widened})\n"
-            f"  {absolute_url(reverse('supervisor-ticket', args=[ticket.pk]))}"
+            f"- #{ticket.pk} {ticket.subject} ({facts})\n  {absolute_url(reverse('supervisor-ticket', args=[ticket.pk]))}"
         )
     count = len(tickets)
-    subject = f"{subject_prefix()}{brand.name}: {count} ticket{'s' if count != 1 else ''} found no agent in time"
+    found = ngettext(
+        "%(brand)s: %(count)s ticket found no agent in time",
+        "%(brand)s: %(count)s tickets found no agent in time",
+        count,
+    ) % {"brand": brand.name, "count": count}
+    subject = f"{subject_prefix()}{found}"
     body = (
-        f"No eligible agent took these {brand.name} tickets within {settings.WIDEN_AFTER_SECONDS} seconds, "
-        "so their matching was widened:\n\n" + "\n".join(lines) + "\n\n"
-        f"You get at most one such e-mail every {settings.WIDEN_ALERT_MINUTES} minutes; "
-        "the next one lists every ticket widened meanwhile.\n"
+        gettext(
+            "No eligible agent took these %(brand)s tickets within %(seconds)s seconds, so their matching was widened:"
+        )
+        % {"brand": brand.name, "seconds": settings.WIDEN_AFTER_SECONDS}
+        + "\n\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + gettext(
+            "You get at most one such e-mail every %(minutes)s minutes; the next one lists every ticket widened meanwhile."
+        )
+        % {"minutes": settings.WIDEN_ALERT_MINUTES}
+        + "\n"
     )
     return subject, body
 
@@ -84,14 +110,24 @@ def supervisor_alert_email_send(alert_id: int) -> int:
 
 
 def ticket_answered_email(ticket: Ticket) -> tuple[str, str]:
-    agent = ticket.agent.display_name if ticket.agent else "An agent"
-    link = absolute_url(reverse("customer-chat", args=[ticket.customer_token]))
-    subject = f"{subject_prefix()}{agent} from {ticket.brand.name} is answering you"
-    body = (
-        f"Hello,\n\n{agent} from {ticket.brand.name} support has picked up your conversation "
-        f'"{ticket.subject}" and is waiting for you in the chat:\n\n{link}\n\n'
-        "Keep this link to yourself: it opens your conversation.\n"
-    )
+    """In the ticket's language when the interface speaks it, as the chat page does."""
+    with translation.override(supported_language(ticket.language) or settings.LANGUAGE_CODE):
+        agent = ticket.agent.display_name if ticket.agent else gettext("An agent")
+        link = absolute_url(reverse("customer-chat", args=[ticket.customer_token]))
+        names = {"agent": agent, "brand": ticket.brand.name}
+        subject = subject_prefix() + gettext("%(agent)s from %(brand)s is answering you") % names
+        body = (
+            gettext("Hello,")
+            + "\n\n"
+            + gettext(
+                '%(agent)s from %(brand)s support has picked up your conversation "%(subject)s" '
+                "and is waiting for you in the chat:"
+            )
+            % {**names, "subject": ticket.subject}
+            + f"\n\n{link}\n\n"
+            + gettext("Keep this link to yourself: it opens your conversation.")
+            + "\n"
+        )
     return subject, body
 
 

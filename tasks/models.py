@@ -3,6 +3,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 def new_customer_token() -> str:
@@ -27,12 +28,12 @@ class Customer(models.Model):
 
 class Ticket(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued"
-        OFFERED = "offered"
-        ASSIGNED = "assigned"
-        RESOLVED = "resolved"
-        CLOSED = "closed"
-        CANCELLED = "cancelled"
+        QUEUED = "queued", _("Queued")
+        OFFERED = "offered", _("Offered")
+        ASSIGNED = "assigned", _("Assigned")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Priority(models.IntegerChoices):
         LOW = 0, "low"
@@ -119,10 +120,10 @@ class TicketEvent(models.Model):
     """What the platform did to find a ticket an agent: appended, never edited."""
 
     class Kind(models.TextChoices):
-        WIDENED_SKILLS = "widened_skills"
-        WIDENED_TIERS = "widened_tiers"
-        SURGE_ADDED = "surge_added"
-        SUPERVISORS_ALERTED = "supervisors_alerted"
+        WIDENED_SKILLS = "widened_skills", _("Widened Skills")
+        WIDENED_TIERS = "widened_tiers", _("Widened Tiers")
+        SURGE_ADDED = "surge_added", _("Surge Added")
+        SUPERVISORS_ALERTED = "supervisors_alerted", _("Supervisors Alerted")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)

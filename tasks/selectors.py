@@ -25,6 +25,7 @@ from django.db.models import (
     When,
 )
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.models import AgentProfile
 from marketplace.parsers import has_forbidden_characters
@@ -365,12 +366,12 @@ def widening_summary(ticket: Ticket) -> str:
     """What widening dropped from the ticket's matching, in words (reads `ticket.brand`)."""
     dropped = []
     if ticket.widen_level >= 1 and ticket.tags:
-        dropped.append("skill tags " + ", ".join(ticket.tags) + " dropped")
+        dropped.append(gettext("skill tags %(tags)s dropped") % {"tags": ", ".join(ticket.tags)})
     if ticket.widen_level >= 2 and ticket.brand.dispatch_min_tier:
-        dropped.append(f"{ticket.brand.dispatch_min_tier} tier floor dropped")
+        dropped.append(gettext("%(tier)s tier floor dropped") % {"tier": ticket.brand.dispatch_min_tier})
     if dropped:
         return "; ".join(dropped)
-    return "as asked" if ticket.widen_level == 0 else "nothing narrower to drop"
+    return gettext("as asked") if ticket.widen_level == 0 else gettext("nothing narrower to drop")
 
 
 def supervisor_ticket(*, user: Any, ticket_id: int) -> Ticket | None:

@@ -4,7 +4,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import get_language_info
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -15,6 +17,14 @@ from marketplace.i18n import supported_language
 
 from . import frames, selectors, services
 from .models import Attachment, Ticket
+
+# The priority names are the API's words (machine contract); people read these.
+PRIORITY_LABELS: dict[int, Promise] = {
+    Ticket.Priority.LOW: _("low"),
+    Ticket.Priority.NORMAL: _("normal"),
+    Ticket.Priority.HIGH: _("high"),
+    Ticket.Priority.URGENT: _("urgent"),
+}
 
 # Multipart framing around the file: a body this much larger than the limit cannot hold an
 # acceptable file, so it is refused before it is read.
@@ -61,7 +71,12 @@ def supervisor_ticket(request, ticket_id: int):
     return render(
         request,
         "supervisor/ticket.html",
-        {"ticket": ticket, "matching": selectors.widening_summary(ticket), "events": list(ticket.events.all())},
+        {
+            "ticket": ticket,
+            "priority": PRIORITY_LABELS.get(ticket.priority, ticket.priority_name),
+            "matching": selectors.widening_summary(ticket),
+            "events": list(ticket.events.all()),
+        },
     )
 
 

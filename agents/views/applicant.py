@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from marketplace.errors import DomainError
@@ -40,7 +41,7 @@ def apply_step(request, step: str):
         raise Http404
     application = services.application_for(user=request.user)
     if not application.is_editable:
-        messages.info(request, "Your application is with our team; here is where it stands.")
+        messages.info(request, gettext("Your application is with our team; here is where it stands."))
         return redirect("apply-status")
     form_class = dict((key, form) for key, _, form in STEPS)[step]
     if request.method == "POST":
@@ -48,7 +49,7 @@ def apply_step(request, step: str):
         if form.is_valid():
             services.application_save_step(application=application, step=step, payload=step_payload(step, form))
             if "save_exit" in request.POST:
-                messages.success(request, "Saved. Come back any time to continue.")
+                messages.success(request, gettext("Saved. Come back any time to continue."))
                 return redirect("apply-status")
             position = STEP_KEYS.index(step)
             return (
@@ -82,11 +83,13 @@ def apply_review(request):
         return redirect("apply-status")
     if request.method == "POST":
         try:
-            services.application_submit(application=application)
+            services.application_submit(application=application, language=request.LANGUAGE_CODE)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, "Application sent. We will e-mail you when a supervisor has looked at it.")
+            messages.success(
+                request, gettext("Application sent. We will e-mail you when a supervisor has looked at it.")
+            )
             return redirect("apply-status")
     titles = {key: title for key, title, _ in STEPS}
     return render(
@@ -171,7 +174,10 @@ def assessment_attempt(request, attempt_id: int):
             errors = exc.fields or {}
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"Thank you. Your {attempt.brand.name} assessment was handed in.")
+            messages.success(
+                request,
+                gettext("Thank you. Your %(brand)s assessment was handed in.") % {"brand": attempt.brand.name},
+            )
             return redirect("apply-status")
     questions = [
         {

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from marketplace.errors import DomainError
@@ -80,7 +81,7 @@ def vetting_detail(request, pk: int):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, "Decision saved and the applicant has been e-mailed.")
+            messages.success(request, gettext("Decision saved and the applicant has been e-mailed."))
             return redirect("vetting-queue")
     return render(
         request,
@@ -105,6 +106,10 @@ def assessment_grade(request, attempt_id: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        verdict = "passed" if graded.passed else "did not pass"
-        messages.success(request, f"Graded: {graded.score_percent}% ({verdict}).")
+        verdict = (
+            gettext("Graded: %(percent)s%% (passed).")
+            if graded.passed
+            else gettext("Graded: %(percent)s%% (did not pass).")
+        )
+        messages.success(request, verdict % {"percent": graded.score_percent})
     return redirect("vetting-detail", pk=attempt.application_id)
