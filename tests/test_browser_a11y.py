@@ -102,8 +102,12 @@ def test_public_and_account_pages_have_no_serious_violations(browser, base):  # 
 
 
 def test_agent_and_customer_pages_have_no_serious_violations_and_big_tap_targets(
-    browser, base, agent, api_key, tmp_path
-):  # noqa: F811
+    browser,  # noqa: F811
+    base,
+    agent,
+    api_key,
+    tmp_path,
+):
     from playwright.sync_api import expect
 
     checks = Checks()
