@@ -1,9 +1,9 @@
 """Who may do what: every page, REST endpoint and socket action, tried by every kind of
 caller, each with its exact answer. docs/security.md publishes this same table.
 
-The target of every cell is one ticket T of brand Acme (queued for HTTP; offered to,
-assigned to or resolved by Acme's agent for the socket actions, as each action needs) and
-one application sent to Acme. Who the callers are and what they send:
+The target of every cell is one ticket T of brand Acme (queued, or assigned to Acme's agent
+with a file the customer sent, for HTTP; offered to, assigned to or resolved by Acme's agent
+for the socket actions, as each action needs) and one application sent to Acme. Who the callers are and what they send:
 
 - people log in (a session for pages and REST, an API token on sockets); supervisors and
   staff have TOTP set up, as they must;
@@ -17,7 +17,10 @@ Answers: an HTTP status, with the redirect target or the REST error code; on soc
 `open`, `ack`, `error <code>` or `refused <close code> <code>`.
 """
 
+import base64
+import io
 import json
+import os
 import uuid
 
 import pytest
@@ -25,8 +28,13 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 from rest_framework.test import APIClient
 
+from agents import services as agent_services
 from agents.models import Application
 from marketplace.asgi import application as asgi_application
 from marketplace.models import User
@@ -88,13 +96,22 @@ agent_socket = dict(
 NO_CHAT = "refused 4404 ticket_not_found"
 UNAUTHENTICATED = "401 unauthenticated"
 ANSWER_APPLY = "302 /apply/profile/"
+NOT_AN_AGENT = "403 not_an_agent"
+NO_TICKET = "404 ticket_not_found"
+SUPERVISOR_PAGE = {**dict.fromkeys(PEOPLE, "403"), "other_supervisor": "200", "supervisor": "200"}
 
 # (surface, what is sent) -> expected answer per role.
 TABLE: dict[tuple[str, str], dict[str, str]] = {
     # --- Pages -------------------------------------------------------------------------------
     ("page", "GET /"): row("200"),
     ("page", "GET /agent/"): row(
-        login("/agent/"), applicant="403", agent="200", other_agent="200", other_supervisor="403", supervisor="403", staff="403"
+        login("/agent/"),
+        applicant="403",
+        agent="200",
+        other_agent="200",
+        other_supervisor="403",
+        supervisor="403",
+        staff="403",
     ),
     ("page", "GET /apply/"): row(
         login("/apply/"),
@@ -106,19 +123,21 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
         staff=ANSWER_APPLY,
     ),
     ("page", "GET /apply/status/"): row(login("/apply/status/"), **dict.fromkeys(PEOPLE, "200")),
-    ("page", "GET /supervisor/"): row(
-        login("/supervisor/"),
-        **{**dict.fromkeys(PEOPLE, "403"), "other_supervisor": "200", "supervisor": "200"},
-    ),
-    ("page", "GET /supervisor/applications/"): row(
-        login("/supervisor/applications/"),
-        **{**dict.fromkeys(PEOPLE, "403"), "other_supervisor": "200", "supervisor": "200"},
-    ),
+    ("page", "GET /supervisor/"): row(login("/supervisor/"), **SUPERVISOR_PAGE),
+    ("page", "GET /supervisor/applications/"): row(login("/supervisor/applications/"), **SUPERVISOR_PAGE),
     ("page", "GET /supervisor/applications/{application}/"): row(
         login("/supervisor/applications/{application}/"),
         **{**dict.fromkeys(PEOPLE, "403"), "other_supervisor": "404", "supervisor": "200"},
     ),
+    ("page", "GET /supervisor/tickets/{ticket}/"): row(
+        login("/supervisor/tickets/{ticket}/"), **{**SUPERVISOR_PAGE, "other_supervisor": "404"}
+    ),
+    ("page", "GET /agent/sw.js"): row("200"),
+    ("page", "GET /jsi18n/"): row("200"),
+    ("page", "POST /i18n/setlang/"): row("302 /"),
     ("page", "GET /chat/{token}/"): row("404", customer="200", other_customer="200"),
+    ("page", "GET /chat/{token}/attachments/{attachment}/"): row("404 attachment_not_found", customer="200"),
+    ("page", "POST /chat/{token}/attachments/"): row("404 ticket_not_found", customer="201", other_customer="201"),
     ("page", "GET /admin/"): row("302 /admin/login/?next=/admin/", staff="200"),
     ("page", "GET /api/docs/"): row("200", customer="401", other_customer="401"),
     ("page", "GET /api/schema/"): row("200", customer="401", other_customer="401"),
@@ -138,6 +157,19 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("rest", "POST /api/v1/tickets/{ticket}/cancel/"): row(
         UNAUTHENTICATED, brand="200", other_brand="404 ticket_not_found"
     ),
+    ("rest", "POST /api/v1/me/push-subscriptions/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "201", "other_agent": "201"}
+    ),
+    ("rest", "DELETE /api/v1/me/push-subscriptions/"): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "204", "other_agent": "404 push_subscription_not_found"},
+    ),
+    ("rest", "POST /api/v1/tickets/{ticket}/attachments/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, "403 forbidden"), "agent": "201", "other_agent": NO_TICKET}
+    ),
+    ("rest", "GET /api/v1/tickets/{ticket}/attachments/{attachment}/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, "404 attachment_not_found"), "agent": "200", "supervisor": "200"}
+    ),
     # --- Agent socket ----------------------------------------------------------------------------
     ("socket", "/ws/agent/ connect"): row(**agent_socket, agent="open", other_agent="open"),
     ("socket", "/ws/agent/ presence"): row(**agent_socket, agent="ack", other_agent="ack"),
@@ -145,15 +177,27 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("socket", "/ws/agent/ offer.decline"): row(**agent_socket, agent="ack", other_agent="error offer_not_found"),
     ("socket", "/ws/agent/ message"): row(**agent_socket, agent="ack", other_agent="error ticket_not_found"),
     ("socket", "/ws/agent/ ticket.resolve"): row(**agent_socket, agent="ack", other_agent="error ticket_not_found"),
+    ("socket", "/ws/agent/ typing"): row(**agent_socket, agent="ack", other_agent="error ticket_not_found"),
+    ("socket", "/ws/agent/ read"): row(**agent_socket, agent="ack", other_agent="error ticket_not_found"),
     # --- Customer socket -------------------------------------------------------------------------
     ("socket", "/ws/customer/{token}/ connect"): row(NO_CHAT, customer="open", other_customer="open"),
     ("socket", "/ws/customer/{token}/ message"): row(NO_CHAT, customer="ack", other_customer="ack"),
-    ("socket", "/ws/customer/{token}/ rate"): row(
-        NO_CHAT, customer="ack", other_customer="error ticket_not_resolved"
-    ),
+    ("socket", "/ws/customer/{token}/ rate"): row(NO_CHAT, customer="ack", other_customer="error ticket_not_resolved"),
     ("socket", "/ws/customer/{token}/ reopen"): row(
         NO_CHAT, customer="ack", other_customer="error ticket_not_resolved"
     ),
+    ("socket", "/ws/customer/{token}/ typing"): row(NO_CHAT, customer="ack", other_customer="ack"),
+    ("socket", "/ws/customer/{token}/ read"): row(NO_CHAT, customer="ack", other_customer="error message_not_found"),
+    ("socket", "/ws/customer/{token}/ notify_me"): row(NO_CHAT, customer="ack", other_customer="ack"),
+}
+
+# The state T is put in before each HTTP request (queued unless named): its files can only
+# be reached while someone works the chat.
+HTTP_STATE = {
+    "GET /chat/{token}/attachments/{attachment}/": "assigned",
+    "POST /chat/{token}/attachments/": "assigned",
+    "POST /api/v1/tickets/{ticket}/attachments/": "assigned",
+    "GET /api/v1/tickets/{ticket}/attachments/{attachment}/": "assigned",
 }
 
 # The state T is put in before each socket action, so that the rightful caller can do it.
@@ -166,10 +210,18 @@ T_STATE = {
     "ticket.resolve": "assigned",
     "rate": "resolved",
     "reopen": "resolved",
+    "typing": "assigned",
+    "read": "chatting",
+    "notify_me": "queued",
 }
-# Who may change T with an action (when the table says ack).
+# Who may change T with an action (when the table says ack), and the actions that change
+# nothing even then (typing is relayed, never stored).
 MAY_CHANGE_T = {"/ws/agent/": {"agent"}, "/ws/customer/{token}/": {"customer"}}
+CHANGES_NOTHING = {"presence", "typing"}
 UNKNOWN_CHAT_TOKEN = "no-such-chat-token"
+PUSH_HOST = "fcm.googleapis.com"
+# Frame types both sockets know, with a different shape on each.
+SIDED_ACTIONS = {"message", "typing", "read"}
 
 
 def cells(kind: str) -> list:
@@ -182,7 +234,7 @@ def cells(kind: str) -> list:
 
 
 @pytest.fixture(autouse=True)
-def _fast_and_private(settings):
+def _fast_and_private(settings, tmp_path):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
     }
@@ -190,6 +242,10 @@ def _fast_and_private(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SUPERVISOR_MFA_REQUIRED = True
     settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    # Push is set up, so that a subscription is judged on who sends it, not refused for all.
+    settings.WEB_PUSH_ENABLED = True
+    settings.WEB_PUSH_HOSTS = [PUSH_HOST]
 
 
 def person(email: str, role: str, *, totp: bool = False, **extra) -> User:
@@ -254,6 +310,7 @@ def fill(template: str, world: dict, role: str) -> str:
         application=world["application"].pk,
         ticket=world["ticket"].pk,
         token=world["chat_tokens"].get(role, UNKNOWN_CHAT_TOKEN),
+        attachment=world.get("attachment_id", 0),
     )
 
 
@@ -275,23 +332,74 @@ def token_request_body(world: dict, role: str) -> dict:
     return {"email": user.email if user else "nobody@example.test", "password": PASSWORD}
 
 
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def push_subscription() -> dict:
+    """What a browser's PushSubscription.toJSON() gives: a new endpoint on an allowed host."""
+    public = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+    return {
+        "endpoint": f"https://{PUSH_HOST}/fcm/send/{b64url(os.urandom(12))}",
+        "keys": {"p256dh": b64url(public), "auth": b64url(os.urandom(16))},
+    }
+
+
+def png_upload() -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, "PNG")
+    return SimpleUploadedFile("receipt.png", buffer.getvalue(), content_type="image/png")
+
+
+def prepare_http(surface: str, world: dict) -> None:
+    """T in the state the surface needs, and what the request refers to."""
+    put_target_in_state(world, HTTP_STATE.get(surface, "queued"))
+    if "{attachment}" in surface:
+        message = services.attachment_send_customer(ticket=world["ticket"], upload=png_upload())
+        world["attachment_id"] = message.attachment_id
+    if surface == "DELETE /api/v1/me/push-subscriptions/":
+        # Acme's agent has subscribed a browser; everyone tries to remove that endpoint.
+        body = push_subscription()
+        agent_services.push_subscription_save(
+            agent=world["agent"], endpoint=body["endpoint"], p256dh=body["keys"]["p256dh"], auth=body["keys"]["auth"]
+        )
+        world["push_endpoint"] = body["endpoint"]
+
+
+def http_request(client: APIClient, surface: str, path: str, world: dict, role: str):
+    method = surface.split(" ", 1)[0]
+    match surface:
+        case "POST /api/v1/auth/token/":
+            return client.post(path, token_request_body(world, role), format="json")
+        case "POST /api/v1/tickets/":
+            return client.post(path, TICKET_BODY, format="json")
+        case "POST /i18n/setlang/":
+            return client.post(path, {"language": "sv", "next": "/"}, format="multipart")
+        case "POST /api/v1/me/push-subscriptions/":
+            return client.post(path, push_subscription(), format="json")
+        case "DELETE /api/v1/me/push-subscriptions/":
+            return client.delete(path, {"endpoint": world["push_endpoint"]}, format="json")
+        case "POST /chat/{token}/attachments/" | "POST /api/v1/tickets/{ticket}/attachments/":
+            return client.post(path, {"file": png_upload()}, format="multipart")
+    return client.generic(method, path)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("surface, role, expected", cells("page") + cells("rest"))
 def test_http_cell(surface, role, expected):
     world = build_world()
+    prepare_http(surface, world)
     client = APIClient()
     if role in world["users"]:
         client.force_login(world["users"][role])
     if header := authorization(world, role):
         client.credentials(HTTP_AUTHORIZATION=header)
-    method, path = surface.split(" ", 1)
-    path = fill(path, world, role)
-    if path == "/api/v1/auth/token/":
-        response = client.post(path, token_request_body(world, role), format="json")
-    elif path == "/api/v1/tickets/":
-        response = client.post(path, TICKET_BODY, format="json")
-    else:
-        response = client.generic(method, path)
+
+    response = http_request(client, surface, fill(surface.split(" ", 1)[1], world, role), world, role)
 
     assert http_answer(response) == fill(expected, world, role)
 
@@ -300,12 +408,18 @@ def test_http_cell(surface, role, expected):
 
 
 def put_target_in_state(world: dict, state: str) -> None:
+    """queued, offered, assigned, chatting (assigned, and the customer has written) or resolved."""
     ticket, agent = world["ticket"], world["agent"]
+    if state == "queued":
+        return
     services.ticket_dispatch(ticket_id=ticket.pk)
     if state == "offered":
         return
     offer = Offer.objects.get(ticket=ticket, agent=agent, state=Offer.State.PENDING)
     services.offer_accept(agent=agent, offer_id=offer.pk)
+    if state == "chatting":
+        message = services.message_send_customer(ticket=ticket, text="My parcel never came.", client_ref="c1")
+        world["message_id"] = message.pk
     if state == "resolved":
         services.ticket_resolve(agent=agent, ticket_id=ticket.pk)
 
@@ -317,6 +431,9 @@ def fingerprint(ticket_id: int) -> tuple:
         ticket.agent_id,
         ticket.rating,
         ticket.resolution_count,
+        ticket.notify_email,
+        ticket.agent_read_up_to,
+        ticket.customer_read_up_to,
         Message.objects.filter(ticket_id=ticket_id).count(),
         tuple(Offer.objects.filter(ticket_id=ticket_id).order_by("pk").values_list("pk", "state")),
     )
@@ -335,7 +452,7 @@ def socket_setup(role: str, action: str) -> dict:
 
 
 def frame_for(action: str, world: dict) -> dict:
-    ticket_id, offer_id = world["ticket"].pk, world["offer_id"]
+    ticket_id, offer_id, message_id = world["ticket"].pk, world["offer_id"], world.get("message_id")
     return {
         "presence": {"type": "presence", "status": "available"},
         "offer.accept": {"type": "offer.accept", "offer_id": offer_id},
@@ -345,6 +462,11 @@ def frame_for(action: str, world: dict) -> dict:
         "customer message": {"type": "message", "text": "Thank you"},
         "rate": {"type": "rate", "score": 5},
         "reopen": {"type": "reopen"},
+        "notify_me": {"type": "notify_me", "email": "maja@example.test"},
+        "agent typing": {"type": "typing", "ticket_id": ticket_id},
+        "agent read": {"type": "read", "ticket_id": ticket_id, "up_to": message_id},
+        "customer typing": {"type": "typing"},
+        "customer read": {"type": "read", "up_to": message_id},
     }[action]
 
 
@@ -360,8 +482,8 @@ async def socket_answer(path: str, action: str, world: dict) -> str:
             return f"refused {closed['code']} {first['code']}"
         if action == "connect":
             return "open"
-        if action == "message":
-            action = "agent message" if path == "/ws/agent/" else "customer message"
+        if action in SIDED_ACTIONS:
+            action = f"agent {action}" if path == "/ws/agent/" else f"customer {action}"
         answer = await request(ws, frame_for(action, world), ref="cell")
         return "ack" if answer["type"] == "ack" else f"error {answer['code']}"
     finally:
@@ -379,7 +501,7 @@ async def test_socket_cell(surface, role, expected):
 
     assert answer == expected
     changed = await database_sync_to_async(fingerprint)(world["ticket"].pk) != world["before"]
-    assert changed == (expected == "ack" and action != "presence" and role in MAY_CHANGE_T[template])
+    assert changed == (expected == "ack" and action not in CHANGES_NOTHING and role in MAY_CHANGE_T[template])
 
 
 # --- The published table -----------------------------------------------------------------------------
