@@ -185,6 +185,7 @@ def test_the_first_day_guide_stays_closed_after_a_reload(browser, agent):  # noq
         shot(page, "agent-guide-collapsed")
         # Opened again by the agent, it is open after the next reload too.
         page.get_by_test_id("first-day-toggle").click()
+        page.wait_for_function("document.cookie.includes('agent_guide=open')")  # written on the toggle event
         page.reload()
         expect(page.get_by_test_id("first-day-guide")).to_have_attribute("open", "")
 

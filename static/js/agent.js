@@ -1016,12 +1016,15 @@
   // Closed once, it stays closed: a cookie the page reads, so a reload renders it closed.
 
   if (ui.guide) {
-    ui.guide.addEventListener("toggle", function () {
+    var rememberGuide = function () {
       document.cookie = "agent_guide=" + (ui.guide.open ? "open" : "collapsed") +
         "; path=" + root.dataset.swScope + "; max-age=31536000; samesite=lax";
-    });
+    };
+    // "toggle" fires a task later; the dismiss button writes the cookie at once, so a reload
+    // right after the tap already renders the guide closed.
+    ui.guide.addEventListener("toggle", rememberGuide);
     if (ui.guideDismiss) {
-      ui.guideDismiss.addEventListener("click", function () { ui.guide.open = false; });
+      ui.guideDismiss.addEventListener("click", function () { ui.guide.open = false; rememberGuide(); });
     }
   }
 
