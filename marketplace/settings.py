@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "django_countries",
+    "pgtrigger",
     "marketplace",
     "agents",
     "tasks",

@@ -2,6 +2,7 @@
 
 import pytest
 
+from payouts.ledger import Owner, Purpose, account_for
 from tasks import services
 from tasks.models import Offer
 
@@ -44,5 +45,13 @@ def test_accept_message_resolve_query_counts(busy_brand, handover, django_assert
     # A ref (kept so a resend is recognised) costs one indexed lookup more, no more.
     with django_assert_max_num_queries(6):
         services.message_send_agent(agent=agent, ticket_id=ticket.pk, text="Hello again", client_ref="r-2")
-    with django_assert_max_num_queries(9):
+    # The ledger posts the case's pay in three statements: find both accounts, write the
+    # transaction, write its postings. Opening the accounts (two more) happens once per agent
+    # and brand, so the guard measures an agent who has been paid before.
+    for kind, owner, purpose in [
+        (Owner.AGENT, agent.pk, Purpose.AGENT_PENDING),
+        (Owner.BRAND, ticket.brand_id, Purpose.BRAND_PAYABLE),
+    ]:
+        account_for(owner_kind=kind, owner_id=owner, purpose=purpose, currency=busy_brand.currency)
+    with django_assert_max_num_queries(12):
         services.ticket_resolve(agent=agent, ticket_id=ticket.pk)
