@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import AgentSkill
+from marketplace.adapters import site_url
 from marketplace.api import BrandApiKeyAuthentication, BrandThrottle, IsBrand
 from marketplace.errors import DomainError, NotFound, error_body
 from marketplace.idempotency import idempotent_response
@@ -115,14 +116,6 @@ class TicketSerializer(serializers.ModelSerializer):
         return {"display_name": ticket.agent.display_name} if ticket.agent_id else None
 
 
-def chat_url_builder(request):
-    def build(token: str) -> str:
-        path = reverse("customer-chat", args=[token])
-        return f"{settings.SITE_URL}{path}" if settings.SITE_URL else request.build_absolute_uri(path)
-
-    return build
-
-
 class TicketListCreateView(APIView):
     authentication_classes = [BrandApiKeyAuthentication]
     permission_classes = [IsBrand]
@@ -146,15 +139,13 @@ class TicketListCreateView(APIView):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (1 <= len(key) <= 255):
             raise DomainError("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters.")
-        chat_url = chat_url_builder(request)
-
         def create() -> tuple[int, dict]:
             ticket = services.ticket_create(brand=request.auth, data=serializer.validated_data)
             return status.HTTP_201_CREATED, {
                 "id": ticket.pk,
                 "status": ticket.status,
                 "customer_token": ticket.customer_token,
-                "customer_chat_url": chat_url(ticket.customer_token),
+                "customer_chat_url": site_url(reverse("customer-chat", args=[ticket.customer_token])),
             }
 
         code, body = idempotent_response(brand=request.auth, key=key, payload=serializer.validated_data, respond=create)

@@ -12,7 +12,7 @@ from allauth.account.models import EmailAddress
 
 from .factories import PASSWORD, AgentFactory
 from .live import asgi_server
-from .test_browser_story import CHROMIUM, CHROMIUM_ARGS, PHONE, SHOTS, browser, hand_over  # noqa: F401  (the browser fixture)
+from .test_browser_story import CHROMIUM, CHROMIUM_ARGS, PHONE, SHOTS, browser, hand_over, shot  # noqa: F401  (the browser fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,11 +35,6 @@ INIT_SCRIPT = """
   Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
 })();
 """
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def phone_page(browser, base: str, agent, *, permissions=(), context=None):  # noqa: F811

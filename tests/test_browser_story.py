@@ -46,7 +46,8 @@ def browser(monkeypatch):
         browser.close()
 
 
-def hand_over(base: str, api_key: str) -> dict:
+def hand_over(base: str, api_key: str, **fields) -> dict:
+    """Hand a conversation over through the brand API; `fields` replace the defaults."""
     body = {
         "customer": {"external_id": "browser-1", "name": "Maja Svensson"},
         "language": "en",
@@ -54,6 +55,7 @@ def hand_over(base: str, api_key: str) -> dict:
         "category": "cards",
         "transcript": [{"role": "customer", "text": "I want to talk to a person"}],
         "summary": "Card declined twice at checkout.",
+        **fields,
     }
     request = urllib.request.Request(
         f"{base}/api/v1/tickets/",

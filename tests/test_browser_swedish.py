@@ -5,59 +5,18 @@ switcher brings the app back to English; and the scripts still work when the scr
 catalogue does not load. The assertions are on what static/js builds (offer card, status
 line, connection state, countdown); the templates' own words come from django.po."""
 
-import json
 import re
-import urllib.request
 
 import pytest
-from allauth.account.models import EmailAddress
 
-from .factories import PASSWORD, AgentFactory
+from .factories import AgentFactory
 from .live import asgi_server
-from .test_browser_story import CHROMIUM, CHROMIUM_ARGS, PHONE, SHOTS, browser  # noqa: F401  (the browser fixture)
+from .test_browser_agent_app import phone_page
+from .test_browser_story import CHROMIUM, CHROMIUM_ARGS, PHONE, SHOTS, browser, hand_over, shot  # noqa: F401  (the browser fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NBSP = "\u00a0"
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-def hand_over_swedish(base: str, api_key: str) -> dict:
-    body = {
-        "customer": {"external_id": "browser-sv", "name": "Maja Svensson"},
-        "language": "sv",
-        "subject": "Mitt kort nekades",
-        "category": "cards",
-        "priority": "high",
-        "transcript": [{"role": "customer", "text": "Jag vill prata med en människa"}],
-        "summary": "Kortet nekades två gånger i kassan.",
-    }
-    request = urllib.request.Request(
-        f"{base}/api/v1/tickets/",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def logged_in_page(browser, base: str, agent, *, locale: str):  # noqa: F811
-    EmailAddress.objects.get_or_create(
-        user=agent.user, email=agent.user.email, defaults={"verified": True, "primary": True}
-    )
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale=locale)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=login]", agent.user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form [type=submit]")
-    page.wait_for_url(f"{base}/agent/")
-    return page
 
 
 def test_swedish_agent_takes_an_offer_chats_and_resolves_and_the_switcher_brings_english_back(browser, brand, api_key):  # noqa: F811
@@ -65,7 +24,12 @@ def test_swedish_agent_takes_an_offer_chats_and_resolves_and_the_switcher_brings
 
     agent = AgentFactory(brands=[brand], display_name="Ada", user__email="ada-sv@example.test", languages=["sv", "en"])
     with asgi_server() as base:
-        page = logged_in_page(browser, base, agent, locale="sv-SE")
+        page = phone_page(
+            browser,
+            base,
+            agent,
+            context=browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="sv-SE"),
+        )
         expect(page.locator("html")).to_have_attribute("lang", "sv")
         expect(page.get_by_test_id("connection")).to_have_text("Ansluten")
         page.get_by_test_id("status-available").click()
@@ -73,7 +37,16 @@ def test_swedish_agent_takes_an_offer_chats_and_resolves_and_the_switcher_brings
         expect(page.get_by_test_id("status-pill-text")).to_have_text("Tillgänglig")
         expect(page.get_by_test_id("empty-state-text")).to_have_text("Väntar på erbjudanden…")
 
-        created = hand_over_swedish(base, api_key)
+        created = hand_over(
+            base,
+            api_key,
+            customer={"external_id": "browser-sv", "name": "Maja Svensson"},
+            language="sv",
+            subject="Mitt kort nekades",
+            priority="high",
+            transcript=[{"role": "customer", "text": "Jag vill prata med en människa"}],
+            summary="Kortet nekades två gånger i kassan.",
+        )
         card = page.get_by_test_id("offer-card")
         expect(card).to_be_visible()
         # Money through Intl in the page's language: a decimal comma and "kr" after the figure.
@@ -143,20 +116,11 @@ def test_the_apps_still_work_in_english_when_the_script_catalogue_does_not_load(
     from playwright.sync_api import expect
 
     with asgi_server(sweeper=False) as base:
-        EmailAddress.objects.get_or_create(
-            user=agent.user, email=agent.user.email, defaults={"verified": True, "primary": True}
-        )
         context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="sv-SE")
         context.route(re.compile(r".*/jsi18n/.*"), lambda route: route.abort())
         errors: list[str] = []
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.set_default_timeout(10_000)
-        page.goto(f"{base}/accounts/login/")
-        page.fill("input[name=login]", agent.user.email)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form [type=submit]")
-        page.wait_for_url(f"{base}/agent/")
+        context.on("weberror", lambda web_error: errors.append(str(web_error.error)))
+        page = phone_page(browser, base, agent, context=context)
         # Without the catalogue the scripts' own (English) words stand, and nothing breaks.
         expect(page.get_by_test_id("connection")).to_have_text("Connected")
         page.get_by_test_id("status-available").click()
