@@ -35,12 +35,12 @@ def seed(agents: int, overload_agents: int) -> dict:
     from agents.models import AgentLanguage, AgentProfile
     from marketplace.models import Brand, User
     from marketplace.services import api_tokens_create, brand_api_key_create
-    from payouts.models import RateCard
+    from payouts.services.rates import rate_card_create
 
     main = Brand.objects.create(slug="bench", name="Bench", currency="SEK")
     over = Brand.objects.create(slug="overload", name="Overload", currency="SEK")
     for brand in (main, over):
-        RateCard.objects.create(brand=brand, category="", amount_minor=4500)
+        rate_card_create(brand_id=brand.pk, lines={"": 4500})
     unusable = make_password(None)
 
     def make(count: int, brand, prefix: str, capacity: int) -> list[str]:

@@ -81,6 +81,14 @@ class Brand(models.Model):
     surge_bonus_minor = models.PositiveIntegerField(
         default=0, help_text="Bonus (minor units) added once to a ticket nobody took in time; 0 = no surge"
     )
+    # Cash-out terms for agents paid in this brand's currency; empty uses the platform default
+    # (CASHOUT_FEE, CASHOUT_MINIMUM).
+    cashout_fee_minor = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Fee (minor units) kept from an on-demand cash-out; empty = platform default"
+    )
+    cashout_minimum_minor = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Smallest on-demand cash-out (minor units); empty = platform default"
+    )
     assessment_minutes = models.PositiveSmallIntegerField(default=20, help_text="Time allowed for the assessment")
     assessment_pass_percent = models.PositiveSmallIntegerField(default=70, help_text="Pass mark of the assessment")
     created_at = models.DateTimeField(auto_now_add=True)

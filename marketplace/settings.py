@@ -5,11 +5,13 @@ With no DATABASE_URL / REDIS_URL the product runs embedded: SQLite, an in-proces
 channel layer and an in-process sweeper, so one process on a bare machine works.
 """
 
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +47,18 @@ def _float(name: str, default: float, minimum: float = 0.0) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, got {env.str(name)!r}") from exc
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _decimal(name: str, default: str) -> Decimal:
+    """A non-negative amount in a currency's major unit, such as 5.00."""
+    raw = env.str(name, default=default).strip()
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:
+        raise ImproperlyConfigured(f"{name} must be an amount such as 5.00, got {raw!r}") from exc
+    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ImproperlyConfigured(f"{name} must be a non-negative amount with at most 2 decimals, got {raw!r}")
     return value
 
 
@@ -219,6 +233,12 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "close-reopen-windows": {"task": "tasks.jobs.tickets_close_after_window", "schedule": 60.0},
     "widen-waiting-tickets": {"task": "tasks.jobs.tickets_widen_due", "schedule": 5.0},
+    "release-earnings": {"task": "payouts.jobs.earnings_release_due", "schedule": 60.0},
+    # Monday morning: propose each currency's payout batch for the supervisors to approve.
+    "propose-weekly-payouts": {
+        "task": "payouts.jobs.payout_batches_propose",
+        "schedule": crontab(minute=0, hour=6, day_of_week="mon"),
+    },
 }
 
 # --- Sweeper (database-driven timers) ---------------------------------------------------
@@ -262,6 +282,21 @@ APPLICATION_RETRY_DAYS = _int("APPLICATION_RETRY_DAYS", 30, 0)
 ASSESSMENT_RETAKE_DAYS = _int("ASSESSMENT_RETAKE_DAYS", 7, 0)
 # Answers that arrive this long after the deadline still count (slow networks).
 ASSESSMENT_GRACE_SECONDS = _int("ASSESSMENT_GRACE_SECONDS", 30, 0)
+
+# --- Pay and payouts ------------------------------------------------------------------------
+# On-demand cash-out terms in the currency's major unit; a brand may set its own
+# (Brand.cashout_fee_minor / cashout_minimum_minor). Weekly batch payouts carry no fee.
+CASHOUT_FEE = _decimal("CASHOUT_FEE", "0.00")
+CASHOUT_MINIMUM = _decimal("CASHOUT_MINIMUM", "100.00")
+# Stripe Connect transfers to agents' connected accounts. STRIPE_API_BASE exists for the test
+# suite's local stand-in; production leaves it alone.
+STRIPE_SECRET_KEY = _secret("STRIPE_SECRET_KEY", default="") or ""
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com").rstrip("/")
+# The platform's own bank account, the debtor of every bank file (pain.001). Outside
+# production a well-known example IBAN, so the demo can export a file.
+SEPA_DEBTOR_NAME = env.str("SEPA_DEBTOR_NAME", default=SITE_NAME)
+SEPA_DEBTOR_IBAN = env.str("SEPA_DEBTOR_IBAN", default="" if ENVIRONMENT == "production" else "SE4550000000058398257466")
+SEPA_DEBTOR_BIC = env.str("SEPA_DEBTOR_BIC", default="")
 
 # --- Web Push (offers to a locked phone) -------------------------------------------------
 # Both keys or neither: without them push is off and the agent app does not offer it.

@@ -25,6 +25,16 @@ def earning_key(earning_id: int) -> str:
     return f"earning:{earning_id}"
 
 
+def release_key(earning_id: int) -> str:
+    """The key of the transaction that moves one credit from pending to available."""
+    return f"release:{earning_id}"
+
+
+def payout_key(payout_id: int, step: str) -> str:
+    """The key of a payout's transaction for `step` (hold, paid, failed): each happens once."""
+    return f"payout:{payout_id}:{step}"
+
+
 def account_for(*, owner_kind: str, owner_id: int, purpose: str, currency: str) -> LedgerAccount:
     """The owner's account for `purpose` in `currency`, opened on first use."""
     return accounts_for(idents=[(owner_kind, owner_id, purpose, currency)])[0]
@@ -62,6 +72,7 @@ def ledger_post(
     memo: str = "",
     ticket_id: int | None = None,
     earning_id: int | None = None,
+    payout_id: int | None = None,
 ) -> LedgerTransaction:
     """Write one balanced transaction, or return the one already written under `key`.
 
@@ -90,6 +101,7 @@ def ledger_post(
             currency=currency,
             ticket_id=ticket_id,
             earning_id=earning_id,
+            payout_id=payout_id,
             created_at=created_at,
         )
         if txn_id is None:
@@ -108,6 +120,7 @@ def ledger_post(
         currency=currency,
         ticket_id=ticket_id,
         earning_id=earning_id,
+        payout_id=payout_id,
         created_at=created_at,
     )
     txn._state.adding = False
@@ -122,6 +135,7 @@ def _insert_once(
     currency: str,
     ticket_id: int | None,
     earning_id: int | None,
+    payout_id: int | None,
     created_at: datetime,
 ) -> int | None:
     """Insert the transaction row unless its key exists: its id, or None for a retry.
@@ -132,9 +146,18 @@ def _insert_once(
     table = connection.ops.quote_name(LedgerTransaction._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (kind, memo, key, currency, ticket_id, earning_id, created_at)"  # noqa: S608
-            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING id",
-            [kind, memo, key, currency, ticket_id, earning_id, connection.ops.adapt_datetimefield_value(created_at)],
+            f"INSERT INTO {table} (kind, memo, key, currency, ticket_id, earning_id, payout_id, created_at)"  # noqa: S608
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING id",
+            [
+                kind,
+                memo,
+                key,
+                currency,
+                ticket_id,
+                earning_id,
+                payout_id,
+                connection.ops.adapt_datetimefield_value(created_at),
+            ],
         )
         row = cursor.fetchone()
     return row[0] if row else None

@@ -1,8 +1,10 @@
 from decimal import Decimal
 
 import pgtrigger
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 # ISO 4217 minor-unit exponents for the currencies we pay in; the default is 2.
 MINOR_UNIT_EXPONENT = {"JPY": 0, "KRW": 0, "ISK": 0}
@@ -13,18 +15,71 @@ def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
     return (Decimal(amount_minor) / (Decimal(10) ** exponent)).quantize(Decimal(1).scaleb(-exponent))
 
 
-class RateCard(models.Model):
-    """Pay per resolved case for a brand, by ticket category ('' is the default rate)."""
+def decimal_to_minor(amount: Decimal, currency: str) -> int:
+    """Whole minor units of `amount`; ValueError when it has more decimals than the currency."""
+    exponent = MINOR_UNIT_EXPONENT.get(currency, 2)
+    scaled = amount.scaleb(exponent)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{currency} amounts have at most {exponent} decimals")
+    return int(scaled)
 
-    brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="rates")
+
+class RateCard(models.Model):
+    """One version of a brand's pay terms, in force from `effective_from` until the next one.
+
+    A case is paid by the card in force when its offer was made (the offer carries the whole
+    calculation), so a card that is in force is never edited: a change is a new version.
+    """
+
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="rate_cards")
+    effective_from = models.DateTimeField(default=timezone.now)
+    # Pay per case is the category's base rate times the agent's tier multiplier.
+    multiplier_probation = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
+    multiplier_standard = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
+    multiplier_expert = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
+    note = models.CharField(max_length=200, blank=True, help_text="Why this version exists")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "effective_from"], name="rate_card_one_per_instant"),
+            models.CheckConstraint(
+                condition=models.Q(multiplier_probation__gt=0, multiplier_standard__gt=0, multiplier_expert__gt=0),
+                name="rate_card_multipliers_positive",
+            ),
+        ]
+        indexes = [models.Index(fields=["brand", "-effective_from"], name="rate_card_in_force_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id} card from {self.effective_from:%Y-%m-%d %H:%M}"
+
+    def multiplier(self, tier: str) -> Decimal:
+        return {
+            "probation": self.multiplier_probation,
+            "standard": self.multiplier_standard,
+            "expert": self.multiplier_expert,
+        }.get(tier, Decimal("1.00"))
+
+    @property
+    def is_in_force_or_past(self) -> bool:
+        return self.effective_from <= timezone.now()
+
+
+class RateLine(models.Model):
+    """Base pay per resolved case on one rate card, by ticket category ('' is the default)."""
+
+    card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="lines")
     category = models.CharField(max_length=60, blank=True)
     amount_minor = models.BigIntegerField(help_text="In the brand currency's minor unit (öre, cents)")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["brand", "category"], name="rate_unique_brand_category")]
+        constraints = [
+            models.UniqueConstraint(fields=["card", "category"], name="rate_line_unique_category"),
+            models.CheckConstraint(condition=models.Q(amount_minor__gte=0), name="rate_line_not_negative"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.brand.slug}/{self.category or 'default'}: {self.amount_minor}"
+        return f"{self.category or 'default'}: {self.amount_minor}"
 
 
 class Earning(models.Model):
@@ -50,6 +105,9 @@ class Earning(models.Model):
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversal")
     created_at = models.DateTimeField(auto_now_add=True)
     available_at = models.DateTimeField(help_text="End of the reopen window: pending until then")
+    # How the amount was reached (rate card, base rate, tier multiplier, bonuses), copied from
+    # the accepted offer, so the agent sees the calculation behind every figure.
+    calculation = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -135,10 +193,16 @@ class LedgerTransaction(models.Model):
     currency = models.CharField(max_length=3)
     ticket_id = models.BigIntegerField(null=True, blank=True)
     earning_id = models.BigIntegerField(null=True, blank=True)
+    payout_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         triggers = [_append_only("ledger_transaction_append_only")]
+        indexes = [
+            # "Has this earning been released?" and "what did this payout post?"
+            models.Index(fields=["earning_id", "kind"], name="ledger_txn_earning_idx"),
+            models.Index(fields=["payout_id"], name="ledger_txn_payout_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}"
@@ -166,3 +230,167 @@ class LedgerPosting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount_minor} {self.currency} on {self.account_id}"
+
+
+# --- Payouts ------------------------------------------------------------------------------
+
+
+class PayoutMethod(models.Model):
+    """Where an agent's money goes: a bank account (IBAN, paid by a bank file) or a Stripe
+    connected account (paid by a transfer). One active method per agent; replacing it keeps
+    the old row, since payouts already made point at it."""
+
+    class Kind(models.TextChoices):
+        IBAN = "iban", _("Bank account (IBAN)")
+        STRIPE = "stripe", _("Stripe account")
+
+    agent = models.ForeignKey("agents.AgentProfile", on_delete=models.PROTECT, related_name="payout_methods")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    holder_name = models.CharField(max_length=70, help_text="Account holder, as the bank knows them")
+    iban = models.CharField(max_length=34, blank=True, help_text="Compact form, checked with schwifty")
+    bic = models.CharField(max_length=11, blank=True)
+    stripe_account = models.CharField(max_length=64, blank=True, help_text="Connected account id, acct_…")
+    created_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent"], condition=models.Q(removed_at__isnull=True), name="payout_method_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.masked} of agent {self.agent_id}"
+
+    @property
+    def masked(self) -> str:
+        """What pages show: the last four characters only."""
+        ident = self.iban if self.kind == self.Kind.IBAN else self.stripe_account
+        return f"•••• {ident[-4:]}" if ident else ""
+
+
+class PayoutBatch(models.Model):
+    """The weekly payout run of one currency: proposed by beat, approved by a supervisor,
+    then executed. Each agent's payout in it is a Payout row holding its money."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Waiting for approval")
+        APPROVED = "approved", _("Approved, paying")
+        DONE = "done", _("Done")
+        REJECTED = "rejected", _("Rejected")
+
+    currency = models.CharField(max_length=3)
+    period_start = models.DateField(help_text="Monday of the week whose available money it pays")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            # A doubled beat run finds the week's batch already there.
+            models.UniqueConstraint(fields=["currency", "period_start"], name="payout_batch_one_per_week"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} payouts for the week of {self.period_start}"
+
+
+class BankFile(models.Model):
+    """A SEPA credit transfer file (pain.001) for a manual bank run. Written once; the
+    payouts in it are `submitted` until the bank run is confirmed paid or failed."""
+
+    message_id = models.CharField(max_length=35, unique=True)
+    currency = models.CharField(max_length=3)
+    content = models.TextField()
+    payment_count = models.PositiveIntegerField()
+    total_minor = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return self.message_id
+
+
+class Payout(models.Model):
+    """Money leaving for an agent: `created -> submitted -> paid | failed`.
+
+    Creating one moves its amount from the agent's available balance into `in payout` (and
+    its fee to the platform) in the same transaction; paid moves it to `paid out`, failed
+    gives it all back. The provider is called with `provider_key`, so a retried call after
+    a crash finds the first transfer instead of making a second.
+    """
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("Requested")
+        SUBMITTED = "submitted", _("Sent to the bank")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Failed")
+
+    IN_FLIGHT = (Status.CREATED, Status.SUBMITTED)
+
+    agent = models.ForeignKey("agents.AgentProfile", on_delete=models.PROTECT, related_name="payouts")
+    method = models.ForeignKey(PayoutMethod, on_delete=models.PROTECT, related_name="payouts")
+    batch = models.ForeignKey(PayoutBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts")
+    bank_file = models.ForeignKey(BankFile, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts")
+    currency = models.CharField(max_length=3)
+    amount_minor = models.BigIntegerField(help_text="Taken from the available balance")
+    fee_minor = models.BigIntegerField(default=0, help_text="Kept by the platform; the agent receives amount - fee")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATED)
+    # The agent's Idempotency-Key for a cash-out, or batch:<id> for a weekly payout.
+    request_key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64, blank=True)
+    provider = models.CharField(max_length=20, blank=True)
+    provider_reference = models.CharField(max_length=100, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "request_key"], name="payout_once_per_request"),
+            # At most one payout in flight per agent and currency, whatever the races: the
+            # second request is refused with payout_in_flight.
+            models.UniqueConstraint(
+                fields=["agent", "currency"],
+                condition=models.Q(status__in=["created", "submitted"]),
+                name="payout_one_in_flight",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount_minor__gt=0, fee_minor__gte=0, fee_minor__lt=models.F("amount_minor")),
+                name="payout_amounts_sane",
+            ),
+        ]
+        indexes = [models.Index(fields=["agent", "-created_at"], name="payout_agent_idx")]
+
+    def __str__(self) -> str:
+        return f"payout {self.pk} of {self.amount_minor} {self.currency} to agent {self.agent_id} ({self.status})"
+
+    @property
+    def provider_key(self) -> str:
+        """The idempotency key sent to the provider for this payout, the same on every try."""
+        return f"payout-{self.pk}"
+
+    @property
+    def net_minor(self) -> int:
+        return self.amount_minor - self.fee_minor
+
+    @property
+    def amount(self) -> Decimal:
+        return minor_to_decimal(self.amount_minor, self.currency)
+
+    @property
+    def fee(self) -> Decimal:
+        return minor_to_decimal(self.fee_minor, self.currency)
+
+    @property
+    def net(self) -> Decimal:
+        return minor_to_decimal(self.net_minor, self.currency)

@@ -1,11 +1,209 @@
-"""Reads over the ledger."""
+"""Reads over the ledger, the earnings and the payouts."""
 
-from django.db.models import Sum
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
-from .models import LedgerAccount, LedgerPosting
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.utils import timezone
+
+from .ledger import Owner, Purpose
+from .models import Earning, LedgerAccount, LedgerPosting, LedgerTransaction, Payout, minor_to_decimal
 
 
 def balance(account: LedgerAccount) -> int:
     """The account's balance in minor units: the sum of its postings (positive: owed to the owner)."""
     total = LedgerPosting.objects.filter(account=account).aggregate(total=Sum("amount_minor"))["total"]
     return int(total or 0)
+
+
+def balances_of(*, purpose: str, currency: str) -> dict[int, int]:
+    """Every agent's balance of one purpose in one currency: {agent id: minor units}."""
+    rows = (
+        LedgerPosting.objects.filter(
+            account__owner_kind=Owner.AGENT, account__purpose=purpose, account__currency=currency
+        )
+        .values("account__owner_id")
+        .annotate(total=Sum("amount_minor"))
+    )
+    return {row["account__owner_id"]: int(row["total"] or 0) for row in rows}
+
+
+def agent_balances(*, agent_id: int) -> dict[str, dict[str, int]]:
+    """{currency: {purpose: minor units}} for one agent, from the postings."""
+    rows = (
+        LedgerPosting.objects.filter(account__owner_kind=Owner.AGENT, account__owner_id=agent_id)
+        .values("account__currency", "account__purpose")
+        .annotate(total=Sum("amount_minor"))
+    )
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        out.setdefault(row["account__currency"], {})[row["account__purpose"]] = int(row["total"] or 0)
+    return out
+
+
+def money(amount_minor: int, currency: str) -> dict[str, str]:
+    """Money as the contract writes it: a decimal string in the major unit and the currency."""
+    return {"amount": str(minor_to_decimal(amount_minor, currency)), "currency": currency}
+
+
+@dataclass
+class EarningLine:
+    """One earning as the agent sees it: its status, and how its amount was reached."""
+
+    earning: Earning
+    status: str  # pending | available | paid | reversed
+    explanation: str
+    hold_reason: str = ""
+    rating: int | None = None
+    subject: str = ""
+
+
+@dataclass
+class EarningsSummary:
+    currency: str
+    pending: int = 0
+    available: int = 0
+    in_payout: int = 0
+    paid_out: int = 0
+    today: int = 0
+    this_week: int = 0
+    lines: list[EarningLine] = field(default_factory=list)
+
+
+def _explain(earning: Earning) -> str:
+    """"Base 60.00 (cards) × 1.20 expert + surge 10.00 = 82.00 SEK", from the calculation the
+    offer carried; older earnings without one say what they were."""
+    calc = earning.calculation or {}
+    cur = earning.currency
+    if earning.kind == Earning.Kind.REVERSAL:
+        return f"Reopened by the customer within the window: the case's pay {minor_to_decimal(-earning.amount_minor, cur)} {cur} is taken back."
+    if not calc:
+        return f"Resolved case: {earning.amount} {cur}."
+    parts = [f"Base {minor_to_decimal(calc.get('base_minor', 0), cur)} ({calc.get('category') or 'default rate'})"]
+    if Decimal(calc.get("multiplier", "1")) != 1:
+        parts.append(f"× {calc['multiplier']} {calc.get('tier', '')}".rstrip())
+    if calc.get("surge_minor"):
+        parts.append(f"+ surge {minor_to_decimal(calc['surge_minor'], cur)}")
+    return " ".join(parts) + f" = {earning.amount} {cur}"
+
+
+def earnings_summary(*, agent_id: int, currency: str, now: datetime | None = None) -> EarningsSummary:
+    """Balances from the ledger, today's and this week's credited pay, and every earning with
+    its status: pending until its window closes (the hold, with reason and date), reversed
+    if reopened, and of the released ones the oldest are `paid` as far as payouts cover them
+    (first in, first out), the rest `available`."""
+    now = now or timezone.now()
+    summary = EarningsSummary(currency=currency)
+    balances = agent_balances(agent_id=agent_id).get(currency, {})
+    summary.pending = balances.get(Purpose.AGENT_PENDING, 0)
+    summary.available = balances.get(Purpose.AGENT_AVAILABLE, 0)
+    summary.in_payout = balances.get(Purpose.AGENT_IN_PAYOUT, 0)
+    summary.paid_out = balances.get(Purpose.AGENT_PAID, 0)
+    # Gross amounts that left the available balance (paid, or on their way).
+    paid_gross = int(
+        Payout.objects.filter(agent_id=agent_id, currency=currency, status__in=["created", "submitted", "paid"])
+        .aggregate(total=Sum("amount_minor"))["total"]
+        or 0
+    )
+    earnings = list(
+        Earning.objects.filter(agent_id=agent_id, currency=currency)
+        .select_related("ticket")
+        .annotate(
+            released=Exists(LedgerTransaction.objects.filter(earning_id=OuterRef("pk"), kind="release")),
+            is_reversed=Exists(Earning.objects.filter(reverses=OuterRef("pk"))),
+        )
+        .order_by("available_at", "pk")
+    )
+    covered = paid_gross
+    today = timezone.localdate(now)
+    monday = today - timedelta(days=today.weekday())
+    for earning in earnings:
+        hold = ""
+        if earning.kind == Earning.Kind.REVERSAL or earning.is_reversed:  # type: ignore[attr-defined]
+            status = "reversed"
+        elif not earning.released:  # type: ignore[attr-defined]
+            status = "pending"
+            hold = (
+                f"The customer can reopen this case until {timezone.localtime(earning.available_at):%Y-%m-%d %H:%M}; "
+                "the pay is yours after that."
+            )
+        elif covered >= earning.amount_minor:
+            status = "paid"
+            covered -= earning.amount_minor
+        else:
+            status = "available"
+            covered = 0
+        credited = timezone.localdate(earning.created_at)
+        if status != "reversed":
+            if credited == today:
+                summary.today += earning.amount_minor
+            if credited >= monday:
+                summary.this_week += earning.amount_minor
+        summary.lines.append(
+            EarningLine(
+                earning=earning,
+                status=status,
+                explanation=_explain(earning),
+                hold_reason=hold,
+                rating=earning.ticket.rating,
+                subject=earning.ticket.subject,
+            )
+        )
+    summary.lines.sort(key=lambda line: (line.earning.created_at, line.earning.pk), reverse=True)
+    return summary
+
+
+def entry_dict(line: EarningLine) -> dict[str, Any]:
+    e = line.earning
+    return {
+        "id": e.pk,
+        "kind": e.kind,
+        "amount": money(e.amount_minor, e.currency),
+        "ticket_id": e.ticket_id,
+        "status": line.status,
+        "available_at": timezone.localtime(e.available_at).isoformat(),
+        "explanation": line.explanation,
+        "hold_reason": line.hold_reason or None,
+        "calculation": e.calculation or None,
+        "rating": line.rating,
+        "created_at": timezone.localtime(e.created_at).isoformat(),
+    }
+
+
+def payout_dict(payout: Payout) -> dict[str, Any]:
+    return {
+        "id": payout.pk,
+        "status": payout.status,
+        "amount": money(payout.amount_minor, payout.currency),
+        "fee": money(payout.fee_minor, payout.currency),
+        "net": money(payout.net_minor, payout.currency),
+        "method": {"kind": payout.method.kind, "masked": payout.method.masked},
+        "weekly": payout.batch_id is not None,
+        "reference": payout.provider_reference or None,
+        "failure_reason": payout.failure_reason or None,
+        "created_at": timezone.localtime(payout.created_at).isoformat(),
+        "paid_at": timezone.localtime(payout.paid_at).isoformat() if payout.paid_at else None,
+        "failed_at": timezone.localtime(payout.failed_at).isoformat() if payout.failed_at else None,
+    }
+
+
+def brand_totals(*, brand_id: int, start: date, end: date) -> dict[str, Any]:
+    """Pay cost of one brand over [start, end): resolved cases, reversals, net cost and cost
+    per resolved case, from the earnings (which the ledger mirrors one to one)."""
+    rows = Earning.objects.filter(brand_id=brand_id, created_at__date__gte=start, created_at__date__lt=end)
+    agg = rows.aggregate(
+        cases=Count("pk", filter=Q(kind=Earning.Kind.CASE)),
+        reversals=Count("pk", filter=Q(kind=Earning.Kind.REVERSAL)),
+        total=Sum("amount_minor"),
+    )
+    cases = agg["cases"] - agg["reversals"]
+    total = int(agg["total"] or 0)
+    return {
+        "cases": cases,
+        "reversals": agg["reversals"],
+        "total_minor": total,
+        "per_case_minor": round(total / cases) if cases > 0 else None,
+    }
+

@@ -68,6 +68,7 @@ class Ticket(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     pay_amount_minor = models.BigIntegerField(null=True, blank=True, help_text="Pay of the accepted offer")
+    pay_calculation = models.JSONField(default=dict, blank=True, help_text="How the accepted offer's pay was reached")
     resolution_count = models.PositiveSmallIntegerField(default=0)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_comment = models.TextField(blank=True)
@@ -220,6 +221,8 @@ class Offer(models.Model):
     agent = models.ForeignKey("agents.AgentProfile", on_delete=models.CASCADE, related_name="offers")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     pay_amount_minor = models.BigIntegerField()
+    # The rate card, base rate, tier multiplier and bonuses behind the amount (payouts.rates).
+    pay_calculation = models.JSONField(default=dict, blank=True)
     currency = models.CharField(max_length=3)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import factory
 from django.conf import settings
 from django.utils import timezone
@@ -6,7 +8,11 @@ from agents.models import AgentConnection, AgentLanguage, AgentProfile, AgentSki
 from marketplace.models import Brand, User
 from marketplace.services import brand_api_key_create
 from payouts.models import RateCard
+from payouts.services.rates import rate_card_create
 from tasks.models import Customer, Ticket
+
+# Test brands' first rate card is in force since long before any test's offers.
+CARD_FROM = timezone.now() - timedelta(days=365)
 
 PASSWORD = "test-pass-123"
 # The channel name of the socket an `available=True` agent holds.
@@ -41,7 +47,8 @@ class BrandFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def rate(self, create, extracted, **kwargs):
         if create:
-            RateCard.objects.get_or_create(brand=self, category="", defaults={"amount_minor": extracted or 4500})
+            if not RateCard.objects.filter(brand=self).exists():
+                rate_card_create(brand_id=self.pk, lines={"": extracted or 4500}, effective_from=CARD_FROM)
 
 
 def brand_with_key(**kwargs) -> tuple[Brand, str]:

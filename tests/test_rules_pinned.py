@@ -10,7 +10,7 @@ from agents import services as agent_services
 from agents.models import AgentProfile, Application, AssessmentAttempt, AssessmentQuestion
 from marketplace.errors import DomainError
 from marketplace.models import User
-from payouts.models import Earning, RateCard
+from payouts.models import Earning, RateCard, RateLine
 from payouts.services import earning_credit
 from tasks import selectors, services
 from tasks.models import Offer, Ticket
@@ -38,7 +38,7 @@ def expire(offer):
 
 
 def test_a_category_rate_overrides_the_brand_default_rate(brand, handover):
-    RateCard.objects.create(brand=brand, category="cards", amount_minor=6000)  # the default is 4500
+    RateLine.objects.create(card=RateCard.objects.get(brand=brand), category="cards", amount_minor=6000)  # default 4500
     AgentFactory(brands=[brand], available=True, capacity=2)
     assert pending_offer(handover(**customer("a"), category="cards")).pay_amount_minor == 6000
     assert pending_offer(handover(**customer("b"), category="billing")).pay_amount_minor == 4500

@@ -7,6 +7,7 @@ from django.db import migrations
 # was written, whatever the services become.
 AGENT, BRAND = "agent", "brand"
 AGENT_PENDING, BRAND_PAYABLE = "agent_pending", "brand_payable"
+CARRIED_MEMO = "carried from the earnings written before the ledger"
 
 
 def earning_key(earning_id: int) -> str:
@@ -36,7 +37,7 @@ def carry_earnings(apps, schema_editor):
             continue
         txn = LedgerTransaction.objects.create(
             kind=earning.kind,
-            memo="carried from the earnings written before the ledger",
+            memo=CARRIED_MEMO,
             key=key,
             currency=earning.currency,
             ticket_id=earning.ticket_id,
@@ -62,9 +63,9 @@ def carry_earnings(apps, schema_editor):
 
 
 def drop_carried(apps, schema_editor):
-    """Backwards: remove every ledger row (the ledger did not exist before this migration, and
-    the earnings it was built from stay). The append-only triggers are switched off for these
-    deletes only, inside this migration's transaction."""
+    """Backwards: remove the transactions this migration carried over (the earnings they were
+    built from stay), and nothing posted later by the services. The append-only triggers are
+    switched off for these deletes only, inside this migration's transaction."""
     LedgerAccount = apps.get_model("payouts", "LedgerAccount")
     LedgerTransaction = apps.get_model("payouts", "LedgerTransaction")
     LedgerPosting = apps.get_model("payouts", "LedgerPosting")
@@ -77,9 +78,10 @@ def drop_carried(apps, schema_editor):
         schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for table in tables:
             schema_editor.execute(f"ALTER TABLE {quote(table)} DISABLE TRIGGER USER")
-    LedgerPosting.objects.all().delete()
-    LedgerTransaction.objects.all().delete()
-    LedgerAccount.objects.all().delete()
+    carried = LedgerTransaction.objects.filter(memo=CARRIED_MEMO)
+    LedgerPosting.objects.filter(transaction__in=carried).delete()
+    carried.delete()
+    LedgerAccount.objects.filter(postings__isnull=True).delete()
     if postgres:
         for table in tables:
             schema_editor.execute(f"ALTER TABLE {quote(table)} ENABLE TRIGGER USER")

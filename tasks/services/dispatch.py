@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.models import AgentProfile
-from payouts.services import rate_for
+from payouts.services import case_pay
 
 from .. import selectors
 from ..models import Offer, Ticket
@@ -43,11 +43,16 @@ def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
     if agent is None:
         return None
     now = timezone.now()
+    # The card in force now, the agent's tier and, once a widening step gave the ticket one,
+    # the surge bonus: the offer shows exactly what the case will pay.
+    pay = case_pay(
+        brand_id=ticket.brand_id, category=ticket.category, tier=agent.tier, surge_minor=ticket.surge_bonus_minor, at=now
+    )
     offer = Offer.objects.create(
         ticket=ticket,
         agent=agent,
-        # A surge bonus, once a widening step gave the ticket one, is part of every later offer.
-        pay_amount_minor=rate_for(brand_id=ticket.brand_id, category=ticket.category) + ticket.surge_bonus_minor,
+        pay_amount_minor=pay.amount_minor,
+        pay_calculation=pay.calculation,
         currency=ticket.brand.currency,
         expires_at=now + timedelta(seconds=selectors.offer_timeout_seconds(ticket)),
     )

@@ -48,7 +48,7 @@ def offer_accept(*, agent: AgentProfile, offer_id: int) -> Ticket:
         offer = Offer.objects.get(pk=offer_id)
         assigned = Ticket.objects.filter(pk=offer.ticket_id, status=Status.OFFERED).update(
             status=Status.ASSIGNED, agent=agent, assigned_at=now, pay_amount_minor=offer.pay_amount_minor,
-            queue_reason="",
+            pay_calculation=offer.pay_calculation, queue_reason="",
         )
         if assigned != 1:  # cannot happen while the one-pending-offer invariant holds
             raise Conflict("offer_closed", "This ticket is no longer waiting.")

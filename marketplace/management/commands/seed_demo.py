@@ -1,11 +1,16 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from schwifty import IBAN
 
 from agents.models import AgentLanguage, AgentProfile, AgentSkill, AssessmentQuestion
 from marketplace.models import Brand, User
 from marketplace.services import brand_demo_api_key_rotate
-from payouts.models import RateCard
+from payouts.models import PayoutMethod, RateCard, RateLine
+from payouts.services import payout_method_set
 
 DEMO_PASSWORD = "demo-pass-123"
 
@@ -18,6 +23,7 @@ AGENTS = [
     (5, "Eli", ["en"], [], AgentProfile.Tier.PROBATION),
 ]
 
+DEMO_CARD_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 RATES = {"": 4500, "billing": 5500, "cards": 6000}  # öre per resolved case
 
 # The demo brand's assessment: policy questions (the index of the right answer last) and
@@ -47,8 +53,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with transaction.atomic():
             brand, _ = Brand.objects.update_or_create(slug="demo", defaults={"name": "Demo Bank", "currency": "SEK"})
+            # One card in force since long ago; an expert earns a fifth more per case.
+            card, _ = RateCard.objects.update_or_create(
+                brand=brand,
+                effective_from=DEMO_CARD_FROM,
+                defaults={"multiplier_expert": Decimal("1.20"), "note": "Demo rates"},
+            )
             for category, amount in RATES.items():
-                RateCard.objects.update_or_create(brand=brand, category=category, defaults={"amount_minor": amount})
+                RateLine.objects.update_or_create(card=card, category=category, defaults={"amount_minor": amount})
 
             # A supervisor works in the vetting pages only. The admin shows every brand's
             # data, so it is for platform staff; an earlier seed's grants are taken back.
@@ -68,6 +80,14 @@ class Command(BaseCommand):
                     AgentLanguage.objects.get_or_create(agent=profile, code=code)
                 for code in skills:
                     AgentSkill.objects.get_or_create(agent=profile, code=code)
+                # A valid test IBAN each, so the demo can cash out and export a bank file.
+                if not PayoutMethod.objects.filter(agent=profile, removed_at__isnull=True).exists():
+                    payout_method_set(
+                        agent_id=profile.pk,
+                        kind=PayoutMethod.Kind.IBAN,
+                        holder_name=name,
+                        iban=IBAN.generate("SE", bank_code="500", account_code=f"{5491000000 + n:016d}").compact,
+                    )
 
             for position, (prompt, options, correct) in enumerate(QUESTIONS):
                 AssessmentQuestion.objects.update_or_create(

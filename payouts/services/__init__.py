@@ -1,0 +1,43 @@
+"""Every write of the pay app, one module per verb group:
+
+- `rates`: what a case pays (versioned rate cards, tier multiplier, surge);
+- `earnings`: credit on resolution, release when the reopen window closes, reversal on reopen;
+- `methods`: the agent's payout method (IBAN or Stripe account);
+- `payouts`: cash-outs, the weekly batch, sending them, bank files, paid and failed.
+"""
+
+from .earnings import earning_credit, earning_reverse, earnings_release_due
+from .methods import payout_method_active, payout_method_set
+from .payouts import (
+    bank_file_confirm_paid,
+    bank_file_create,
+    cashout_terms,
+    payout_batch_approve,
+    payout_batch_execute,
+    payout_batch_reject,
+    payout_batches_propose,
+    payout_execute,
+    payout_mark_failed,
+    payout_request,
+)
+from .rates import CasePay, case_pay
+
+__all__ = [
+    "CasePay",
+    "bank_file_confirm_paid",
+    "bank_file_create",
+    "case_pay",
+    "cashout_terms",
+    "earning_credit",
+    "earning_reverse",
+    "earnings_release_due",
+    "payout_batch_approve",
+    "payout_batch_execute",
+    "payout_batch_reject",
+    "payout_batches_propose",
+    "payout_execute",
+    "payout_mark_failed",
+    "payout_method_active",
+    "payout_method_set",
+    "payout_request",
+]

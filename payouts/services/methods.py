@@ -1,0 +1,65 @@
+"""Where an agent's money goes: a bank account (IBAN) or a Stripe connected account."""
+
+import re
+
+from django.db import transaction
+from django.utils import timezone
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+
+from marketplace.errors import DomainError
+
+from ..models import PayoutMethod
+
+STRIPE_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{6,58}$")
+
+
+def payout_method_set(
+    *, agent_id: int, kind: str, holder_name: str, iban: str = "", bic: str = "", stripe_account: str = ""
+) -> PayoutMethod:
+    """Replace the agent's payout method. The IBAN (and BIC, if given) are checked with
+    schwifty: country format, length and check digits. The previous method is kept, marked
+    removed, since earlier payouts point at it. Locks the agent's active method row."""
+    holder_name = (holder_name or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not holder_name:
+        errors["holder_name"] = ["Enter the account holder's name."]
+    elif len(holder_name) > 70:
+        errors["holder_name"] = ["At most 70 characters (what banks carry)."]
+    if kind == PayoutMethod.Kind.IBAN:
+        try:
+            iban = IBAN(iban or "").compact
+        except SchwiftyException:
+            errors["iban"] = ["This is not a valid IBAN: check the country code, length and check digits."]
+        if bic:
+            try:
+                bic = str(BIC(bic))
+            except SchwiftyException:
+                errors["bic"] = ["This is not a valid BIC (8 or 11 characters)."]
+        stripe_account = ""
+    elif kind == PayoutMethod.Kind.STRIPE:
+        stripe_account = (stripe_account or "").strip()
+        if not STRIPE_ACCOUNT.match(stripe_account):
+            errors["stripe_account"] = ["A Stripe connected account id looks like acct_1A2b3C4d5E6f7G8h."]
+        iban = bic = ""
+    else:
+        errors["kind"] = ["Choose a bank account or a Stripe account."]
+    if errors:
+        code = "invalid_iban" if "iban" in errors else "invalid_payout_method"
+        raise DomainError(code, "The payout method is not valid.", status=422, fields=errors)
+    with transaction.atomic():
+        PayoutMethod.objects.select_for_update().filter(agent_id=agent_id, removed_at__isnull=True).update(
+            removed_at=timezone.now()
+        )
+        return PayoutMethod.objects.create(
+            agent_id=agent_id,
+            kind=kind,
+            holder_name=holder_name,
+            iban=iban,
+            bic=bic,
+            stripe_account=stripe_account,
+        )
+
+
+def payout_method_active(*, agent_id: int) -> PayoutMethod | None:
+    return PayoutMethod.objects.filter(agent_id=agent_id, removed_at__isnull=True).first()
