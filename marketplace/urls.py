@@ -6,6 +6,7 @@ from agents import api as agents_api
 from agents import views as agent_views
 from marketplace import api as core_api
 from marketplace import views as core_views
+from payouts import api as payouts_api
 from tasks import api as tasks_api
 from tasks import views as tasks_views
 
@@ -15,6 +16,9 @@ api_v1 = [
     path("tickets/<int:ticket_id>/", tasks_api.TicketDetailView.as_view(), name="api-ticket-detail"),
     path("tickets/<int:ticket_id>/cancel/", tasks_api.TicketCancelView.as_view(), name="api-ticket-cancel"),
     path("me/push-subscriptions/", agents_api.PushSubscriptionView.as_view(), name="api-push-subscriptions"),
+    path("me/earnings/", payouts_api.EarningsView.as_view(), name="api-me-earnings"),
+    path("me/payouts/", payouts_api.PayoutsView.as_view(), name="api-me-payouts"),
+    path("me/payout-method/", payouts_api.PayoutMethodView.as_view(), name="api-me-payout-method"),
     path(
         "tickets/<int:ticket_id>/attachments/",
         tasks_api.TicketAttachmentUploadView.as_view(),

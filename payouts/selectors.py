@@ -73,7 +73,7 @@ class EarningsSummary:
 
 
 def _explain(earning: Earning) -> str:
-    """"Base 60.00 (cards) × 1.20 expert + surge 10.00 = 82.00 SEK", from the calculation the
+    """ "Base 60.00 (cards) × 1.20 expert + surge 10.00 = 82.00 SEK", from the calculation the
     offer carried; older earnings without one say what they were."""
     calc = earning.calculation or {}
     cur = earning.currency
@@ -103,8 +103,9 @@ def earnings_summary(*, agent_id: int, currency: str, now: datetime | None = Non
     summary.paid_out = balances.get(Purpose.AGENT_PAID, 0)
     # Gross amounts that left the available balance (paid, or on their way).
     paid_gross = int(
-        Payout.objects.filter(agent_id=agent_id, currency=currency, status__in=["created", "submitted", "paid"])
-        .aggregate(total=Sum("amount_minor"))["total"]
+        Payout.objects.filter(
+            agent_id=agent_id, currency=currency, status__in=["created", "submitted", "paid"]
+        ).aggregate(total=Sum("amount_minor"))["total"]
         or 0
     )
     earnings = list(
@@ -206,4 +207,3 @@ def brand_totals(*, brand_id: int, start: date, end: date) -> dict[str, Any]:
         "total_minor": total,
         "per_case_minor": round(total / cases) if cases > 0 else None,
     }
-

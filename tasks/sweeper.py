@@ -13,6 +13,8 @@ import time
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from payouts.services import earnings_release_due
+
 from . import selectors, services
 from .models import Ticket
 from .notify import notify_queue_position
@@ -61,7 +63,7 @@ class Sweeper:
     (which only matter when the queue is
     long, exactly when the database is busiest) every second. Without a broker (embedded
     mode) it also runs beat's periodic sweeps: widening every few seconds, the reopen
-    window every minute."""
+    window (closing tickets and releasing their pay) every minute."""
 
     def __init__(self):
         self.broadcaster = QueueBroadcaster()
@@ -87,6 +89,7 @@ class Sweeper:
         # Without a broker there is no beat, and jobs run eagerly: then the sweeper does them.
         if settings.CELERY_TASK_ALWAYS_EAGER and self._due("close", CLOSE_WINDOW_EVERY_SECONDS):
             result["closed"] = services.tickets_close_after_window()
+            result["earnings_released"] = earnings_release_due()
         if settings.CELERY_TASK_ALWAYS_EAGER and self._due("widen", WIDEN_EVERY_SECONDS):
             result["widened"] = services.tickets_widen_due()
         return result

@@ -94,9 +94,9 @@ def earnings_release_due(*, now: datetime | None = None, limit: int = 500) -> in
     key makes a doubled run harmless. Returns how many were released.
     """
     now = now or timezone.now()
-    released_or_reversed = Exists(
-        LedgerTransaction.objects.filter(earning_id=OuterRef("pk"), kind=RELEASE)
-    ) | Exists(Earning.objects.filter(reverses=OuterRef("pk")))
+    released_or_reversed = Exists(LedgerTransaction.objects.filter(earning_id=OuterRef("pk"), kind=RELEASE)) | Exists(
+        Earning.objects.filter(reverses=OuterRef("pk"))
+    )
     done = 0
     with transaction.atomic():
         due = list(

@@ -40,6 +40,8 @@ from ..selectors import balance, balances_of
 log = logging.getLogger(__name__)
 
 Status = Payout.Status
+# Far above any real payout, far below what a 64-bit column of minor units holds.
+MAX_AMOUNT = Decimal(10) ** 12
 
 
 # --- Terms -------------------------------------------------------------------------------------
@@ -79,13 +81,17 @@ def parse_amount(raw: object, currency: str) -> int:
     """An amount as the contract writes money ("150.00") in minor units, or a 422."""
     exponent = MINOR_UNIT_EXPONENT.get(currency, 2)
     if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
-        raise DomainError("invalid_amount", "Send the amount as a decimal string, such as \"150.00\".", status=422)
+        raise DomainError("invalid_amount", 'Send the amount as a decimal string, such as "150.00".', status=422)
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise DomainError("invalid_amount", "Send the amount as a decimal string, such as \"150.00\".", status=422) from None
+        raise DomainError(
+            "invalid_amount", 'Send the amount as a decimal string, such as "150.00".', status=422
+        ) from None
     if not value.is_finite() or value <= 0:
         raise DomainError("invalid_amount", "The amount must be more than zero.", status=422)
+    if value >= MAX_AMOUNT:
+        raise DomainError("invalid_amount", "That amount is far beyond any balance.", status=422)
     try:
         return decimal_to_minor(value, currency)
     except ValueError:
@@ -127,7 +133,8 @@ def payout_request(
     if currency:
         if currency not in currencies:
             raise DomainError(
-                "currency_mismatch", f"You have no earnings in {currency}; you are paid in {', '.join(currencies) or 'none yet'}.",
+                "currency_mismatch",
+                f"You have no earnings in {currency}; you are paid in {', '.join(currencies) or 'none yet'}.",
                 status=422,
             )
     elif len(currencies) > 1:
@@ -146,7 +153,9 @@ def payout_request(
             )
         return previous, False
     if suspended:
-        raise Forbidden("account_suspended", "Your account is suspended, so cash-outs are on hold. See your account page.")
+        raise Forbidden(
+            "account_suspended", "Your account is suspended, so cash-outs are on hold. See your account page."
+        )
     method = PayoutMethod.objects.filter(agent_id=agent_id, removed_at__isnull=True).first()
     if method is None:
         raise Conflict("no_payout_method", "Add a bank account or Stripe account before cashing out.")
@@ -209,7 +218,8 @@ def _hold(
     have = balance(available)
     if amount_minor > have:
         raise Conflict(
-            "insufficient_funds", f"You can cash out at most {_money(have, currency)} now.",
+            "insufficient_funds",
+            f"You can cash out at most {_money(have, currency)} now.",
         )
     try:
         with transaction.atomic():
@@ -226,7 +236,9 @@ def _hold(
             )
     except IntegrityError as exc:
         if "payout_one_in_flight" in str(exc):
-            raise Conflict("payout_in_flight", "A payout is already on its way; wait until it is paid or failed.") from None
+            raise Conflict(
+                "payout_in_flight", "A payout is already on its way; wait until it is paid or failed."
+            ) from None
         raise
     postings = [(available, -amount_minor), (in_payout, amount_minor - fee_minor)]
     if fee_minor:
@@ -528,9 +540,9 @@ def payout_batch_execute(*, batch_id: int) -> dict[str, int]:
 
 def _batches_finish() -> None:
     """An approved batch with nothing left in flight is done."""
-    PayoutBatch.objects.filter(status=PayoutBatch.Status.APPROVED).exclude(
-        payouts__status__in=Payout.IN_FLIGHT
-    ).update(status=PayoutBatch.Status.DONE)
+    PayoutBatch.objects.filter(status=PayoutBatch.Status.APPROVED).exclude(payouts__status__in=Payout.IN_FLIGHT).update(
+        status=PayoutBatch.Status.DONE
+    )
 
 
 def _enqueue_batch(batch_id: int) -> None:
