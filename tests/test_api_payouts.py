@@ -58,7 +58,9 @@ def cash_out(client, amount, key="k-1", **extra):
 
 
 def available(agent) -> int:
-    return balance(account_for(owner_kind=Owner.AGENT, owner_id=agent.pk, purpose=Purpose.AGENT_AVAILABLE, currency="SEK"))
+    return balance(
+        account_for(owner_kind=Owner.AGENT, owner_id=agent.pk, purpose=Purpose.AGENT_AVAILABLE, currency="SEK")
+    )
 
 
 # --- Earnings ------------------------------------------------------------------------------------
