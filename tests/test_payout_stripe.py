@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from celery.exceptions import Retry
 
+from marketplace.errors import Conflict
 from payouts import jobs
 from payouts.ledger import payout_key
 from payouts.models import LedgerTransaction, Payout, PayoutMethod
@@ -15,6 +16,7 @@ from payouts.services import (
     payout_batch_approve,
     payout_batches_propose,
     payout_execute,
+    payout_mark_failed,
     payout_method_set,
     payout_request,
 )
@@ -123,6 +125,32 @@ def test_a_crash_after_stripe_made_the_transfer_resends_the_same_key_and_pays_on
     assert stub.keys_sent() == [f"payout-{payout.pk}"] * 2
     assert stub.requests[1].replayed
     assert balances(agent) == {"available": 3000, "in_payout": 0, "paid_out": 12000, "pending": 0}
+    assert_ledger_sound()
+
+
+def test_a_stripe_payout_whose_answer_was_lost_cannot_be_failed_by_hand(brand, stub, monkeypatch):
+    agent = agent_with_money(brand, 15000)
+    payout = cash_out(agent)
+    send = stripe_connect.transfer
+
+    def sent_then_crashed(p):
+        send(p)
+        raise RuntimeError("the worker died before its commit")
+
+    monkeypatch.setattr(stripe_connect, "transfer", sent_then_crashed)
+    with pytest.raises(RuntimeError):
+        payout_execute(payout_id=payout.pk)
+    monkeypatch.setattr(stripe_connect, "transfer", send)
+
+    # Failing it would give back money Stripe has already sent: the agent could cash it out again.
+    with pytest.raises(Conflict) as refused:
+        payout_mark_failed(payout_id=payout.pk, reason="Stuck, cancelled")
+    assert refused.value.code == "payout_sending"
+    assert balances(agent) == {"available": 3000, "in_payout": 12000, "paid_out": 0, "pending": 0}
+
+    payout_execute(payout_id=payout.pk)
+    assert Payout.objects.get(pk=payout.pk).status == Payout.Status.PAID
+    assert len(stub.transfers) == 1
     assert_ledger_sound()
 
 
