@@ -341,8 +341,10 @@ def _fail(payout: Payout, *, reason: str) -> None:
 
 
 def payout_mark_failed(*, payout_id: int, reason: str) -> Payout:
-    """A supervisor records that the bank returned a payout (or cancels one not yet sent):
-    the money goes back to the agent's available balance with the reason shown to them."""
+    """A supervisor records that the bank returned a payout (or cancels a bank payout not yet
+    in a file): the money goes back to the agent's available balance with the reason shown
+    to them. A Stripe payout not yet paid is refused (`payout_sending`): a try whose answer
+    was lost may have made the transfer, so only Stripe's answer to its key may end it."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("reason_required", "Say why the payout failed; the agent sees it.", status=422)
@@ -352,7 +354,14 @@ def payout_mark_failed(*, payout_id: int, reason: str) -> Payout:
             raise NotFound("payout_not_found", "There is no such payout.")
         if payout.status not in Payout.IN_FLIGHT:
             raise Conflict("payout_not_in_flight", f"This payout is already {payout.status}.")
+        if payout.provider == stripe_connect.NAME:
+            raise Conflict(
+                "payout_sending",
+                "This payout is being sent through Stripe; it ends paid, or failed with Stripe's reason, by itself.",
+            )
         _fail(payout, reason=reason)
+    # The last payout of a batch may have been this one.
+    _batches_finish()
     return payout
 
 
