@@ -234,6 +234,7 @@ CELERY_BEAT_SCHEDULE = {
     "close-reopen-windows": {"task": "tasks.jobs.tickets_close_after_window", "schedule": 60.0},
     "widen-waiting-tickets": {"task": "tasks.jobs.tickets_widen_due", "schedule": 5.0},
     "release-earnings": {"task": "payouts.jobs.earnings_release_due", "schedule": 60.0},
+    "resend-stuck-payouts": {"task": "payouts.jobs.payouts_resend_stuck", "schedule": 300.0},
     # Monday morning: propose each currency's payout batch for the supervisors to approve.
     "propose-weekly-payouts": {
         "task": "payouts.jobs.payout_batches_propose",

@@ -37,3 +37,9 @@ def payout_batch_execute(self, batch_id: int) -> dict[str, int]:
     if result["retry"]:
         raise self.retry(countdown=30 * 2**self.request.retries)
     return result
+
+
+@shared_task
+def payouts_resend_stuck() -> int:
+    """Send again the Stripe payouts whose job gave up or whose worker died."""
+    return services.payouts_resend_stuck()

@@ -1,4 +1,5 @@
-"""A local stand-in for the one Stripe endpoint the payouts use: `POST /v1/transfers`.
+"""A local stand-in for the Stripe endpoints the payouts use: `POST /v1/transfers`, and
+`GET /v1/transfers?transfer_group=` (the look-up before re-sending an old payout).
 
 It answers as Stripe does, well enough for the `stripe` library to parse every answer:
 a transfer object on success, `{"error": {...}}` with Stripe's status codes otherwise. Like
@@ -73,6 +74,7 @@ class StripeStub:
         self._by_key: dict[str, _Stored] = {}
         self.requests: list[Recorded] = []
         self.transfers: list[dict[str, Any]] = []
+        self.lookups: list[str] = []  # transfer_group of each GET /v1/transfers
         self.delay_seconds = 0.0
         self._fail_500: int | None = 0  # None: always
         self._refuse = False
@@ -231,7 +233,7 @@ class StripeStub:
             "reversed": False,
             "source_transaction": None,
             "source_type": "card",
-            "transfer_group": None,
+            "transfer_group": params.get("transfer_group"),
         }
         self.transfers.append(transfer)
         return transfer
@@ -255,6 +257,22 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status, body, headers = self.stub.handle(key=self.headers.get("Idempotency-Key", ""), params=_params(form))
         self._answer(status, body, {"Idempotency-Key": self.headers.get("Idempotency-Key", ""), **headers})
+
+    def do_GET(self) -> None:
+        """`GET /v1/transfers?transfer_group=…`: the transfers made for one payout."""
+        if self.headers.get("Authorization") != f"Bearer {SECRET_KEY}":
+            self._answer(401, _error("invalid_request_error", "Invalid API Key provided."), {})
+            return
+        path, _, query = self.path.partition("?")
+        if path != "/v1/transfers":
+            self._answer(404, _error("invalid_request_error", f"Unrecognized request URL (GET: {path})."), {})
+            return
+        group = dict(parse_qsl(query)).get("transfer_group")
+        with self.stub._lock:
+            self.stub.lookups.append(group or "")
+            found = [t for t in self.stub.transfers if group is None or t["transfer_group"] == group]
+        body = {"object": "list", "data": found, "has_more": False, "url": "/v1/transfers"}
+        self._answer(200, body, {})
 
     def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
         data = json.dumps(body).encode()

@@ -286,3 +286,11 @@ def test_another_agents_money_is_neither_shown_nor_moved(earner, brand):
     assert earnings["available"]["amount"] == "0.00"
     assert cash_out(client, "50.00").status_code == 409  # their own (empty) balance
     assert available(earner) == 13500
+
+
+def test_a_holder_name_without_letters_a_bank_can_carry_is_refused(earner):
+    response = client_for(earner.user).put(
+        URL_METHOD, {"kind": "iban", "holder_name": "🙂🙂", "iban": IBAN}, format="json"
+    )
+    assert response.status_code == 422
+    assert "holder_name" in response.json()["error"]["fields"]

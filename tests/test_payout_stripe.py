@@ -2,10 +2,12 @@
 paid once under the payout's own idempotency key however often it is sent, failed with the
 money back when Stripe refuses, left for a retry when Stripe is down, and the fee kept."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from celery.exceptions import Retry
+from django.utils import timezone
 
 from marketplace.errors import Conflict
 from payouts import jobs
@@ -19,6 +21,7 @@ from payouts.services import (
     payout_mark_failed,
     payout_method_set,
     payout_request,
+    payouts_resend_stuck,
 )
 from tasks import services
 from tasks.models import Offer
@@ -281,3 +284,35 @@ def test_without_a_stripe_key_nothing_is_sent_and_the_payout_waits(brand, stub, 
     payout.refresh_from_db()
     assert payout.status == Payout.Status.CREATED
     assert stub.requests == []
+
+
+def test_a_payout_older_than_its_idempotency_key_is_looked_up_before_it_is_sent_again(brand, stub):
+    agent = agent_with_money(brand, 15000)
+    payout = cash_out(agent)
+    # A first try made the transfer, but its answer was lost; a day later the key has expired.
+    stripe_connect.transfer(payout)
+    Payout.objects.filter(pk=payout.pk).update(created_at=payout.created_at - timedelta(hours=25))
+
+    payout_execute(payout_id=payout.pk)
+
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.PAID
+    assert stub.transfer_count() == 1
+    assert stub.lookups == [f"payout-{payout.pk}"]
+    assert payout.provider_reference == stub.transfers[0]["id"]
+    assert_ledger_sound()
+
+
+def test_the_resend_sweep_sends_stripe_payouts_left_created_and_nothing_else(brand, stub):
+    stuck = cash_out(agent_with_money(brand, 15000, n=1), key="stuck")
+    fresh = cash_out(agent_with_money(brand, 15000, n=2), key="fresh")
+    bank = agent_with_money(brand, 15000, method=PayoutMethod.Kind.IBAN, n=3)
+    by_bank, _ = payout_request(agent_id=bank.pk, amount="120.00", currency="SEK", key="bank")
+    Payout.objects.filter(pk__in=[stuck.pk, by_bank.pk]).update(created_at=timezone.now() - timedelta(hours=1))
+
+    assert payouts_resend_stuck() == 1
+    assert payouts_resend_stuck() == 0
+
+    statuses = dict(Payout.objects.values_list("pk", "status"))
+    assert statuses == {stuck.pk: "paid", fresh.pk: "created", by_bank.pk: "created"}
+    assert stub.transfer_count() == 1

@@ -19,6 +19,7 @@ from .payouts import (
     payout_execute,
     payout_mark_failed,
     payout_request,
+    payouts_resend_stuck,
 )
 from .rates import CasePay, case_pay
 
@@ -40,4 +41,5 @@ __all__ = [
     "payout_method_active",
     "payout_method_set",
     "payout_request",
+    "payouts_resend_stuck",
 ]

@@ -5,6 +5,7 @@ import re
 from django.db import transaction
 from django.utils import timezone
 from schwifty import BIC, IBAN
+from text_unidecode import unidecode
 from schwifty.exceptions import SchwiftyException
 
 from marketplace.errors import DomainError
@@ -26,6 +27,9 @@ def payout_method_set(
         errors["holder_name"] = ["Enter the account holder's name."]
     elif len(holder_name) > 70:
         errors["holder_name"] = ["At most 70 characters (what banks carry)."]
+    elif not any(ch.isalnum() for ch in unidecode(holder_name)):
+        # Bank files carry Latin letters only; a name with none would be refused by the bank.
+        errors["holder_name"] = ["Write the name in letters, as your bank shows it."]
     if kind == PayoutMethod.Kind.IBAN:
         try:
             iban = IBAN(iban or "").compact
