@@ -48,9 +48,10 @@ def payout_method_set(
         iban = bic = ""
     else:
         errors["kind"] = ["Choose a bank account or a Stripe account."]
+    if "iban" in errors:
+        raise DomainError("invalid_iban", "The IBAN is not valid.", status=422, fields=errors)
     if errors:
-        code = "invalid_iban" if "iban" in errors else "invalid_payout_method"
-        raise DomainError(code, "The payout method is not valid.", status=422, fields=errors)
+        raise DomainError("invalid_payout_method", "The payout method is not valid.", status=422, fields=errors)
     with transaction.atomic():
         PayoutMethod.objects.select_for_update().filter(agent_id=agent_id, removed_at__isnull=True).update(
             removed_at=timezone.now()
