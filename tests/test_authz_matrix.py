@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
+from django.test import override_settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agents import services as agent_services
@@ -39,6 +41,7 @@ from agents.models import Application
 from marketplace.asgi import application as asgi_application
 from marketplace.models import User
 from marketplace.services import api_token_create
+from payouts.services import earning_credit, payout_method_set
 from tasks import services
 from tasks.models import Message, Offer, Ticket
 
@@ -163,6 +166,25 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("rest", "DELETE /api/v1/me/push-subscriptions/"): row(
         UNAUTHENTICATED,
         **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "204", "other_agent": "404 push_subscription_not_found"},
+    ),
+    # Money: each agent has only their own (no ids to aim at); Acme's agent has available
+    # money and a bank account, the other agent neither.
+    ("rest", "GET /api/v1/me/earnings/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "200"}
+    ),
+    ("rest", "POST /api/v1/me/payouts/"): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "201", "other_agent": "409 no_payout_method"},
+    ),
+    ("rest", "GET /api/v1/me/payouts/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "200"}
+    ),
+    ("rest", "GET /api/v1/me/payout-method/"): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "404 no_payout_method"},
+    ),
+    ("rest", "PUT /api/v1/me/payout-method/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "200"}
     ),
     ("rest", "POST /api/v1/tickets/{ticket}/attachments/"): row(
         UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, "403 forbidden"), "agent": "201", "other_agent": NO_TICKET}
@@ -355,12 +377,24 @@ def png_upload() -> SimpleUploadedFile:
     return SimpleUploadedFile("receipt.png", buffer.getvalue(), content_type="image/png")
 
 
+def fund_agent(agent) -> None:
+    """Acme's agent: 200.00 SEK available from a resolved case, and a bank account."""
+    ticket = TicketFactory(
+        brand=agent.brands.first(), status=Ticket.Status.RESOLVED, resolved_at=timezone.now(), resolution_count=1
+    )
+    with override_settings(REOPEN_WINDOW_HOURS=0):
+        earning_credit(ticket=ticket, agent=agent, amount_minor=20000)
+    payout_method_set(agent_id=agent.pk, kind="iban", holder_name="Agent", iban="SE4050000000054910000010")
+
+
 def prepare_http(surface: str, world: dict) -> None:
     """T in the state the surface needs, and what the request refers to."""
     put_target_in_state(world, HTTP_STATE.get(surface, "queued"))
     if "{attachment}" in surface:
         message = services.attachment_send_customer(ticket=world["ticket"], upload=png_upload())
         world["attachment_id"] = message.attachment_id
+    if "/api/v1/me/pay" in surface or "/api/v1/me/earnings/" in surface:
+        fund_agent(world["agent"])
     if surface == "DELETE /api/v1/me/push-subscriptions/":
         # Acme's agent has subscribed a browser; everyone tries to remove that endpoint.
         body = push_subscription()
@@ -383,6 +417,11 @@ def http_request(client: APIClient, surface: str, path: str, world: dict, role: 
             return client.post(path, push_subscription(), format="json")
         case "DELETE /api/v1/me/push-subscriptions/":
             return client.delete(path, {"endpoint": world["push_endpoint"]}, format="json")
+        case "POST /api/v1/me/payouts/":
+            return client.post(path, {"amount": "150.00"}, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+        case "PUT /api/v1/me/payout-method/":
+            body = {"kind": "iban", "holder_name": "Agent", "iban": "SE6150000000054910000020"}
+            return client.put(path, body, format="json")
         case "POST /chat/{token}/attachments/" | "POST /api/v1/tickets/{ticket}/attachments/":
             return client.post(path, {"file": png_upload()}, format="multipart")
     return client.generic(method, path)
