@@ -31,9 +31,9 @@ from channels.testing import WebsocketCommunicator
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
 from django.test import override_settings
 from django.utils import timezone
+from PIL import Image
 from rest_framework.test import APIClient
 
 from agents import services as agent_services

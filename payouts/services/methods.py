@@ -5,8 +5,8 @@ import re
 from django.db import transaction
 from django.utils import timezone
 from schwifty import BIC, IBAN
-from text_unidecode import unidecode
 from schwifty.exceptions import SchwiftyException
+from text_unidecode import unidecode
 
 from marketplace.errors import DomainError
 
