@@ -121,9 +121,9 @@ def earnings_summary(*, agent_id: int, currency: str, now: datetime | None = Non
     monday = today - timedelta(days=today.weekday())
     for earning in earnings:
         hold = ""
-        if earning.kind == Earning.Kind.REVERSAL or earning.is_reversed:  # type: ignore[attr-defined]
+        if earning.kind == Earning.Kind.REVERSAL or earning.is_reversed:
             status = "reversed"
-        elif not earning.released:  # type: ignore[attr-defined]
+        elif not earning.released:
             status = "pending"
             hold = (
                 f"The customer can reopen this case until {timezone.localtime(earning.available_at):%Y-%m-%d %H:%M}; "
