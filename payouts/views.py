@@ -44,7 +44,7 @@ HISTORY_LIMIT = 100
 EARNING_STATUS = {
     "pending": gettext_lazy("On hold"),
     "available": gettext_lazy("Available"),
-    "paid": gettext_lazy("Paid out"),
+    "paid": gettext_lazy("Cashed out"),
     "reversed": gettext_lazy("Taken back"),
 }
 EARNING_KIND = {"case": gettext_lazy("Resolved case"), "reversal": gettext_lazy("Reopened: pay taken back")}
@@ -274,7 +274,7 @@ def cashout(request: HttpRequest, agent: "AgentProfile") -> HttpResponse:
             request,
             gettext("Cash-out requested: %(net)s is on its way to your %(method)s.") % {"net": net, "method": method},
         )
-    return redirect(f"{reverse('agent-earnings')}?currency={payout.currency}#payouts")
+    return redirect(f"{reverse('agent-earnings')}?currency={payout.currency}")
 
 
 # --- Payout method -------------------------------------------------------------------------
