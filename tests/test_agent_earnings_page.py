@@ -193,6 +193,22 @@ def test_an_agent_paid_in_two_currencies_switches_between_them(client, brand, se
     assert 'name="currency" value="SEK"' in html
 
 
+def test_a_long_history_shows_the_newest_cases_and_payouts_with_a_link_to_all(ada_client, monkeypatch):
+    monkeypatch.setattr("payouts.views.HISTORY_LIMIT", 2)
+    html = text(ada_client.get(EARNINGS))
+    assert html.count('data-testid="case"') == 2
+    assert "Password reset loop" in html and "Refund for order 1001" not in html  # newest first
+    assert "Newest 2 shown · show all 4" in inner_text(html, "cases-show-all")
+    html = text(ada_client.get(EARNINGS, {"currency": "SEK", "all": "1"}))
+    assert html.count('data-testid="case"') == 4
+    assert 'data-testid="cases-show-all"' not in html
+
+
+def test_money_is_written_in_the_agents_language(ada_client):
+    html = text(ada_client.get(EARNINGS, HTTP_ACCEPT_LANGUAGE="sv"))
+    assert "SEK 135,00" in inner_text(html, "figure-available")
+
+
 def test_the_agent_app_links_to_the_earnings_page(ada_client):
     html = ada_client.get("/agent/").content.decode()
     assert f'href="{EARNINGS}"' in html and 'data-testid="earnings-link"' in html
