@@ -7,6 +7,7 @@ from agents import views as agent_views
 from marketplace import api as core_api
 from marketplace import views as core_views
 from payouts import api as payouts_api
+from payouts import urls as payouts_urls
 from tasks import api as tasks_api
 from tasks import views as tasks_views
 
@@ -39,6 +40,7 @@ urlpatterns = [
     path("jsi18n/", core_views.javascript_catalog, name="javascript-catalog"),
     path("agent/", agent_views.agent_app, name="agent-app"),
     path("agent/sw.js", agent_views.service_worker, name="agent-sw"),
+    path("agent/", include(payouts_urls.agent_pages)),
     path("apply/", agent_views.apply_start, name="apply-start"),
     path("apply/review/", agent_views.apply_review, name="apply-review"),
     path("apply/status/", agent_views.apply_status, name="apply-status"),

@@ -177,6 +177,19 @@ def test_agent_and_customer_pages_have_no_serious_violations_and_big_tap_targets
     expect(customer_page.get_by_test_id("chat-status")).to_have_attribute("data-status", "closed")
     checks.page(customer_page, "customer-closed", phone=True)
 
+    # The agent's pay pages: the earnings screen with the case on hold, the payout method form
+    # empty and with a field error.
+    agent_page.goto(f"{base}/agent/earnings/")
+    expect(agent_page.get_by_test_id("holds")).to_be_visible()
+    checks.page(agent_page, "agent-earnings", phone=True)
+    agent_page.goto(f"{base}/agent/payout-method/")
+    checks.page(agent_page, "agent-payout-method", phone=True)
+    agent_page.fill("input[name=holder_name]", "Ada Lovelace")
+    agent_page.fill("input[name=iban]", "SE00 1234")
+    agent_page.get_by_test_id("payout-method-save").click()
+    expect(agent_page.get_by_test_id("field-iban")).to_contain_text("not a valid IBAN")
+    checks.page(agent_page, "agent-payout-method-errors", phone=True)
+
     checks.assert_clean("agent-customer")
 
 

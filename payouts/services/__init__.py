@@ -9,8 +9,10 @@
 from .earnings import earning_credit, earning_reverse, earnings_release_due
 from .methods import payout_method_active, payout_method_set
 from .payouts import (
+    CashoutQuote,
     bank_file_confirm_paid,
     bank_file_create,
+    cashout_quote,
     cashout_terms,
     payout_batch_approve,
     payout_batch_execute,
@@ -25,9 +27,11 @@ from .rates import CasePay, case_pay
 
 __all__ = [
     "CasePay",
+    "CashoutQuote",
     "bank_file_confirm_paid",
     "bank_file_create",
     "case_pay",
+    "cashout_quote",
     "cashout_terms",
     "earning_credit",
     "earning_reverse",

@@ -13,6 +13,7 @@ sends the same key again.
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -35,7 +36,7 @@ from ..models import (
     decimal_to_minor,
 )
 from ..providers import ProviderRefused, ProviderUnavailable, bank_file, stripe_connect
-from ..selectors import balance, balances_of
+from ..selectors import agent_balances, balance, balances_of
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,56 @@ def parse_amount(raw: object, currency: str) -> int:
 
 def request_hash(*, amount_minor: int, currency: str) -> str:
     return hashlib.sha256(f"{amount_minor}:{currency}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CashoutQuote:
+    """What a cash-out of `amount_minor` would do, shown to the agent before they confirm."""
+
+    currency: str
+    amount_minor: int
+    fee_minor: int
+    method: PayoutMethod
+
+    @property
+    def net_minor(self) -> int:
+        return self.amount_minor - self.fee_minor
+
+
+def cashout_quote(*, agent_id: int, amount: object, currency: str, suspended: bool = False) -> CashoutQuote:
+    """The fee and the net of a cash-out, with the refusals `payout_request` would give now
+    (`currency_mismatch`, `invalid_amount`, `account_suspended`, `no_payout_method`,
+    `below_minimum`, `payout_in_flight`, `insufficient_funds`), so the confirmation the agent
+    sees is one that can go through. Writes and locks nothing: `payout_request` checks again
+    under its lock, since the balance may change in between."""
+    currencies = agent_currencies(agent_id=agent_id)
+    if currency not in currencies:
+        raise DomainError(
+            "currency_mismatch",
+            f"You have no earnings in {currency}; you are paid in {', '.join(currencies) or 'none yet'}.",
+            status=422,
+        )
+    amount_minor = parse_amount(amount, currency)
+    if suspended:
+        raise Forbidden(
+            "account_suspended", "Your account is suspended, so cash-outs are on hold. See your account page."
+        )
+    method = PayoutMethod.objects.filter(agent_id=agent_id, removed_at__isnull=True).first()
+    if method is None:
+        raise Conflict("no_payout_method", "Add a bank account or Stripe account before cashing out.")
+    fee, minimum = cashout_terms(agent_id=agent_id, currency=currency)
+    if amount_minor < minimum or amount_minor <= fee:
+        raise DomainError(
+            "below_minimum",
+            f"The smallest cash-out is {_money(max(minimum, fee + 1), currency)}.",
+            status=422,
+        )
+    if Payout.objects.filter(agent_id=agent_id, currency=currency, status__in=Payout.IN_FLIGHT).exists():
+        raise Conflict("payout_in_flight", "A payout is already on its way; wait until it is paid or failed.")
+    have = agent_balances(agent_id=agent_id).get(currency, {}).get(Purpose.AGENT_AVAILABLE, 0)
+    if amount_minor > have:
+        raise Conflict("insufficient_funds", f"You can cash out at most {_money(have, currency)} now.")
+    return CashoutQuote(currency=currency, amount_minor=amount_minor, fee_minor=fee, method=method)
 
 
 # --- Requesting ----------------------------------------------------------------------------------
