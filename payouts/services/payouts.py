@@ -203,20 +203,10 @@ def payout_request(
                 "idempotency_key_reused", "This Idempotency-Key was used with a different request body.", status=422
             )
         return previous, False
-    if suspended:
-        raise Forbidden(
-            "account_suspended", "Your account is suspended, so cash-outs are on hold. See your account page."
-        )
-    method = PayoutMethod.objects.filter(agent_id=agent_id, removed_at__isnull=True).first()
-    if method is None:
-        raise Conflict("no_payout_method", "Add a bank account or Stripe account before cashing out.")
-    fee, minimum = cashout_terms(agent_id=agent_id, currency=currency)
-    if amount_minor < minimum or amount_minor <= fee:
-        raise DomainError(
-            "below_minimum",
-            f"The smallest cash-out is {_money(max(minimum, fee + 1), currency)}.",
-            status=422,
-        )
+    # The same rules the confirmation page showed; balance and in-flight are checked again
+    # under the account lock in _hold.
+    quote = cashout_quote(agent_id=agent_id, amount=amount, currency=currency, suspended=suspended)
+    method = quote.method
     try:
         with transaction.atomic():
             payout = _hold(
@@ -224,7 +214,7 @@ def payout_request(
                 method=method,
                 currency=currency,
                 amount_minor=amount_minor,
-                fee_minor=fee,
+                fee_minor=quote.fee_minor,
                 request_key=key,
                 request_hash=fingerprint,
             )
@@ -239,7 +229,10 @@ def payout_request(
             ) from None
         return previous, False
     if method.kind == PayoutMethod.Kind.STRIPE:
-        transaction.on_commit(lambda: _enqueue_execute(payout.pk))
+        # Robust: with jobs run inline (embedded mode) a Stripe outage must not turn the
+        # agent's answer into an error; the payout stays `created` and the resend sweep and
+        # the job's retries send it.
+        transaction.on_commit(lambda: _enqueue_execute(payout.pk), robust=True)
     return payout, True
 
 
@@ -546,7 +539,7 @@ def payout_batch_approve(*, batch_id: int, user_id: int) -> PayoutBatch:
         batch.decided_by_id = user_id
         batch.decided_at = timezone.now()
         batch.save(update_fields=["status", "decided_by", "decided_at"])
-        transaction.on_commit(lambda: _enqueue_batch(batch.pk))
+        transaction.on_commit(lambda: _enqueue_batch(batch.pk), robust=True)
     return batch
 
 
