@@ -99,7 +99,8 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["action", "actor__email", "target_id"]
     date_hierarchy = "created_at"
     list_select_related = ["actor", "brand"]
-    readonly_fields = fields = ["created_at", "action", "actor", "brand", "target_type", "target_id", "detail", "ip"]
+    fields = ("created_at", "action", "actor", "brand", "target_type", "target_id", "detail", "ip")
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from marketplace.models import Brand, User
@@ -133,9 +133,9 @@ def earnings_summary(*, agent_id: int, currency: str, now: datetime | None = Non
     monday = today - timedelta(days=today.weekday())
     for earning in earnings:
         hold = ""
-        if earning.kind == Earning.Kind.REVERSAL or earning.is_reversed:  # type: ignore[attr-defined]
+        if earning.kind == Earning.Kind.REVERSAL or earning.is_reversed:
             status = "reversed"
-        elif not earning.released:  # type: ignore[attr-defined]
+        elif not earning.released:
             status = "pending"
             hold = (
                 f"The customer can reopen this case until {timezone.localtime(earning.available_at):%Y-%m-%d %H:%M}; "
@@ -285,29 +285,26 @@ class BatchRow:
 
 def batches_for(*, user: User, limit: int = 20) -> list[BatchRow]:
     """The newest weekly batches the user may see, with their size when the user may act on them."""
-    batches = PayoutBatch.objects.order_by("-period_start", "-pk")
-    if user.is_platform_staff:
-        batches = batches.annotate(has_others=Value(False))
-    else:
-        inside = Payout.objects.filter(batch=OuterRef("pk"))
-        batches = batches.annotate(
-            has_mine=Exists(inside.filter(agent_supervised_by(user))),
-            has_others=Exists(inside.filter(~agent_supervised_by(user))),
-        ).filter(has_mine=True)
+    staff = user.is_platform_staff
+    inside = Payout.objects.filter(batch=OuterRef("pk"))
+    batches = PayoutBatch.objects.order_by("-period_start", "-pk").annotate(
+        has_mine=Exists(inside.filter(agent_supervised_by(user))),
+        has_others=Exists(inside.filter(~agent_supervised_by(user))),
+    )
+    if not staff:
+        batches = batches.filter(has_mine=True)
     found = list(batches[:limit])
     sizes = {
-        row["batch_id"]: row
+        row["batch_id"]: (row["n"], int(row["total"] or 0))
         for row in Payout.objects.filter(batch__in=found)
         .values("batch_id")
         .annotate(n=Count("pk"), total=Sum("amount_minor"))
     }
     rows = []
     for batch in found:
-        row = BatchRow(batch=batch, actionable=not batch.has_others)  # type: ignore[attr-defined]
+        row = BatchRow(batch=batch, actionable=staff or not batch.has_others)
         if row.actionable:
-            size = sizes.get(batch.pk, {})
-            row.payout_count = size.get("n", 0)
-            row.total_minor = int(size.get("total") or 0)
+            row.payout_count, row.total_minor = sizes.get(batch.pk, (0, 0))
         rows.append(row)
     return rows
 
@@ -337,27 +334,25 @@ class BankFileRow:
 def bank_files_for(*, user: User, limit: int = 20, ids: set[int] | None = None) -> list[BankFileRow]:
     """The newest bank files the user may see (of `ids` only, when given), with how many of
     their payments are still waiting for the bank, paid and failed."""
+    staff = user.is_platform_staff
+    inside = Payout.objects.filter(bank_file=OuterRef("pk"))
     files = BankFile.objects.all() if ids is None else BankFile.objects.filter(pk__in=ids)
     files = files.order_by("-created_at", "-pk").annotate(
         n_submitted=Count("payouts", filter=Q(payouts__status=Payout.Status.SUBMITTED)),
         n_paid=Count("payouts", filter=Q(payouts__status=Payout.Status.PAID)),
         n_failed=Count("payouts", filter=Q(payouts__status=Payout.Status.FAILED)),
+        has_mine=Exists(inside.filter(agent_supervised_by(user))),
+        has_others=Exists(inside.filter(~agent_supervised_by(user))),
     )
-    if user.is_platform_staff:
-        files = files.annotate(has_others=Value(False))
-    else:
-        inside = Payout.objects.filter(bank_file=OuterRef("pk"))
-        files = files.annotate(
-            has_mine=Exists(inside.filter(agent_supervised_by(user))),
-            has_others=Exists(inside.filter(~agent_supervised_by(user))),
-        ).filter(has_mine=True)
+    if not staff:
+        files = files.filter(has_mine=True)
     return [
         BankFileRow(
             bank_file=f,
-            actionable=not f.has_others,  # type: ignore[attr-defined]
-            submitted=f.n_submitted,  # type: ignore[attr-defined]
-            paid=f.n_paid,  # type: ignore[attr-defined]
-            failed=f.n_failed,  # type: ignore[attr-defined]
+            actionable=staff or not f.has_others,
+            submitted=f.n_submitted,
+            paid=f.n_paid,
+            failed=f.n_failed,
         )
         for f in files[:limit]
     ]

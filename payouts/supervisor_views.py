@@ -56,11 +56,17 @@ def supervisor_or_staff_required(view: Callable[..., HttpResponse]) -> Callable[
     @login_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
-        if user.role != User.Role.SUPERVISOR and not user.is_platform_staff:  # type: ignore[union-attr]
+        if not isinstance(user, User) or (user.role != User.Role.SUPERVISOR and not user.is_platform_staff):
             return render(request, "supervisor/forbidden.html", status=403)
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def _user(request: HttpRequest) -> User:
+    """The logged-in user; every view here is behind supervisor_or_staff_required."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 def out_of_scope(request: HttpRequest, message: Any) -> HttpResponse:
@@ -129,7 +135,7 @@ def _brand_totals(brands: list[Brand], start: date, end: date) -> list[dict[str,
 @supervisor_or_staff_required
 @require_GET
 def payouts_home(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = _user(request)
     today = timezone.localdate()
     period = request.GET.get("period") or "this_week"
     if period not in dict(PERIODS):
@@ -170,7 +176,7 @@ def payouts_home(request: HttpRequest) -> HttpResponse:
 @supervisor_or_staff_required
 @require_GET
 def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = _user(request)
     batch = get_object_or_404(PayoutBatch.objects.select_related("decided_by"), pk=batch_id)
     scope = selectors.batch_scope(user=user, batch_id=batch.pk)
     if not scope.visible:
@@ -204,7 +210,7 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 def _batch_for_action(request: HttpRequest, batch_id: int) -> PayoutBatch | HttpResponse:
     batch = get_object_or_404(PayoutBatch, pk=batch_id)
-    scope = selectors.batch_scope(user=request.user, batch_id=batch.pk)  # type: ignore[arg-type]
+    scope = selectors.batch_scope(user=_user(request), batch_id=batch.pk)
     if not scope.visible:
         raise Http404
     if not scope.actionable:
@@ -223,15 +229,16 @@ def batch_approve(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_for_action(request, batch_id)
     if isinstance(batch, HttpResponse):
         return batch
+    user = _user(request)
     if request.POST.get("confirm") != "yes":
         messages.error(request, gettext("Tick the box to confirm that you checked the payouts."))
         return redirect("supervisor-payout-batch", batch_id=batch.pk)
     try:
         with transaction.atomic():
             size = _batch_size(batch)
-            services.payout_batch_approve(batch_id=batch.pk, user_id=request.user.pk)
+            services.payout_batch_approve(batch_id=batch.pk, user_id=user.pk)
             audit_record(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=_user(request),
                 action="payouts.batch_approve",
                 target=batch,
                 detail={"currency": batch.currency, "period_start": batch.period_start, **size},
@@ -250,13 +257,14 @@ def batch_reject(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_for_action(request, batch_id)
     if isinstance(batch, HttpResponse):
         return batch
+    user = _user(request)
     note = request.POST.get("note", "").strip()
     try:
         with transaction.atomic():
             size = _batch_size(batch)
-            services.payout_batch_reject(batch_id=batch.pk, user_id=request.user.pk, note=note)
+            services.payout_batch_reject(batch_id=batch.pk, user_id=user.pk, note=note)
             audit_record(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=_user(request),
                 action="payouts.batch_reject",
                 target=batch,
                 detail={"currency": batch.currency, "period_start": batch.period_start, "note": note, **size},
@@ -283,7 +291,7 @@ def batch_bank_file(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 
 def _make_bank_file(request: HttpRequest, *, currency: str, batch_id: int | None = None) -> BankFile | None:
-    user: User = request.user  # type: ignore[assignment]
+    user = _user(request)
     try:
         with transaction.atomic():
             file = services.bank_file_create(
@@ -335,7 +343,7 @@ def bank_file_create(request: HttpRequest) -> HttpResponse:
 
 def _bank_file_for_action(request: HttpRequest, bank_file_id: int) -> BankFile | HttpResponse:
     file = get_object_or_404(BankFile, pk=bank_file_id)
-    scope = selectors.bank_file_scope(user=request.user, bank_file_id=file.pk)  # type: ignore[arg-type]
+    scope = selectors.bank_file_scope(user=_user(request), bank_file_id=file.pk)
     if not scope.visible:
         raise Http404
     if not scope.actionable:
@@ -352,7 +360,7 @@ def bank_file_download(request: HttpRequest, bank_file_id: int) -> HttpResponse:
     if isinstance(file, HttpResponse):
         return file
     audit_record(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=_user(request),
         action="payouts.bank_file_download",
         target=file,
         detail={"message_id": file.message_id},
@@ -382,7 +390,7 @@ def bank_file_confirm(request: HttpRequest, bank_file_id: int) -> HttpResponse:
         with transaction.atomic():
             done = services.bank_file_confirm_paid(bank_file_id=file.pk)
             audit_record(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=_user(request),
                 action="payouts.bank_file_confirm_paid",
                 target=file,
                 detail={"message_id": file.message_id, "paid": done},
@@ -403,7 +411,7 @@ def bank_file_confirm(request: HttpRequest, bank_file_id: int) -> HttpResponse:
 def payout_fail(request: HttpRequest, payout_id: int) -> HttpResponse:
     """Record that the bank returned a payout (or cancel one not yet sent). A weekly payout
     belongs to its batch, so the batch's scope decides; a cash-out is its agent's."""
-    user: User = request.user  # type: ignore[assignment]
+    user = _user(request)
     payout = get_object_or_404(Payout, pk=payout_id)
     if payout.batch_id is not None:
         scope = selectors.batch_scope(user=user, batch_id=payout.batch_id)
@@ -461,7 +469,7 @@ def export_refused(request: HttpRequest, message: str) -> HttpResponse:
 def earnings_export(request: HttpRequest) -> HttpResponse:
     """One brand's earnings in a period as CSV for accounting: one row per earning, then the
     totals. ?brand=<slug>&from=YYYY-MM-DD&to=YYYY-MM-DD (both days included)."""
-    user: User = request.user  # type: ignore[assignment]
+    user = _user(request)
     slug = request.GET.get("brand", "").strip()
     if not slug:
         return export_refused(request, gettext("Choose a brand to export."))
