@@ -4,7 +4,7 @@ action audit-logged, and only over the supervisor's own brands' agents."""
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,6 +17,7 @@ from payouts.ledger import Purpose
 from payouts.models import BankFile, Earning, Payout, PayoutBatch
 from payouts.selectors import agent_balances
 from payouts.services import payout_batches_propose, payout_method_set, payout_request
+from payouts.supervisor_views import period_bounds
 from tasks import services
 from tasks.models import Offer
 
@@ -186,6 +187,20 @@ def test_the_brand_totals_count_cases_reversals_and_cost_for_the_chosen_period(
 
     (last_week,) = client.get(PAGE, {"period": "last_week"}).context["brand_totals"]
     assert (last_week["cases"], last_week["total"], last_week["per_case"]) == (0, Decimal("0.00"), None)
+
+
+@pytest.mark.parametrize(
+    ("period", "today", "start", "end"),
+    [
+        ("this_week", date(2026, 1, 1), date(2025, 12, 29), date(2026, 1, 5)),
+        ("last_week", date(2026, 1, 1), date(2025, 12, 22), date(2025, 12, 29)),
+        ("this_month", date(2026, 1, 31), date(2026, 1, 1), date(2026, 2, 1)),
+        ("last_month", date(2026, 1, 15), date(2025, 12, 1), date(2026, 1, 1)),
+        ("last_month", date(2024, 3, 31), date(2024, 2, 1), date(2024, 3, 1)),
+    ],
+)
+def test_the_named_periods_start_on_monday_and_on_the_first_of_the_month(period, today, start, end):
+    assert period_bounds(period, today) == (start, end)
 
 
 def test_a_bad_custom_period_is_explained_and_this_week_is_shown(client, supervisor):
