@@ -111,4 +111,7 @@ def test_a_supervisor_is_kept_out_of_the_log_in_the_admin(client, supervisor, se
     settings.SUPERVISOR_MFA_REQUIRED = False
     client.force_login(supervisor)
 
-    assert client.get("/admin/marketplace/auditevent/").status_code in (302, 403)
+    response = client.get("/admin/marketplace/auditevent/")
+
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    assert client.get(response["Location"]).status_code == 403
