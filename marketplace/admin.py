@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from .models import ApiToken, Brand, BrandApiKey, User
+from .models import ApiToken, AuditEvent, Brand, BrandApiKey, User
 
 
 def admin_login(request, extra_context=None):
@@ -28,8 +28,7 @@ def staff_only(request) -> bool:
     """Platform staff only. The admin lists every brand's tickets, agents and earnings, so a
     supervisor (who sees their own brands' applicants) has no place in it, even if someone
     ticks "staff status" on their account."""
-    user = request.user
-    return user.is_active and user.is_staff and (user.role == User.Role.STAFF or user.is_superuser)
+    return request.user.is_authenticated and request.user.is_platform_staff
 
 
 # Deliberately patched on the default site instance (every app registers there), which mypy
@@ -87,4 +86,27 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log, read-only: rows are written by `marketplace.audit.audit_record` and the
+    database refuses to change or delete them."""
+
+    list_display = ["created_at", "action", "actor", "brand", "target_type", "target_id", "ip"]
+    list_filter = ["action", "brand"]
+    search_fields = ["action", "actor__email", "target_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["actor", "brand"]
+    fields = ("created_at", "action", "actor", "brand", "target_type", "target_id", "detail", "ip")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

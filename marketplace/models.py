@@ -2,8 +2,11 @@ import hashlib
 import secrets
 from typing import Any, ClassVar
 
+import pgtrigger
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 from knox.models import AbstractAuthToken
 
 
@@ -54,6 +57,12 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def is_platform_staff(self) -> bool:
+        """Platform staff: staff status and the staff role, or a superuser. Staff status alone
+        is not enough (someone may tick it on a supervisor by mistake)."""
+        return self.is_active and self.is_staff and (self.role == self.Role.STAFF or self.is_superuser)
 
 
 class Brand(models.Model):
@@ -156,3 +165,36 @@ class ApiToken(AbstractAuthToken):
 
     def __str__(self) -> str:
         return f"{self.user} (until {self.expiry:%Y-%m-%d %H:%M})" if self.expiry else str(self.user)
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, from where: one row per consequential action by a person
+    (a supervisor approving pay, exporting a bank file or accounting data). Append-only:
+    the database refuses UPDATE and DELETE, so the log stays what it was when written.
+
+    The actor and brand are protected foreign keys for the same reason: deleting a user or
+    a brand would have to rewrite the rows that name them. Deactivate a user instead.
+    """
+
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # A dotted name, "<area>.<verb>", e.g. "payouts.batch_approve": stable, for filtering.
+    action = models.CharField(max_length=64)
+    brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # What was acted on, as "<app_label>.<model>" and its primary key: plain values, so any
+    # model (of any app, above the core or not) can be named without a foreign key.
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        triggers = [pgtrigger.Protect(name="audit_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+        indexes = [
+            models.Index(fields=["-created_at"], name="audit_event_recent_idx"),
+            models.Index(fields=["brand", "-created_at"], name="audit_event_brand_idx"),
+            models.Index(fields=["target_type", "target_id"], name="audit_event_target_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} by {self.actor_id or 'system'}"

@@ -53,6 +53,7 @@ urlpatterns = [
     path("supervisor/applications/<int:pk>/", agent_views.vetting_detail, name="vetting-detail"),
     path("supervisor/assessments/<int:attempt_id>/grade/", agent_views.assessment_grade, name="assessment-grade"),
     path("supervisor/tickets/<int:ticket_id>/", tasks_views.supervisor_ticket, name="supervisor-ticket"),
+    path("supervisor/", include("payouts.supervisor_urls")),
     path("chat/<str:token>/", tasks_views.customer_chat, name="customer-chat"),
     path("chat/<str:token>/attachments/", tasks_views.customer_attachment_upload, name="customer-attachments"),
     path(

@@ -5,11 +5,23 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
+from marketplace.models import Brand, User
+
 from .ledger import Owner, Purpose
-from .models import Earning, LedgerAccount, LedgerPosting, LedgerTransaction, Payout, minor_to_decimal
+from .models import (
+    BankFile,
+    Earning,
+    LedgerAccount,
+    LedgerPosting,
+    LedgerTransaction,
+    Payout,
+    PayoutBatch,
+    PayoutMethod,
+    minor_to_decimal,
+)
 
 
 def balance(account: LedgerAccount) -> int:
@@ -207,3 +219,164 @@ def brand_totals(*, brand_id: int, start: date, end: date) -> dict[str, Any]:
         "total_minor": total,
         "per_case_minor": round(total / cases) if cases > 0 else None,
     }
+
+
+# --- What a supervisor may see and act on ------------------------------------------------------
+# A weekly batch is per currency, so it may hold agents of several brands. A supervisor may see
+# and act on a batch (a bank file, a payout) only if every agent in it is certified for at
+# least one brand they supervise; one that also holds others' agents is for platform staff.
+# Of such a mixed one the supervisor sees only their own agents' lines. Staff see everything.
+
+
+def agent_supervised_by(user: User | int) -> Exists:
+    """For a Payout or Earning query: its agent is certified for a brand `user` supervises."""
+    return Exists(Brand.objects.filter(certified_agents=OuterRef("agent_id"), supervisors=user))
+
+
+@dataclass(frozen=True)
+class PayoutScope:
+    visible: bool  # at least one of the user's agents in it (or the user is staff)
+    actionable: bool  # nobody else's agents in it either (or the user is staff)
+
+
+def payouts_scope(*, user: User, payouts: "QuerySet[Payout]") -> PayoutScope:
+    """The scope rule over a set of payouts (a batch's, a bank file's, a single one)."""
+    if user.is_platform_staff:
+        return PayoutScope(visible=True, actionable=True)
+    counts = payouts.alias(is_mine=agent_supervised_by(user)).aggregate(
+        mine=Count("pk", filter=Q(is_mine=True)), others=Count("pk", filter=Q(is_mine=False))
+    )
+    return PayoutScope(visible=counts["mine"] > 0, actionable=counts["mine"] > 0 and counts["others"] == 0)
+
+
+def batch_scope(*, user: User, batch_id: int) -> PayoutScope:
+    return payouts_scope(user=user, payouts=Payout.objects.filter(batch_id=batch_id))
+
+
+def bank_file_scope(*, user: User, bank_file_id: int) -> PayoutScope:
+    return payouts_scope(user=user, payouts=Payout.objects.filter(bank_file_id=bank_file_id))
+
+
+def payout_scope(*, user: User, payout_id: int) -> PayoutScope:
+    return payouts_scope(user=user, payouts=Payout.objects.filter(pk=payout_id))
+
+
+def payouts_visible(*, user: User, payouts: "QuerySet[Payout]") -> "QuerySet[Payout]":
+    """Only the payouts of the user's agents (all of them for staff)."""
+    return payouts if user.is_platform_staff else payouts.filter(agent_supervised_by(user))
+
+
+def brands_supervised(*, user: User) -> "QuerySet[Brand]":
+    """The brands whose pay the user may see: their own, or every brand for staff."""
+    brands = Brand.objects.all() if user.is_platform_staff else user.supervised_brands.all()
+    return brands.order_by("name")
+
+
+@dataclass
+class BatchRow:
+    batch: PayoutBatch
+    actionable: bool
+    payout_count: int | None = None  # None for a mixed batch: the totals include others' agents
+    total_minor: int | None = None
+
+    @property
+    def total(self) -> Decimal | None:
+        return None if self.total_minor is None else minor_to_decimal(self.total_minor, self.batch.currency)
+
+
+def batches_for(*, user: User, limit: int = 20) -> list[BatchRow]:
+    """The newest weekly batches the user may see, with their size when the user may act on them."""
+    staff = user.is_platform_staff
+    inside = Payout.objects.filter(batch=OuterRef("pk"))
+    batches = PayoutBatch.objects.order_by("-period_start", "-pk").annotate(
+        has_mine=Exists(inside.filter(agent_supervised_by(user))),
+        has_others=Exists(inside.filter(~agent_supervised_by(user))),
+    )
+    if not staff:
+        batches = batches.filter(has_mine=True)
+    found = list(batches[:limit])
+    sizes = {
+        row["batch_id"]: (row["n"], int(row["total"] or 0))
+        for row in Payout.objects.filter(batch__in=found)
+        .values("batch_id")
+        .annotate(n=Count("pk"), total=Sum("amount_minor"))
+    }
+    rows = []
+    for batch in found:
+        row = BatchRow(batch=batch, actionable=staff or not batch.has_others)
+        if row.actionable:
+            row.payout_count, row.total_minor = sizes.get(batch.pk, (0, 0))
+        rows.append(row)
+    return rows
+
+
+def bank_payouts_waiting(*, user: User) -> "QuerySet[Payout]":
+    """On-demand bank payouts not yet paid: waiting for a bank file, or in one the bank has
+    not confirmed. Weekly ones are on their batch's page."""
+    payouts = Payout.objects.filter(
+        batch__isnull=True, method__kind=PayoutMethod.Kind.IBAN, status__in=Payout.IN_FLIGHT
+    ).select_related("agent", "method", "bank_file")
+    return payouts_visible(user=user, payouts=payouts).order_by("currency", "created_at", "pk")
+
+
+@dataclass
+class BankFileRow:
+    bank_file: BankFile
+    actionable: bool
+    submitted: int
+    paid: int
+    failed: int
+
+    @property
+    def total(self) -> Decimal:
+        return minor_to_decimal(self.bank_file.total_minor, self.bank_file.currency)
+
+
+def bank_files_for(*, user: User, limit: int = 20, ids: set[int] | None = None) -> list[BankFileRow]:
+    """The newest bank files the user may see (of `ids` only, when given), with how many of
+    their payments are still waiting for the bank, paid and failed."""
+    staff = user.is_platform_staff
+    inside = Payout.objects.filter(bank_file=OuterRef("pk"))
+    files = BankFile.objects.all() if ids is None else BankFile.objects.filter(pk__in=ids)
+    files = files.order_by("-created_at", "-pk").annotate(
+        n_submitted=Count("payouts", filter=Q(payouts__status=Payout.Status.SUBMITTED)),
+        n_paid=Count("payouts", filter=Q(payouts__status=Payout.Status.PAID)),
+        n_failed=Count("payouts", filter=Q(payouts__status=Payout.Status.FAILED)),
+        has_mine=Exists(inside.filter(agent_supervised_by(user))),
+        has_others=Exists(inside.filter(~agent_supervised_by(user))),
+    )
+    if not staff:
+        files = files.filter(has_mine=True)
+    return [
+        BankFileRow(
+            bank_file=f,
+            actionable=staff or not f.has_others,
+            submitted=f.n_submitted,
+            paid=f.n_paid,
+            failed=f.n_failed,
+        )
+        for f in files[:limit]
+    ]
+
+
+@dataclass
+class EarningRow:
+    earning: Earning
+    status: str  # pending | available | paid | reversed, as the agent sees it
+
+
+def brand_earnings(*, brand_id: int, start: date, end: date) -> list[EarningRow]:
+    """Every earning of one brand credited in [start, end) (local dates), oldest first, with
+    the status its agent sees. The status depends on the agent's other earnings (payouts pay
+    the oldest first), so it is taken from each agent's earnings summary: one summary per
+    agent in the period, which is fine for an export."""
+    earnings = list(
+        Earning.objects.filter(brand_id=brand_id, created_at__date__gte=start, created_at__date__lt=end)
+        .select_related("agent")
+        .order_by("created_at", "pk")
+    )
+    statuses: dict[int, str] = {}
+    for agent_id, currency in sorted({(e.agent_id, e.currency) for e in earnings}):
+        for line in earnings_summary(agent_id=agent_id, currency=currency).lines:
+            statuses[line.earning.pk] = line.status
+    return [EarningRow(earning=e, status=statuses.get(e.pk, "")) for e in earnings]

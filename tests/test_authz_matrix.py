@@ -135,6 +135,8 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("page", "GET /supervisor/tickets/{ticket}/"): row(
         login("/supervisor/tickets/{ticket}/"), **{**SUPERVISOR_PAGE, "other_supervisor": "404"}
     ),
+    # Pay: each supervisor their own brands' figures, platform staff every brand's.
+    ("page", "GET /supervisor/payouts/"): row(login("/supervisor/payouts/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
     ("page", "GET /agent/sw.js"): row("200"),
     ("page", "GET /jsi18n/"): row("200"),
     ("page", "POST /i18n/setlang/"): row("302 /"),

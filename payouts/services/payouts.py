@@ -36,7 +36,7 @@ from ..models import (
     decimal_to_minor,
 )
 from ..providers import ProviderRefused, ProviderUnavailable, bank_file, stripe_connect
-from ..selectors import agent_balances, balance, balances_of
+from ..selectors import agent_balances, agent_supervised_by, balance, balances_of
 
 log = logging.getLogger(__name__)
 
@@ -412,9 +412,12 @@ def payout_mark_failed(*, payout_id: int, reason: str) -> Payout:
 # --- Bank files -------------------------------------------------------------------------------
 
 
-def bank_file_create(*, currency: str, user_id: int | None = None, batch_id: int | None = None) -> BankFile | None:
+def bank_file_create(
+    *, currency: str, user_id: int | None = None, batch_id: int | None = None, supervisor_id: int | None = None
+) -> BankFile | None:
     """Put every `created` bank payout of `currency` (on-demand ones, and those of approved
-    batches; only `batch_id`'s when given) into one pain.001 file, and mark them submitted.
+    batches; only `batch_id`'s when given; only those of agents certified for a brand that
+    `supervisor_id` supervises when given) into one pain.001 file, and mark them submitted.
 
     One transaction: the file and the payouts' new state commit together, so a crash leaves
     either both or neither, and no payout is ever in two files. Rows are claimed with SKIP
@@ -430,6 +433,10 @@ def bank_file_create(*, currency: str, user_id: int | None = None, batch_id: int
         )
         if batch_id is not None:
             payouts = payouts.filter(batch_id=batch_id)
+        if supervisor_id is not None:
+            # In the claiming query itself, so a cash-out of another brand's agent made
+            # meanwhile can never end up in a file a supervisor downloads.
+            payouts = payouts.filter(agent_supervised_by(supervisor_id))
         rows = list(payouts)
         if not rows:
             return None
