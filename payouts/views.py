@@ -15,6 +15,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
+from allauth.account.decorators import reauthentication_required
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -280,7 +281,11 @@ def cashout(request: HttpRequest, agent: "AgentProfile") -> HttpResponse:
 # --- Payout method -------------------------------------------------------------------------
 
 
+# Where the money goes is worth a stolen session's while: the form asks for the password
+# again unless it was entered in the last few minutes (allauth's reauthentication,
+# ACCOUNT_REAUTHENTICATION_TIMEOUT), before it is shown, so nothing typed is lost to it.
 @agent_page
+@reauthentication_required
 @require_http_methods(["GET", "POST"])
 def payout_method(request: HttpRequest, agent: "AgentProfile") -> HttpResponse:
     current = payout_method_active(agent_id=agent.pk)

@@ -12,6 +12,8 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
+from allauth.account.internal.flows.login import record_authentication
+from django.test import RequestFactory
 from django.utils import timezone
 
 from marketplace.models import User
@@ -62,7 +64,17 @@ def ada(brand, settings):
 
 @pytest.fixture
 def ada_client(client, ada):
-    client.force_login(ada.user)
+    return password_login(client, ada.user)
+
+
+def password_login(client, user):
+    """Logged in with the password just now, as allauth records it: the payout method page
+    asks for a recent password entry."""
+    client.force_login(user)
+    request = RequestFactory().get("/")
+    request.session = client.session
+    record_authentication(request, user, "password", email=user.email)
+    request.session.save()
     return client
 
 
@@ -368,8 +380,7 @@ def test_a_stripe_account_can_be_the_payout_method(ada_client, ada):
 def test_the_payout_method_form_needs_the_csrf_token(ada, client):
     from django.test import Client
 
-    strict = Client(enforce_csrf_checks=True)
-    strict.force_login(ada.user)
+    strict = password_login(Client(enforce_csrf_checks=True), ada.user)
     response = strict.post(METHOD, {"kind": "iban", "holder_name": "Mallory", "iban": "DE89370400440532013000"})
     assert response.status_code == 403
     assert PayoutMethod.objects.get(agent=ada, removed_at__isnull=True).iban == IBAN
@@ -524,3 +535,12 @@ def test_an_agent_never_sees_another_agents_money(ada_client, ada, settings):
     # Ada's cash-out moves Ada's money only.
     payout_request(agent_id=ada.pk, amount="100.00", currency="SEK", key="ada-1")
     assert Payout.objects.get(agent=bo).amount_minor == 7777
+
+
+def test_the_payout_method_page_asks_for_the_password_again_when_the_login_is_not_recent(client, ada):
+    client.force_login(ada.user)  # a session with no recent password entry
+
+    for response in (client.get(METHOD), client.post(METHOD, {"kind": "iban", "holder_name": "Mallory", "iban": IBAN})):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert PayoutMethod.objects.filter(agent=ada).count() == 1
