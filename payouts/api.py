@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from marketplace.errors import DomainError, Forbidden
@@ -200,6 +201,9 @@ class PayoutsView(APIView):
 
 
 class PayoutMethodInSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        max_length=200, write_only=True, help_text="The agent's current password: where the money goes is not changed by a token alone"
+    )
     kind = serializers.ChoiceField(choices=PayoutMethod.Kind.values)
     holder_name = serializers.CharField(max_length=70)
     iban = serializers.CharField(max_length=50, required=False, allow_blank=True)
@@ -223,6 +227,13 @@ def _method_dict(method: PayoutMethod) -> dict:
     }
 
 
+class PasswordCheckThrottle(SimpleRateThrottle):
+    scope = "auth_token_account"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": "payout_method_password", "ident": request.user.pk}
+
+
 class PayoutMethodView(APIView):
     """The agent's payout method: shown masked, replaced whole (the previous one is kept on
     record for the payouts that used it)."""
@@ -235,10 +246,18 @@ class PayoutMethodView(APIView):
             raise DomainError("no_payout_method", "No payout method yet.", status=404)
         return Response(PayoutMethodOutSerializer(_method_dict(method)).data)
 
+    def get_throttles(self):
+        # A stolen token must not turn this into a password oracle: tries count per account
+        # like the token login's.
+        return [PasswordCheckThrottle()] if self.request.method == "PUT" else []
+
     @extend_schema(request=PayoutMethodInSerializer, responses={200: PayoutMethodOutSerializer})
     def put(self, request):
         agent = _agent(request)
         data = PayoutMethodInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        method = services.payout_method_set(agent_id=agent.pk, **data.validated_data)
+        fields = dict(data.validated_data)
+        if not request.user.check_password(fields.pop("password")):
+            raise Forbidden("reauthentication_required", "Enter your current password to change where you are paid.")
+        method = services.payout_method_set(agent_id=agent.pk, **fields)
         return Response(PayoutMethodOutSerializer(_method_dict(method)).data)

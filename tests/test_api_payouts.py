@@ -15,7 +15,7 @@ from payouts.services import payout_method_set
 from tasks import services
 from tasks.models import Offer
 
-from .factories import AgentFactory, BrandFactory, UserFactory
+from .factories import PASSWORD, AgentFactory, BrandFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -231,7 +231,9 @@ def test_payout_history_lists_only_the_agents_own_payouts(earner, brand, handove
 
 def test_an_invalid_iban_is_refused_with_the_field_and_nothing_is_saved(earner):
     response = client_for(earner.user).put(
-        URL_METHOD, {"kind": "iban", "holder_name": "Alex", "iban": "SE4550000000058398257467"}, format="json"
+        URL_METHOD,
+        {"kind": "iban", "holder_name": "Alex", "iban": "SE4550000000058398257467", "password": PASSWORD},
+        format="json",
     )
     assert response.status_code == 422
     error = response.json()["error"]
@@ -243,7 +245,9 @@ def test_an_invalid_iban_is_refused_with_the_field_and_nothing_is_saved(earner):
 def test_a_new_method_replaces_the_old_and_is_shown_masked(earner):
     client = client_for(earner.user)
     response = client.put(
-        URL_METHOD, {"kind": "stripe", "holder_name": "Alex", "stripe_account": "acct_1A2b3C4d5E6f"}, format="json"
+        URL_METHOD,
+        {"kind": "stripe", "holder_name": "Alex", "stripe_account": "acct_1A2b3C4d5E6f", "password": PASSWORD},
+        format="json",
     )
     assert response.status_code == 200, response.content
     assert client.get(URL_METHOD).json()["masked"] == "•••• 5E6f"
@@ -290,7 +294,18 @@ def test_another_agents_money_is_neither_shown_nor_moved(earner, brand):
 
 def test_a_holder_name_without_letters_a_bank_can_carry_is_refused(earner):
     response = client_for(earner.user).put(
-        URL_METHOD, {"kind": "iban", "holder_name": "🙂🙂", "iban": IBAN}, format="json"
+        URL_METHOD, {"kind": "iban", "holder_name": "🙂🙂", "iban": IBAN, "password": PASSWORD}, format="json"
     )
     assert response.status_code == 422
     assert "holder_name" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("password", [None, "wrong-password"])
+def test_changing_the_payout_method_needs_the_current_password(earner, password):
+    body = {"kind": "stripe", "holder_name": "Mallory", "stripe_account": "acct_1A2b3C4d5E6f"}
+    if password:
+        body["password"] = password
+    response = client_for(earner.user).put(URL_METHOD, body, format="json")
+    assert response.status_code in (400, 403)
+    assert response.json()["error"]["code"] == ("reauthentication_required" if password else "invalid")
+    assert PayoutMethod.objects.get(agent=earner, removed_at__isnull=True).iban == IBAN

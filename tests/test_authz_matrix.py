@@ -422,7 +422,7 @@ def http_request(client: APIClient, surface: str, path: str, world: dict, role: 
         case "POST /api/v1/me/payouts/":
             return client.post(path, {"amount": "150.00"}, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
         case "PUT /api/v1/me/payout-method/":
-            body = {"kind": "iban", "holder_name": "Agent", "iban": "SE6150000000054910000020"}
+            body = {"kind": "iban", "holder_name": "Agent", "iban": "SE6150000000054910000020", "password": PASSWORD}
             return client.put(path, body, format="json")
         case "POST /chat/{token}/attachments/" | "POST /api/v1/tickets/{ticket}/attachments/":
             return client.post(path, {"file": png_upload()}, format="multipart")
