@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from marketplace.models import Brand, User
 
@@ -84,20 +85,39 @@ class EarningsSummary:
     lines: list[EarningLine] = field(default_factory=list)
 
 
+# The agent tiers' names (agents.AgentProfile.Tier, which this app cannot import).
+TIER_NAMES = {
+    "probation": gettext_lazy("probation"),
+    "standard": gettext_lazy("standard"),
+    "expert": gettext_lazy("expert"),
+}
+
+
 def _explain(earning: Earning) -> str:
     """ "Base 60.00 (cards) × 1.20 expert + surge 10.00 = 82.00 SEK", from the calculation the
     offer carried; older earnings without one say what they were."""
     calc = earning.calculation or {}
     cur = earning.currency
     if earning.kind == Earning.Kind.REVERSAL:
-        return f"Reopened by the customer within the window: the case's pay {minor_to_decimal(-earning.amount_minor, cur)} {cur} is taken back."
+        return gettext(
+            "Reopened by the customer within the window: the case's pay %(amount)s %(currency)s is taken back."
+        ) % {
+            "amount": minor_to_decimal(-earning.amount_minor, cur),
+            "currency": cur,
+        }
     if not calc:
-        return f"Resolved case: {earning.amount} {cur}."
-    parts = [f"Base {minor_to_decimal(calc.get('base_minor', 0), cur)} ({calc.get('category') or 'default rate'})"]
+        return gettext("Resolved case: %(amount)s %(currency)s.") % {"amount": earning.amount, "currency": cur}
+    parts = [
+        gettext("Base %(amount)s (%(category)s)")
+        % {
+            "amount": minor_to_decimal(calc.get("base_minor", 0), cur),
+            "category": calc.get("category") or gettext("default rate"),
+        }
+    ]
     if Decimal(calc.get("multiplier", "1")) != 1:
-        parts.append(f"× {calc['multiplier']} {calc.get('tier', '')}".rstrip())
+        parts.append(f"× {calc['multiplier']} {TIER_NAMES.get(calc.get('tier', ''), '')}".rstrip())
     if calc.get("surge_minor"):
-        parts.append(f"+ surge {minor_to_decimal(calc['surge_minor'], cur)}")
+        parts.append(gettext("+ surge %(amount)s") % {"amount": minor_to_decimal(calc["surge_minor"], cur)})
     return " ".join(parts) + f" = {earning.amount} {cur}"
 
 
@@ -138,10 +158,9 @@ def earnings_summary(*, agent_id: int, currency: str, now: datetime | None = Non
             status = "reversed"
         elif not earning.released:
             status = "pending"
-            hold = (
-                f"The customer can reopen this case until {timezone.localtime(earning.available_at):%Y-%m-%d %H:%M}; "
-                "the pay is yours after that."
-            )
+            hold = gettext("The customer can reopen this case until %(when)s; the pay is yours after that.") % {
+                "when": f"{timezone.localtime(earning.available_at):%Y-%m-%d %H:%M}"
+            }
         elif covered >= earning.amount_minor:
             status = "paid"
             covered -= earning.amount_minor

@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import messages
 from allauth.account.decorators import reauthentication_required
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.models import Brand
@@ -82,22 +83,27 @@ def parse_amount(raw: object, currency: str) -> int:
     """An amount as the contract writes money ("150.00") in minor units, or a 422."""
     exponent = MINOR_UNIT_EXPONENT.get(currency, 2)
     if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
-        raise DomainError("invalid_amount", 'Send the amount as a decimal string, such as "150.00".', status=422)
+        raise DomainError(
+            "invalid_amount", gettext('Send the amount as a decimal string, such as "150.00".'), status=422
+        )
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
         raise DomainError(
-            "invalid_amount", 'Send the amount as a decimal string, such as "150.00".', status=422
+            "invalid_amount", gettext('Send the amount as a decimal string, such as "150.00".'), status=422
         ) from None
     if not value.is_finite() or value <= 0:
-        raise DomainError("invalid_amount", "The amount must be more than zero.", status=422)
+        raise DomainError("invalid_amount", gettext("The amount must be more than zero."), status=422)
     if value >= MAX_AMOUNT:
-        raise DomainError("invalid_amount", "That amount is far beyond any balance.", status=422)
+        raise DomainError("invalid_amount", gettext("That amount is far beyond any balance."), status=422)
     try:
         return decimal_to_minor(value, currency)
     except ValueError:
         raise DomainError(
-            "invalid_amount", f"{currency} amounts have at most {exponent} decimals.", status=422
+            "invalid_amount",
+            gettext("%(currency)s amounts have at most %(decimals)s decimals.")
+            % {"currency": currency, "decimals": exponent},
+            status=422,
         ) from None
 
 
@@ -129,29 +135,33 @@ def cashout_quote(*, agent_id: int, amount: object, currency: str, suspended: bo
     if currency not in currencies:
         raise DomainError(
             "currency_mismatch",
-            f"You have no earnings in {currency}; you are paid in {', '.join(currencies) or 'none yet'}.",
+            gettext("You have no earnings in %(currency)s; you are paid in %(currencies)s.")
+            % {"currency": currency, "currencies": ", ".join(currencies) or "—"},
             status=422,
         )
     amount_minor = parse_amount(amount, currency)
     if suspended:
         raise Forbidden(
-            "account_suspended", "Your account is suspended, so cash-outs are on hold. See your account page."
+            "account_suspended", gettext("Your account is suspended, so cash-outs are on hold. See your account page.")
         )
     method = PayoutMethod.objects.filter(agent_id=agent_id, removed_at__isnull=True).first()
     if method is None:
-        raise Conflict("no_payout_method", "Add a bank account or Stripe account before cashing out.")
+        raise Conflict("no_payout_method", gettext("Add a bank account or Stripe account before cashing out."))
     fee, minimum = cashout_terms(agent_id=agent_id, currency=currency)
     if amount_minor < minimum or amount_minor <= fee:
         raise DomainError(
             "below_minimum",
-            f"The smallest cash-out is {_money(max(minimum, fee + 1), currency)}.",
+            gettext("The smallest cash-out is %(amount)s.") % {"amount": _money(max(minimum, fee + 1), currency)},
             status=422,
         )
     if Payout.objects.filter(agent_id=agent_id, currency=currency, status__in=Payout.IN_FLIGHT).exists():
-        raise Conflict("payout_in_flight", "A payout is already on its way; wait until it is paid or failed.")
+        raise Conflict("payout_in_flight", gettext("A payout is already on its way; wait until it is paid or failed."))
     have = agent_balances(agent_id=agent_id).get(currency, {}).get(Purpose.AGENT_AVAILABLE, 0)
     if amount_minor > have:
-        raise Conflict("insufficient_funds", f"You can cash out at most {_money(have, currency)} now.")
+        raise Conflict(
+            "insufficient_funds",
+            gettext("You can cash out at most %(amount)s now.") % {"amount": _money(have, currency)},
+        )
     return CashoutQuote(currency=currency, amount_minor=amount_minor, fee_minor=fee, method=method)
 
 
@@ -177,30 +187,41 @@ def payout_request(
     """
     key = (key or "").strip()
     if not key:
-        raise DomainError("idempotency_key_required", "Send an Idempotency-Key header with a cash-out.", status=400)
+        raise DomainError(
+            "idempotency_key_required", gettext("Send an Idempotency-Key header with a cash-out."), status=400
+        )
     if len(key) > 100:
-        raise DomainError("idempotency_key_invalid", "The Idempotency-Key is at most 100 characters.", status=400)
+        raise DomainError(
+            "idempotency_key_invalid", gettext("The Idempotency-Key is at most 100 characters."), status=400
+        )
     currencies = agent_currencies(agent_id=agent_id)
     if currency:
         if currency not in currencies:
             raise DomainError(
                 "currency_mismatch",
-                f"You have no earnings in {currency}; you are paid in {', '.join(currencies) or 'none yet'}.",
+                gettext("You have no earnings in %(currency)s; you are paid in %(currencies)s.")
+                % {"currency": currency, "currencies": ", ".join(currencies) or "—"},
                 status=422,
             )
     elif len(currencies) > 1:
-        raise DomainError("currency_required", f"You are paid in {', '.join(currencies)}: say which.", status=422)
+        raise DomainError(
+            "currency_required",
+            gettext("You are paid in %(currencies)s: say which.") % {"currencies": ", ".join(currencies)},
+            status=422,
+        )
     elif currencies:
         currency = currencies[0]
     else:
-        raise Conflict("insufficient_funds", "You have no available money yet.")
+        raise Conflict("insufficient_funds", gettext("You have no available money yet."))
     amount_minor = parse_amount(amount, currency)
     fingerprint = request_hash(amount_minor=amount_minor, currency=currency)
     previous = Payout.objects.filter(agent_id=agent_id, request_key=key).first()
     if previous is not None:
         if previous.request_hash != fingerprint:
             raise DomainError(
-                "idempotency_key_reused", "This Idempotency-Key was used with a different request body.", status=422
+                "idempotency_key_reused",
+                gettext("This Idempotency-Key was used with a different request body."),
+                status=422,
             )
         return previous, False
     # The same rules the confirmation page showed; balance and in-flight are checked again
@@ -225,7 +246,9 @@ def payout_request(
             raise
         if previous.request_hash != fingerprint:
             raise DomainError(
-                "idempotency_key_reused", "This Idempotency-Key was used with a different request body.", status=422
+                "idempotency_key_reused",
+                gettext("This Idempotency-Key was used with a different request body."),
+                status=422,
             ) from None
         return previous, False
     if method.kind == PayoutMethod.Kind.STRIPE:
@@ -258,12 +281,12 @@ def _hold(
     # Serializes the balance check with every other payout of this agent and currency.
     LedgerAccount.objects.select_for_update().filter(pk=available.pk).get()
     if Payout.objects.filter(agent_id=agent_id, currency=currency, status__in=Payout.IN_FLIGHT).exists():
-        raise Conflict("payout_in_flight", "A payout is already on its way; wait until it is paid or failed.")
+        raise Conflict("payout_in_flight", gettext("A payout is already on its way; wait until it is paid or failed."))
     have = balance(available)
     if amount_minor > have:
         raise Conflict(
             "insufficient_funds",
-            f"You can cash out at most {_money(have, currency)} now.",
+            gettext("You can cash out at most %(amount)s now.") % {"amount": _money(have, currency)},
         )
     try:
         with transaction.atomic():
@@ -281,7 +304,7 @@ def _hold(
     except IntegrityError as exc:
         if "payout_one_in_flight" in str(exc):
             raise Conflict(
-                "payout_in_flight", "A payout is already on its way; wait until it is paid or failed."
+                "payout_in_flight", gettext("A payout is already on its way; wait until it is paid or failed.")
             ) from None
         raise
     postings = [(available, -amount_minor), (in_payout, amount_minor - fee_minor)]
@@ -391,17 +414,22 @@ def payout_mark_failed(*, payout_id: int, reason: str) -> Payout:
     was lost may have made the transfer, so only Stripe's answer to its key may end it."""
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError("reason_required", "Say why the payout failed; the agent sees it.", status=422)
+        raise DomainError("reason_required", gettext("Say why the payout failed; the agent sees it."), status=422)
     with transaction.atomic():
         payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
         if payout is None:
-            raise NotFound("payout_not_found", "There is no such payout.")
+            raise NotFound("payout_not_found", gettext("There is no such payout."))
         if payout.status not in Payout.IN_FLIGHT:
-            raise Conflict("payout_not_in_flight", f"This payout is already {payout.status}.")
+            raise Conflict(
+                "payout_not_in_flight",
+                gettext("This payout is already %(status)s.") % {"status": payout.get_status_display().lower()},
+            )
         if payout.provider == stripe_connect.NAME:
             raise Conflict(
                 "payout_sending",
-                "This payout is being sent through Stripe; it ends paid, or failed with Stripe's reason, by itself.",
+                gettext(
+                    "This payout is being sent through Stripe; it ends paid, or failed with Stripe's reason, by itself."
+                ),
             )
         _fail(payout, reason=reason)
     # The last payout of a batch may have been this one.
@@ -541,7 +569,10 @@ def payout_batch_approve(*, batch_id: int, user_id: int) -> PayoutBatch:
     with transaction.atomic():
         batch = _locked_batch(batch_id)
         if batch.status != PayoutBatch.Status.PROPOSED:
-            raise Conflict("batch_not_proposed", f"This batch is already {batch.get_status_display().lower()}.")
+            raise Conflict(
+                "batch_not_proposed",
+                gettext("This batch is already %(status)s.") % {"status": batch.get_status_display().lower()},
+            )
         batch.status = PayoutBatch.Status.APPROVED
         batch.decided_by_id = user_id
         batch.decided_at = timezone.now()
@@ -555,11 +586,14 @@ def payout_batch_reject(*, batch_id: int, user_id: int, note: str) -> PayoutBatc
     reason, and the money is available again (the agent may cash out on demand)."""
     note = (note or "").strip()
     if not note:
-        raise DomainError("reason_required", "Say why the batch is rejected; agents see it.", status=422)
+        raise DomainError("reason_required", gettext("Say why the batch is rejected; agents see it."), status=422)
     with transaction.atomic():
         batch = _locked_batch(batch_id)
         if batch.status != PayoutBatch.Status.PROPOSED:
-            raise Conflict("batch_not_proposed", f"This batch is already {batch.get_status_display().lower()}.")
+            raise Conflict(
+                "batch_not_proposed",
+                gettext("This batch is already %(status)s.") % {"status": batch.get_status_display().lower()},
+            )
         for payout in Payout.objects.select_for_update().filter(batch=batch, status=Status.CREATED):
             _fail(payout, reason=f"The weekly payout was not approved: {note}")
         batch.status = PayoutBatch.Status.REJECTED
@@ -643,7 +677,7 @@ def _enqueue_batch(batch_id: int) -> None:
 def _locked_batch(batch_id: int) -> PayoutBatch:
     batch = PayoutBatch.objects.select_for_update().filter(pk=batch_id).first()
     if batch is None:
-        raise NotFound("batch_not_found", "There is no such payout batch.")
+        raise NotFound("batch_not_found", gettext("There is no such payout batch."))
     return batch
 
 
