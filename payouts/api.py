@@ -18,7 +18,7 @@ from marketplace.errors import DomainError, Forbidden
 
 from . import selectors, services
 from .models import Payout, PayoutMethod
-from .services.payouts import agent_currencies
+from .services.terms import agent_currencies
 
 PAGE_SIZE = 50
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import supervisor_views as views
+from .views import supervisor as views
 
 supervisor_pages = [
     path("payouts/", views.payouts_home, name="supervisor-payouts"),

@@ -2,12 +2,12 @@
 
 from django.urls import path
 
-from . import views
+from .views import agent, statements
 
 agent_pages = [
-    path("earnings/", views.earnings, name="agent-earnings"),
-    path("earnings/cash-out/", views.cashout, name="agent-cashout"),
-    path("earnings/statement/<str:month>.csv", views.statement_csv, name="agent-statement-csv"),
-    path("earnings/statement/<str:month>.pdf", views.statement_pdf, name="agent-statement-pdf"),
-    path("payout-method/", views.payout_method, name="agent-payout-method"),
+    path("earnings/", agent.earnings, name="agent-earnings"),
+    path("earnings/cash-out/", agent.cashout, name="agent-cashout"),
+    path("earnings/statement/<str:month>.csv", statements.statement_csv, name="agent-statement-csv"),
+    path("earnings/statement/<str:month>.pdf", statements.statement_pdf, name="agent-statement-pdf"),
+    path("payout-method/", agent.payout_method, name="agent-payout-method"),
 ]

@@ -206,7 +206,7 @@ def test_an_agent_paid_in_two_currencies_switches_between_them(client, brand, se
 
 
 def test_a_long_history_shows_the_newest_cases_and_payouts_with_a_link_to_all(ada_client, monkeypatch):
-    monkeypatch.setattr("payouts.views.HISTORY_LIMIT", 2)
+    monkeypatch.setattr("payouts.views.agent.HISTORY_LIMIT", 2)
     html = text(ada_client.get(EARNINGS))
     assert html.count('data-testid="case"') == 2
     assert "Password reset loop" in html and "Refund for order 1001" not in html  # newest first

@@ -17,7 +17,7 @@ from payouts.ledger import Purpose
 from payouts.models import BankFile, Earning, Payout, PayoutBatch
 from payouts.selectors import agent_balances
 from payouts.services import payout_batches_propose, payout_method_set, payout_request
-from payouts.supervisor_views import period_bounds
+from payouts.views.supervisor import period_bounds
 from tasks import services
 from tasks.models import Offer
 

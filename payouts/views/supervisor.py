@@ -30,8 +30,8 @@ from marketplace.audit import audit_record
 from marketplace.errors import DomainError
 from marketplace.models import Brand, User
 
-from . import selectors, services
-from .models import BankFile, Payout, PayoutBatch, PayoutMethod, minor_to_decimal
+from .. import selectors, services
+from ..models import BankFile, Payout, PayoutBatch, PayoutMethod, minor_to_decimal
 
 MIXED_BATCH = gettext_lazy("This batch includes agents of brands you do not supervise; platform staff approve it.")
 MIXED_FILE = gettext_lazy("This bank file includes agents of brands you do not supervise; platform staff handle it.")
