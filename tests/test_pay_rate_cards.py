@@ -94,3 +94,22 @@ def test_the_demo_card_pays_sixty_crowns_for_cards_and_a_fifth_more_to_an_expert
     demo = Brand.objects.get(slug="demo")
     assert case_pay(brand_id=demo.pk, category="cards", tier="standard").amount_minor == 6000
     assert case_pay(brand_id=demo.pk, category="cards", tier="expert").amount_minor == 7200
+
+
+def test_the_demo_agent_has_pay_to_cash_out_and_a_valid_bank_account_and_a_second_seed_adds_nothing(db):
+    from django.core.management import call_command
+
+    from agents.models import AgentProfile
+    from payouts.models import PayoutMethod
+    from payouts.selectors import earnings_summary
+
+    for _ in range(2):
+        call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    alex = AgentProfile.objects.get(user__email="agent1@demo.test")
+
+    summary = earnings_summary(agent_id=alex.pk, currency="SEK")
+    assert [line.status for line in summary.lines] == ["pending", "available", "available"]
+    assert (summary.available, summary.pending) == (11500, 6000)
+    for agent in AgentProfile.objects.filter(user__email__endswith="@demo.test"):
+        method = PayoutMethod.objects.get(agent=agent, removed_at__isnull=True)
+        assert method.kind == "iban" and method.iban.startswith("SE")

@@ -1,16 +1,18 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from schwifty import IBAN
 
 from agents.models import AgentLanguage, AgentProfile, AgentSkill, AssessmentQuestion
 from marketplace.models import Brand, User
 from marketplace.services import brand_demo_api_key_rotate
-from payouts.models import PayoutMethod, RateCard, RateLine
-from payouts.services import payout_method_set
+from payouts.models import Earning, PayoutMethod, RateCard, RateLine
+from payouts.services import case_pay, earning_credit, earnings_release_due, payout_method_set
+from tasks.models import Customer, Ticket
 
 DEMO_PASSWORD = "demo-pass-123"
 
@@ -24,6 +26,12 @@ AGENTS = [
 ]
 
 DEMO_CARD_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+# Alex's history: (subject, category, rating, how long ago it was resolved).
+PAST_CASES = [
+    ("Card declined abroad", "cards", 5, timedelta(days=6)),
+    ("Double charge on invoice", "billing", 4, timedelta(days=4)),
+    ("Card not arrived", "cards", None, timedelta(hours=2)),
+]
 RATES = {"": 4500, "billing": 5500, "cards": 6000}  # öre per resolved case
 
 # The demo brand's assessment: policy questions (the index of the right answer last) and
@@ -99,6 +107,8 @@ class Command(BaseCommand):
                     brand=brand, prompt=prompt, defaults={"kind": "written", "rubric": rubric, "position": position}
                 )
 
+            self._pay_history(brand, AgentProfile.objects.get(user__email="agent1@demo.test"))
+
             key = brand_demo_api_key_rotate(brand=brand)
 
         self.stdout.write(f"Brand: {brand.slug} ({brand.name}, {brand.currency})")
@@ -110,6 +120,37 @@ class Command(BaseCommand):
             self.stdout.write("DEMO_MODE is off: demo accounts have no usable password (set one in /admin/).")
         self.stdout.write(f"API key: {key}")
         self.stdout.write("(a new key on every run; the previous demo key no longer works)")
+
+    @staticmethod
+    def _pay_history(brand: Brand, agent: AgentProfile) -> None:
+        """Alex's last days, once: three resolved cases, two past their reopen window (so
+        the demo can cash out at once) and one still on hold, each paid by the demo card."""
+        if Earning.objects.filter(agent=agent).exists():
+            return
+        customer, _ = Customer.objects.get_or_create(brand=brand, external_id="demo-history", defaults={"name": "Maja"})
+        now = timezone.now()
+        window = timedelta(hours=settings.REOPEN_WINDOW_HOURS)
+        for subject, category, rating, ago in PAST_CASES:
+            resolved_at = now - ago
+            pay = case_pay(brand_id=brand.pk, category=category, tier=agent.tier, at=resolved_at)
+            ticket = Ticket.objects.create(
+                brand=brand,
+                customer=customer,
+                language="en",
+                subject=subject,
+                category=category,
+                status=Ticket.Status.CLOSED if resolved_at + window <= now else Ticket.Status.RESOLVED,
+                agent=agent,
+                assigned_at=resolved_at - timedelta(minutes=6),
+                resolved_at=resolved_at,
+                closed_at=resolved_at + window if resolved_at + window <= now else None,
+                resolution_count=1,
+                rating=rating,
+                pay_amount_minor=pay.amount_minor,
+                pay_calculation=pay.calculation,
+            )
+            earning_credit(ticket=ticket, agent=agent, amount_minor=pay.amount_minor)
+        earnings_release_due(now=now)
 
     def _user(self, email: str, role: str) -> User:
         user, created = User.objects.get_or_create(email=email, defaults={"role": role})
