@@ -101,6 +101,7 @@ UNAUTHENTICATED = "401 unauthenticated"
 ANSWER_APPLY = "302 /apply/profile/"
 NOT_AN_AGENT = "403 not_an_agent"
 NO_TICKET = "404 ticket_not_found"
+AGENT_PAGE = {**dict.fromkeys(PEOPLE, "403"), "agent": "200", "other_agent": "200"}
 SUPERVISOR_PAGE = {**dict.fromkeys(PEOPLE, "403"), "other_supervisor": "200", "supervisor": "200"}
 
 # (surface, what is sent) -> expected answer per role.
@@ -137,6 +138,21 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ),
     # Pay: each supervisor their own brands' figures, platform staff every brand's.
     ("page", "GET /supervisor/payouts/"): row(login("/supervisor/payouts/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
+    # The agent's pay pages show only the caller's own money; the payout method asks for the
+    # password again (none of these sessions entered it recently).
+    ("page", "GET /agent/earnings/"): row(login("/agent/earnings/"), **AGENT_PAGE),
+    ("page", "POST /agent/earnings/cash-out/"): row(login("/agent/earnings/cash-out/"), **AGENT_PAGE),
+    ("page", "GET /agent/earnings/statement/2026-12.csv"): row(
+        login("/agent/earnings/statement/2026-12.csv"), **AGENT_PAGE
+    ),
+    ("page", "GET /agent/payout-method/"): row(
+        login("/agent/payout-method/"),
+        **{
+            **AGENT_PAGE,
+            "agent": "302 /accounts/reauthenticate/?next=%2Fagent%2Fpayout-method%2F",
+            "other_agent": "302 /accounts/reauthenticate/?next=%2Fagent%2Fpayout-method%2F",
+        },
+    ),
     ("page", "GET /agent/sw.js"): row("200"),
     ("page", "GET /jsi18n/"): row("200"),
     ("page", "POST /i18n/setlang/"): row("302 /"),
@@ -395,7 +411,7 @@ def prepare_http(surface: str, world: dict) -> None:
     if "{attachment}" in surface:
         message = services.attachment_send_customer(ticket=world["ticket"], upload=png_upload())
         world["attachment_id"] = message.attachment_id
-    if "/api/v1/me/pay" in surface or "/api/v1/me/earnings/" in surface:
+    if any(part in surface for part in ("/api/v1/me/pay", "/api/v1/me/earnings/", "/agent/earnings", "/agent/payout")):
         fund_agent(world["agent"])
     if surface == "DELETE /api/v1/me/push-subscriptions/":
         # Acme's agent has subscribed a browser; everyone tries to remove that endpoint.
