@@ -380,6 +380,17 @@ class Payout(models.Model):
         return f"payout-{self.pk}"
 
     @property
+    def can_fail_by_hand(self) -> bool:
+        """A bank payout not yet paid may be cancelled or marked returned; a Stripe payout
+        ends only by Stripe's answer to its idempotency key."""
+        return self.provider == "bank_file" and self.status in self.IN_FLIGHT
+
+    @property
+    def can_be_returned(self) -> bool:
+        """A bank payout confirmed paid may still come back from the bank."""
+        return self.provider == "bank_file" and self.status == self.Status.PAID
+
+    @property
     def net_minor(self) -> int:
         return self.amount_minor - self.fee_minor
 

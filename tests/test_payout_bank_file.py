@@ -234,3 +234,24 @@ def test_without_the_platforms_iban_no_file_is_made_and_nothing_changes(brand, s
     assert "SEPA_DEBTOR_IBAN" in refused.value.message
     assert not BankFile.objects.exists()
     assert unchanged(payout)
+
+
+def test_a_payment_the_bank_returns_after_the_run_was_confirmed_is_reversed_from_paid_out(brand):
+    agent = iban_agent(brand, 0)
+    payout = cash_out(agent, "120.00")
+    file = bank_file_create(currency="SEK")
+    bank_file_confirm_paid(bank_file_id=file.pk)
+    assert balances(agent) == {"available": 18000, "in_payout": 0, "paid_out": 11500, "pending": 0}
+
+    payout_mark_failed(payout_id=payout.pk, reason="Returned by the bank: account closed")
+
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.FAILED
+    assert payout.failure_reason == "Returned by the bank: account closed"
+    assert balances(agent) == {"available": 30000, "in_payout": 0, "paid_out": 0, "pending": 0}
+    assert fees() == 0
+    assert LedgerTransaction.objects.filter(key=payout_key(payout.pk, "returned")).count() == 1
+    with pytest.raises(DomainError) as again:
+        payout_mark_failed(payout_id=payout.pk, reason="twice")
+    assert again.value.code == "payout_not_in_flight"
+    assert_ledger_sound()

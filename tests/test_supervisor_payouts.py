@@ -627,3 +627,13 @@ def test_staff_status_alone_does_not_make_a_supervisor_platform_staff(client, su
     client.force_login(supervisor)
 
     assert client.post(batch_url(mixed_batch, "approve"), {"confirm": "yes"}).status_code == 403
+
+
+def test_only_bank_payouts_offer_mark_failed_and_a_paid_one_offers_returned_by_the_bank(brand):
+    from payouts.models import Payout
+
+    assert Payout(provider="bank_file", status="submitted").can_fail_by_hand
+    assert not Payout(provider="stripe", status="created").can_fail_by_hand
+    assert Payout(provider="bank_file", status="paid").can_be_returned
+    assert not Payout(provider="stripe", status="paid").can_be_returned
+    assert not Payout(provider="bank_file", status="failed").can_be_returned

@@ -280,11 +280,40 @@ def _fail(payout: Payout, *, reason: str) -> None:
     )
 
 
+def _return(payout: Payout, *, reason: str) -> None:
+    """Inside a transaction holding the paid payout row: the bank sent it back after the run
+    was confirmed. Paid out goes down and the whole amount, fee included, is available again."""
+    payout.status = Status.FAILED
+    payout.failed_at = timezone.now()
+    payout.failure_reason = reason[:300]
+    payout.save(update_fields=["status", "failed_at", "failure_reason"])
+    available, paid, fees = accounts_for(
+        idents=[
+            (Owner.AGENT, payout.agent_id, Purpose.AGENT_AVAILABLE, payout.currency),
+            (Owner.AGENT, payout.agent_id, Purpose.AGENT_PAID, payout.currency),
+            (Owner.PLATFORM, 0, Purpose.PLATFORM_FEES, payout.currency),
+        ]
+    )
+    postings = [(paid, -payout.net_minor), (available, payout.amount_minor)]
+    if payout.fee_minor:
+        postings.append((fees, -payout.fee_minor))
+    ledger_post(
+        key=payout_key(payout.pk, "returned"),
+        kind="payout_returned",
+        postings=postings,
+        currency=payout.currency,
+        memo=f"payout {payout.pk} returned by the bank: {reason[:150]}",
+        payout_id=payout.pk,
+    )
+
+
 def payout_mark_failed(*, payout_id: int, reason: str) -> Payout:
     """A supervisor records that the bank returned a payout (or cancels a bank payout not yet
     in a file): the money goes back to the agent's available balance with the reason shown
-    to them. A Stripe payout not yet paid is refused (`payout_sending`): a try whose answer
-    was lost may have made the transfer, so only Stripe's answer to its key may end it."""
+    to them. A bank payout already confirmed paid can still come back (banks return
+    payments days later): it is reversed from paid out. A Stripe payout not yet paid is
+    refused (`payout_sending`): a try whose answer was lost may have made the transfer, so
+    only Stripe's answer to its key may end it; a paid Stripe transfer is not undone here."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("reason_required", gettext("Say why the payout failed; the agent sees it."), status=422)
@@ -292,19 +321,23 @@ def payout_mark_failed(*, payout_id: int, reason: str) -> Payout:
         payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
         if payout is None:
             raise NotFound("payout_not_found", gettext("There is no such payout."))
-        if payout.status not in Payout.IN_FLIGHT:
+        returned = payout.status == Status.PAID and payout.provider == bank_file.NAME
+        if payout.status not in Payout.IN_FLIGHT and not returned:
             raise Conflict(
                 "payout_not_in_flight",
                 gettext("This payout is already %(status)s.") % {"status": payout.get_status_display().lower()},
             )
-        if payout.provider == stripe_connect.NAME:
+        if returned:
+            _return(payout, reason=reason)
+        elif payout.provider == stripe_connect.NAME:
             raise Conflict(
                 "payout_sending",
                 gettext(
                     "This payout is being sent through Stripe; it ends paid, or failed with Stripe's reason, by itself."
                 ),
             )
-        _fail(payout, reason=reason)
+        else:
+            _fail(payout, reason=reason)
     # The last payout of a batch may have been this one.
     _batches_finish()
     return payout
