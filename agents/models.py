@@ -103,6 +103,21 @@ class AgentConnection(models.Model):
         return f"{self.agent} on {self.server}"
 
 
+class AgentStatusChange(models.Model):
+    """Each change of an agent's status, appended when it happens: how long an agent was
+    available during a shift (the hourly floor) is read from here."""
+
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="status_changes")
+    status = models.CharField(max_length=16, choices=AgentProfile.Status.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "at"], name="agent_status_change_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class PushSubscription(models.Model):
     """A browser's Web Push subscription: where to post an offer while the app is closed.
 

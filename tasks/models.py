@@ -242,3 +242,97 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"offer {self.pk} of ticket {self.ticket_id} to agent {self.agent_id} ({self.state})"
+
+
+# --- Shifts ---------------------------------------------------------------------------------------
+
+
+class Shift(models.Model):
+    """A block of time a brand wants covered: published by a supervisor, booked by agents.
+
+    `booked` counts the live bookings and is changed only with the shift row locked, in the
+    same transaction as the booking; the check constraint makes the database itself refuse
+    more bookings than slots, whatever the code above it does.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.PROTECT, related_name="shifts")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    languages = models.JSONField(default=list, help_text="Language codes an agent must speak (any of them)")
+    skills = models.JSONField(default=list, blank=True, help_text="Skill codes an agent must have (all of them)")
+    slots = models.PositiveSmallIntegerField()
+    booked = models.PositiveSmallIntegerField(default=0)
+    hourly_floor_minor = models.BigIntegerField(null=True, blank=True, help_text="Pay floor per available hour")
+    bonus_per_case_minor = models.BigIntegerField(null=True, blank=True, help_text="Added to each case's pay")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # Shifts published together as a weekly pattern share it.
+    series = models.UUIDField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True, help_text="Floors paid after its end")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start"),
+            models.CheckConstraint(condition=Q(slots__gt=0), name="shift_has_slots"),
+            models.CheckConstraint(condition=Q(booked__lte=models.F("slots")), name="shift_never_overbooked"),
+            models.CheckConstraint(
+                condition=Q(hourly_floor_minor__isnull=True) | Q(hourly_floor_minor__gte=0), name="shift_floor_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(bonus_per_case_minor__isnull=True) | Q(bonus_per_case_minor__gte=0),
+                name="shift_bonus_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["brand", "starts_at"], name="shift_brand_start_idx"),
+            models.Index(fields=["ends_at"], name="shift_unsettled_idx", condition=Q(settled_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id} shift {self.starts_at:%Y-%m-%d %H:%M}-{self.ends_at:%H:%M}"
+
+    @property
+    def is_full(self) -> bool:
+        return self.booked >= self.slots
+
+
+class ShiftBooking(models.Model):
+    """One agent's place on one shift. The shift's period is copied here so PostgreSQL can
+    refuse two overlapping live bookings of one agent: an exclusion constraint
+    (`booking_no_overlap`, installed by migration tasks.0006 on PostgreSQL only, since SQLite
+    has none) backs the service's own check under the agent's row lock."""
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", _("Booked")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("No-show")
+
+    shift = models.ForeignKey(Shift, on_delete=models.PROTECT, related_name="bookings")
+    agent = models.ForeignKey("agents.AgentProfile", on_delete=models.PROTECT, related_name="shift_bookings")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOOKED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    late = models.BooleanField(default=False, help_text="Cancelled inside the cutoff")
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shift", "agent"], condition=Q(status="booked"), name="booking_once_per_shift"
+            ),
+        ]
+        indexes = [models.Index(fields=["agent", "starts_at"], name="booking_agent_start_idx")]
+
+    def __str__(self) -> str:
+        return f"booking {self.pk} of agent {self.agent_id} on shift {self.shift_id} ({self.status})"

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from agents.models import AgentProfile
+from agents.models import AgentProfile, AgentStatusChange
 from marketplace.errors import Conflict, NotFound
 from marketplace.masking import mask_sensitive
 
@@ -83,6 +83,7 @@ def _close_offer(offer: Offer, *, state: Offer.State, reason: str = "", count_ti
             agent.status = AgentProfile.Status.AWAY
             agent.status_changed_at = now
             agent.consecutive_timeouts = 0
+            AgentStatusChange.objects.create(agent=agent, status=AgentProfile.Status.AWAY, at=now)
             fields += ["status", "status_changed_at"]
             set_away = True
     elif state == Offer.State.DECLINED:

@@ -9,7 +9,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from agents.models import AgentConnection, AgentProfile
+from agents.models import AgentConnection, AgentProfile, AgentStatusChange
 from marketplace.errors import DomainError, Forbidden
 
 from ..models import Offer, Ticket
@@ -54,6 +54,7 @@ def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
         if locked.status != status:
             locked.status = status
             locked.status_changed_at = timezone.now()
+            AgentStatusChange.objects.create(agent=locked, status=status, at=locked.status_changed_at)
         if status == AgentProfile.Status.AVAILABLE:
             locked.consecutive_timeouts = 0
         locked.save(update_fields=["status", "status_changed_at", "consecutive_timeouts"])
@@ -177,8 +178,15 @@ def agents_release_disconnected(*, batch: int = 100) -> int:
             .exclude(status=AgentProfile.Status.OFFLINE, load=0)
             .values_list("pk", flat=True)[:batch]
         )
-        AgentProfile.objects.filter(pk__in=agents).exclude(status=AgentProfile.Status.OFFLINE).update(
-            status=AgentProfile.Status.OFFLINE, status_changed_at=timezone.now()
+        going = list(
+            AgentProfile.objects.filter(pk__in=agents)
+            .exclude(status=AgentProfile.Status.OFFLINE)
+            .values_list("pk", flat=True)
+        )
+        now = timezone.now()
+        AgentProfile.objects.filter(pk__in=going).update(status=AgentProfile.Status.OFFLINE, status_changed_at=now)
+        AgentStatusChange.objects.bulk_create(
+            [AgentStatusChange(agent_id=pk, status=AgentProfile.Status.OFFLINE, at=now) for pk in going]
         )
     requeued: list[int] = []
     for agent_id in agents:
