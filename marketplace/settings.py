@@ -234,6 +234,7 @@ CELERY_BEAT_SCHEDULE = {
     "close-reopen-windows": {"task": "tasks.jobs.tickets_close_after_window", "schedule": 60.0},
     "widen-waiting-tickets": {"task": "tasks.jobs.tickets_widen_due", "schedule": 5.0},
     "release-earnings": {"task": "payouts.jobs.earnings_release_due", "schedule": 60.0},
+    "mark-shift-no-shows": {"task": "tasks.jobs.shifts_mark_no_shows", "schedule": 60.0},
     "resend-stuck-payouts": {"task": "payouts.jobs.payouts_resend_stuck", "schedule": 300.0},
     # Monday morning: propose each currency's payout batch for the supervisors to approve.
     "propose-weekly-payouts": {
@@ -283,6 +284,16 @@ APPLICATION_RETRY_DAYS = _int("APPLICATION_RETRY_DAYS", 30, 0)
 ASSESSMENT_RETAKE_DAYS = _int("ASSESSMENT_RETAKE_DAYS", 7, 0)
 # Answers that arrive this long after the deadline still count (slow networks).
 ASSESSMENT_GRACE_SECONDS = _int("ASSESSMENT_GRACE_SECONDS", 30, 0)
+
+# --- Shifts ---------------------------------------------------------------------------------------
+# Cancelling a booking is free until this long before the shift starts; later it is allowed
+# and recorded (it lowers the reliability score a little).
+SHIFT_CANCEL_CUTOFF_HOURS = _int("SHIFT_CANCEL_CUTOFF_HOURS", 12, 0)
+# Going available this close to a booked shift's start (before or after) checks the agent in;
+# not checked in this long after the start is a no-show.
+SHIFT_CHECK_IN_MINUTES = _int("SHIFT_CHECK_IN_MINUTES", 10, 1)
+# Late cancellations and no-shows weigh half as much after this many days.
+RELIABILITY_HALF_LIFE_DAYS = _int("RELIABILITY_HALF_LIFE_DAYS", 30, 1)
 
 # --- Pay and payouts ------------------------------------------------------------------------
 # On-demand cash-out terms in the currency's major unit; a brand may set its own

@@ -9,6 +9,7 @@ from marketplace import views as core_views
 from payouts import api as payouts_api
 from payouts import urls as payouts_urls
 from tasks import api as tasks_api
+from tasks import shifts_api
 from tasks import views as tasks_views
 
 api_v1 = [
@@ -17,6 +18,12 @@ api_v1 = [
     path("tickets/<int:ticket_id>/", tasks_api.TicketDetailView.as_view(), name="api-ticket-detail"),
     path("tickets/<int:ticket_id>/cancel/", tasks_api.TicketCancelView.as_view(), name="api-ticket-cancel"),
     path("me/push-subscriptions/", agents_api.PushSubscriptionView.as_view(), name="api-push-subscriptions"),
+    path("me/", shifts_api.MeView.as_view(), name="api-me"),
+    path("me/bookings/", shifts_api.MyBookingsView.as_view(), name="api-me-bookings"),
+    path("shifts/", shifts_api.ShiftsView.as_view(), name="api-shifts"),
+    path("shifts/<int:shift_id>/bookings/", shifts_api.ShiftBookView.as_view(), name="api-shift-book"),
+    path("shifts/<int:shift_id>/cancel/", shifts_api.ShiftCancelView.as_view(), name="api-shift-cancel"),
+    path("bookings/<int:booking_id>/cancel/", shifts_api.BookingCancelView.as_view(), name="api-booking-cancel"),
     path("me/earnings/", payouts_api.EarningsView.as_view(), name="api-me-earnings"),
     path("me/payouts/", payouts_api.PayoutsView.as_view(), name="api-me-payouts"),
     path("me/payout-method/", payouts_api.PayoutMethodView.as_view(), name="api-me-payout-method"),

@@ -33,6 +33,12 @@ def tickets_close_after_window() -> int:
 
 
 @shared_task
+def shifts_mark_no_shows() -> int:
+    """Mark bookings nobody checked in to as no-shows; returns how many."""
+    return services.shifts_mark_no_shows()
+
+
+@shared_task
 def offer_push_send(offer_id: int) -> int:
     """Web Push a pending offer to its agent's browsers; returns how many accepted it.
     Not retried: an offer lives seconds, and a late push would show a dead offer."""

@@ -90,6 +90,7 @@ class Sweeper:
         if settings.CELERY_TASK_ALWAYS_EAGER and self._due("close", CLOSE_WINDOW_EVERY_SECONDS):
             result["closed"] = services.tickets_close_after_window()
             result["earnings_released"] = earnings_release_due()
+            result["no_shows"] = services.shifts_mark_no_shows()
         if settings.CELERY_TASK_ALWAYS_EAGER and self._due("widen", WIDEN_EVERY_SECONDS):
             result["widened"] = services.tickets_widen_due()
         return result

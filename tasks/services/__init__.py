@@ -10,7 +10,8 @@ group:
 - `lifecycle`: resolve, rate, reopen, close, cancel;
 - `push`: an offer to the agent's subscribed browsers (Web Push, from a job);
 - `widening`: tickets nobody took in time (widen, surge, alert the supervisors);
-- `waiting`: what a waiting customer leaves (the address to e-mail when an agent answers).
+- `waiting`: what a waiting customer leaves (the address to e-mail when an agent answers);
+- `shifts`: publish, book, cancel, check in, no-shows.
 
 Concurrency rules (docs/architecture.md, "Lock order"):
 - A state change is one transaction. Work is claimed with `select_for_update(skip_locked=True)`
@@ -41,10 +42,26 @@ from .presence import (
     presence_set,
 )
 from .push import offer_push_send
+from .shifts import (
+    ShiftTerms,
+    booking_cancel,
+    shift_book,
+    shift_cancel,
+    shift_check_in,
+    shift_publish,
+    shifts_mark_no_shows,
+)
 from .waiting import ticket_notify_email_set
 from .widening import supervisors_alert, ticket_widen, tickets_widen_due
 
 __all__ = [
+    "ShiftTerms",
+    "booking_cancel",
+    "shift_book",
+    "shift_cancel",
+    "shift_check_in",
+    "shift_publish",
+    "shifts_mark_no_shows",
     "agent_connected",
     "attachment_send_agent",
     "attachment_send_customer",

@@ -17,6 +17,7 @@ from ..notify import notify_agent_connection, notify_message, notify_presence, n
 from .conversation import _system_message
 from .dispatch import agent_dispatch, ticket_dispatch
 from .offers import _close_offer
+from .shifts import shift_check_in
 
 Status = Ticket.Status
 
@@ -57,6 +58,7 @@ def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
             AgentStatusChange.objects.create(agent=locked, status=status, at=locked.status_changed_at)
         if status == AgentProfile.Status.AVAILABLE:
             locked.consecutive_timeouts = 0
+            shift_check_in(agent_id=locked.pk, at=timezone.now())
         locked.save(update_fields=["status", "status_changed_at", "consecutive_timeouts"])
         notify_presence(agent=locked, brand_ids=list(locked.brands.values_list("pk", flat=True)))
     if status != AgentProfile.Status.AVAILABLE:
