@@ -118,6 +118,8 @@ def _explain(earning: Earning) -> str:
         parts.append(f"× {calc['multiplier']} {TIER_NAMES.get(calc.get('tier', ''), '')}".rstrip())
     if calc.get("surge_minor"):
         parts.append(gettext("+ surge %(amount)s") % {"amount": minor_to_decimal(calc["surge_minor"], cur)})
+    if calc.get("shift_bonus_minor"):
+        parts.append(gettext("+ shift bonus %(amount)s") % {"amount": minor_to_decimal(calc["shift_bonus_minor"], cur)})
     return " ".join(parts) + f" = {earning.amount} {cur}"
 
 

@@ -32,6 +32,7 @@ from marketplace.parsers import has_forbidden_characters
 from marketplace.unavailable import UNAVAILABLE_ERRORS
 
 from .models import Attachment, Message, Offer, Ticket
+from .shift_selectors import checked_in_now, shift_bonus_now
 
 
 def offer_timeout_seconds(ticket: Ticket) -> int:
@@ -90,8 +91,8 @@ def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
     OFFER_RETRY_COOLDOWN_SECONDS after that, and after it ranks behind every agent who has
     not missed it: nobody waits forever for want of a second agent, and a second agent
     is asked first. Ranking: the previous agent of a reopened ticket, then those who have
-    not missed it, then quality score, then longest since last assignment (fairness), then
-    id for a stable order.
+    not missed it, then agents checked in on a running shift of the ticket's brand, then
+    quality score, then longest since last assignment (fairness), then id for a stable order.
     """
     qs = matching_agents(ticket, AgentProfile.objects.can_take_work())
     last_missed = (
@@ -108,7 +109,17 @@ def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
         missed_before=Case(
             When(last_missed__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()
         ),
-    ).order_by("is_previous", "missed_before", "-quality_score", F("last_assigned_at").asc(nulls_first=True), "pk")
+        on_shift=checked_in_now(ticket.brand_id),
+        # The per-case bonus of that shift, if any: part of the offer's pay.
+        shift_bonus_minor=shift_bonus_now(ticket.brand_id),
+    ).order_by(
+        "is_previous",
+        "missed_before",
+        F("on_shift").desc(),
+        "-quality_score",
+        F("last_assigned_at").asc(nulls_first=True),
+        "pk",
+    )
 
 
 def waiting_tickets_for_agent(agent: AgentProfile, limit: int = 20) -> list[Ticket]:

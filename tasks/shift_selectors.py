@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import AgentLanguage, AgentProfile, AgentSkill
@@ -117,4 +117,20 @@ def checked_in_now(brand_id: int) -> Exists:
             ends_at__gt=now,
             shift__brand_id=brand_id,
         )
+    )
+
+
+def shift_bonus_now(brand_id: int) -> Subquery:
+    """For an AgentProfile query: the per-case bonus of the running shift of this brand the
+    agent is checked in on (None without one)."""
+    now = timezone.now()
+    return Subquery(
+        ShiftBooking.objects.filter(
+            agent=OuterRef("pk"),
+            status=ShiftBooking.Status.BOOKED,
+            checked_in_at__isnull=False,
+            starts_at__lte=now,
+            ends_at__gt=now,
+            shift__brand_id=brand_id,
+        ).values("shift__bonus_per_case_minor")[:1]
     )

@@ -282,3 +282,35 @@ def test_outsiders_are_refused(brand, other_brand, agent, shift):
     response = as_client(stranger.user).post(f"/api/v1/shifts/{shift.pk}/bookings/")
     assert (response.status_code, response.json()["error"]["code"]) == (403, "shift_not_eligible")
     assert as_client(stranger.user).get("/api/v1/shifts/").json()["results"] == []
+
+
+# --- Dispatch preference and the shift's per-case bonus -------------------------------------------------
+
+
+def test_an_agent_checked_in_on_a_shift_of_the_brand_is_offered_first_with_the_shift_bonus(brand, supervisor, handover):
+    from tasks.models import Offer, Ticket
+
+    start = timezone.now() + timedelta(minutes=3)
+    shift = services.shift_publish(user=supervisor, brand=brand, terms=terms(start, bonus_per_case_minor=1000))[0]
+    idle_longer = AgentFactory(brands=[brand], available=True, quality_score=5)  # would win without the shift
+    on_shift = AgentFactory(brands=[brand], available=True, quality_score=1)
+    services.shift_book(agent=on_shift, shift_id=shift.pk)
+    services.presence_set(agent=on_shift, status="available")  # checks in
+    Shift.objects.filter(pk=shift.pk).update(starts_at=timezone.now() - timedelta(minutes=1))
+    ShiftBooking.objects.filter(shift=shift).update(starts_at=timezone.now() - timedelta(minutes=1))
+
+    ticket = handover(category="")
+
+    offer = Offer.objects.get(ticket=ticket, state=Offer.State.PENDING)
+    assert offer.agent_id == on_shift.pk != idle_longer.pk
+    assert offer.pay_amount_minor == 4500 + 1000
+    assert offer.pay_calculation["shift_bonus_minor"] == 1000
+    services.offer_accept(agent=on_shift, offer_id=offer.pk)
+    services.ticket_resolve(agent=on_shift, ticket_id=ticket.pk)
+    from payouts.models import Earning
+
+    earning = Earning.objects.get(ticket=Ticket.objects.get(pk=ticket.pk))
+    assert earning.amount_minor == 5500
+    from payouts.selectors import _explain
+
+    assert _explain(earning) == "Base 45.00 (default rate) + shift bonus 10.00 = 55.00 SEK"

@@ -19,8 +19,17 @@ class CasePay:
     calculation: dict[str, Any]
 
 
-def case_pay(*, brand_id: int, category: str, tier: str, surge_minor: int = 0, at: datetime | None = None) -> CasePay:
-    """Pay for one case of `category` by an agent of `tier`, by the card in force at `at`.
+def case_pay(
+    *,
+    brand_id: int,
+    category: str,
+    tier: str,
+    surge_minor: int = 0,
+    shift_bonus_minor: int = 0,
+    at: datetime | None = None,
+) -> CasePay:
+    """Pay for one case of `category` by an agent of `tier`, by the card in force at `at`,
+    plus the surge and the bonus of the shift the agent is checked in on.
 
     The category's line of that card, else its default line ('' category), else nothing
     (0). The tiered base is rounded half up to a whole minor unit. One query.
@@ -37,7 +46,7 @@ def case_pay(*, brand_id: int, category: str, tier: str, surge_minor: int = 0, a
     base = line.amount_minor if line else 0
     multiplier = line.card.multiplier(tier) if line else Decimal("1.00")
     tiered = int((Decimal(base) * multiplier).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    total = tiered + surge_minor
+    total = tiered + surge_minor + shift_bonus_minor
     return CasePay(
         amount_minor=total,
         calculation={
@@ -49,6 +58,7 @@ def case_pay(*, brand_id: int, category: str, tier: str, surge_minor: int = 0, a
             "multiplier": str(multiplier),
             "tier_bonus_minor": tiered - base,
             "surge_minor": surge_minor,
+            "shift_bonus_minor": shift_bonus_minor,
             "total_minor": total,
         },
     )

@@ -43,10 +43,16 @@ def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
     if agent is None:
         return None
     now = timezone.now()
-    # The card in force now, the agent's tier and, once a widening step gave the ticket one,
-    # the surge bonus: the offer shows exactly what the case will pay.
+    # The card in force now, the agent's tier, the bonus of the shift they are checked in on
+    # and, once a widening step gave the ticket one, the surge bonus: the offer shows exactly
+    # what the case will pay.
     pay = case_pay(
-        brand_id=ticket.brand_id, category=ticket.category, tier=agent.tier, surge_minor=ticket.surge_bonus_minor, at=now
+        brand_id=ticket.brand_id,
+        category=ticket.category,
+        tier=agent.tier,
+        surge_minor=ticket.surge_bonus_minor,
+        shift_bonus_minor=getattr(agent, "shift_bonus_minor", None) or 0,
+        at=now,
     )
     offer = Offer.objects.create(
         ticket=ticket,
@@ -73,12 +79,7 @@ def agent_dispatch(*, agent_id: int) -> int:
     if not Ticket.objects.filter(status=Status.QUEUED).exists():
         return 0  # the common case when agents outnumber customers: one cheap query
     for _ in range(10):  # bounded: capacity is small
-        agent = (
-            AgentProfile.objects.can_take_work()
-            .filter(pk=agent_id)
-            .prefetch_related("languages", "skills")
-            .first()
-        )
+        agent = AgentProfile.objects.can_take_work().filter(pk=agent_id).prefetch_related("languages", "skills").first()
         if agent is None:
             return made
         progressed = False
@@ -105,7 +106,9 @@ def dispatch_waiting(*, limit: int = 100, give_up_after: int = 20) -> int:
     if not free.exists():
         return 0
     made = misses = 0
-    queued = Ticket.objects.filter(status=Status.QUEUED).order_by("-priority", "created_at").values_list("pk", flat=True)
+    queued = (
+        Ticket.objects.filter(status=Status.QUEUED).order_by("-priority", "created_at").values_list("pk", flat=True)
+    )
     for ticket_id in list(queued[:limit]):
         if ticket_dispatch(ticket_id=ticket_id) is not None:
             made += 1
