@@ -18,6 +18,7 @@ Answers: an HTTP status, with the redirect target or the REST error code; on soc
 """
 
 import base64
+from datetime import timedelta
 import io
 import json
 import os
@@ -43,7 +44,7 @@ from marketplace.models import User
 from marketplace.services import api_token_create
 from payouts.services import earning_credit, payout_method_set
 from tasks import services
-from tasks.models import Message, Offer, Ticket
+from tasks.models import Message, Offer, Shift, Ticket
 
 from .conftest import TICKET_BODY
 from .factories import PASSWORD, AgentFactory, TicketFactory, UserFactory, brand_with_key
@@ -204,6 +205,40 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("rest", "PUT /api/v1/me/payout-method/"): row(
         UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "200"}
     ),
+    # Shifts: Acme has a shift S (English, not started) on which Acme's agent holds booking B.
+    ("rest", "GET /api/v1/me/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "200"}
+    ),
+    ("rest", "GET /api/v1/me/bookings/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "200"}
+    ),
+    ("rest", "GET /api/v1/shifts/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, "200"), "applicant": "403 forbidden"}
+    ),
+    ("rest", "POST /api/v1/shifts/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, "403 forbidden"), "supervisor": "201", "staff": "201"}
+    ),
+    ("rest", "POST /api/v1/shifts/{shift}/cancel/"): row(
+        UNAUTHENTICATED,
+        **{
+            **dict.fromkeys(PEOPLE, "403 forbidden"),
+            "supervisor": "200",
+            "staff": "200",
+            "other_supervisor": "404 shift_not_found",
+        },
+    ),
+    ("rest", "POST /api/v1/shifts/{shift}/bookings/"): row(
+        UNAUTHENTICATED,
+        **{
+            **dict.fromkeys(PEOPLE, NOT_AN_AGENT),
+            "agent": "409 already_booked",
+            "other_agent": "403 shift_not_eligible",
+        },
+    ),
+    ("rest", "POST /api/v1/bookings/{booking}/cancel/"): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "404 booking_not_found"},
+    ),
     ("rest", "POST /api/v1/tickets/{ticket}/attachments/"): row(
         UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, "403 forbidden"), "agent": "201", "other_agent": NO_TICKET}
     ),
@@ -351,6 +386,8 @@ def fill(template: str, world: dict, role: str) -> str:
         ticket=world["ticket"].pk,
         token=world["chat_tokens"].get(role, UNKNOWN_CHAT_TOKEN),
         attachment=world.get("attachment_id", 0),
+        shift=world.get("shift_id", 0),
+        booking=world.get("booking_id", 0),
     )
 
 
@@ -395,6 +432,17 @@ def png_upload() -> SimpleUploadedFile:
     return SimpleUploadedFile("receipt.png", buffer.getvalue(), content_type="image/png")
 
 
+def book_a_shift(world: dict) -> None:
+    """Acme's English shift S, two days on, and Acme's agent's booking B on it."""
+    acme = world["agent"].brands.first()
+    start = timezone.now() + timedelta(days=2)
+    shift = Shift.objects.create(
+        brand=acme, starts_at=start, ends_at=start + timedelta(hours=4), languages=["en"], slots=3
+    )
+    booking = services.shift_book(agent=world["agent"], shift_id=shift.pk)
+    world["shift_id"], world["booking_id"] = shift.pk, booking.pk
+
+
 def fund_agent(agent) -> None:
     """Acme's agent: 200.00 SEK available from a resolved case, and a bank account."""
     ticket = TicketFactory(
@@ -411,6 +459,8 @@ def prepare_http(surface: str, world: dict) -> None:
     if "{attachment}" in surface:
         message = services.attachment_send_customer(ticket=world["ticket"], upload=png_upload())
         world["attachment_id"] = message.attachment_id
+    if "{shift}" in surface or "{booking}" in surface or "/api/v1/me/bookings/" in surface:
+        book_a_shift(world)
     if any(part in surface for part in ("/api/v1/me/pay", "/api/v1/me/earnings/", "/agent/earnings", "/agent/payout")):
         fund_agent(world["agent"])
     if surface == "DELETE /api/v1/me/push-subscriptions/":
@@ -435,6 +485,18 @@ def http_request(client: APIClient, surface: str, path: str, world: dict, role: 
             return client.post(path, push_subscription(), format="json")
         case "DELETE /api/v1/me/push-subscriptions/":
             return client.delete(path, {"endpoint": world["push_endpoint"]}, format="json")
+        case "POST /api/v1/shifts/":
+            start = timezone.now() + timedelta(days=3)
+            body = {
+                "brand": "acme",
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=4)).isoformat(),
+                "languages": ["en"],
+                "slots": 2,
+            }
+            return client.post(path, body, format="json")
+        case "POST /api/v1/shifts/{shift}/cancel/":
+            return client.post(path, {"reason": "Low volume"}, format="json")
         case "POST /api/v1/me/payouts/":
             return client.post(path, {"amount": "150.00"}, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
         case "PUT /api/v1/me/payout-method/":
