@@ -18,11 +18,11 @@ Answers: an HTTP status, with the redirect target or the REST error code; on soc
 """
 
 import base64
-from datetime import timedelta
 import io
 import json
 import os
 import uuid
+from datetime import timedelta
 
 import pytest
 from allauth.account.models import EmailAddress
