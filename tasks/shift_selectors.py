@@ -105,32 +105,25 @@ def reliability(agent: AgentProfile, *, now: datetime | None = None) -> Reliabil
     return Reliability(score=round(score, 1), events=events)
 
 
-def checked_in_now(brand_id: int) -> Exists:
-    """For an AgentProfile query: the agent is checked in on a running shift of this brand."""
+def _on_running_shift(brand_id: int) -> QuerySet[ShiftBooking]:
+    """For an AgentProfile query: the outer agent's checked-in bookings on a running shift of
+    this brand."""
     now = timezone.now()
-    return Exists(
-        ShiftBooking.objects.filter(
-            agent=OuterRef("pk"),
-            status=ShiftBooking.Status.BOOKED,
-            checked_in_at__isnull=False,
-            starts_at__lte=now,
-            ends_at__gt=now,
-            shift__brand_id=brand_id,
-        )
+    return ShiftBooking.objects.filter(
+        agent=OuterRef("pk"),
+        status=ShiftBooking.Status.BOOKED,
+        checked_in_at__isnull=False,
+        starts_at__lte=now,
+        ends_at__gt=now,
+        shift__brand_id=brand_id,
     )
+
+
+def checked_in_now(brand_id: int) -> Exists:
+    """The agent is checked in on a running shift of this brand."""
+    return Exists(_on_running_shift(brand_id))
 
 
 def shift_bonus_now(brand_id: int) -> Subquery:
-    """For an AgentProfile query: the per-case bonus of the running shift of this brand the
-    agent is checked in on (None without one)."""
-    now = timezone.now()
-    return Subquery(
-        ShiftBooking.objects.filter(
-            agent=OuterRef("pk"),
-            status=ShiftBooking.Status.BOOKED,
-            checked_in_at__isnull=False,
-            starts_at__lte=now,
-            ends_at__gt=now,
-            shift__brand_id=brand_id,
-        ).values("shift__bonus_per_case_minor")[:1]
-    )
+    """The per-case bonus of that shift (None without one)."""
+    return Subquery(_on_running_shift(brand_id).values("shift__bonus_per_case_minor")[:1])

@@ -67,25 +67,18 @@ def payout_request(
         raise DomainError(
             "idempotency_key_invalid", gettext("The Idempotency-Key is at most 100 characters."), status=400
         )
-    currencies = agent_currencies(agent_id=agent_id)
-    if currency:
-        if currency not in currencies:
+    if not currency:
+        # Named currencies are checked with the other rules by cashout_quote below.
+        currencies = agent_currencies(agent_id=agent_id)
+        if len(currencies) > 1:
             raise DomainError(
-                "currency_mismatch",
-                gettext("You have no earnings in %(currency)s; you are paid in %(currencies)s.")
-                % {"currency": currency, "currencies": ", ".join(currencies) or "—"},
+                "currency_required",
+                gettext("You are paid in %(currencies)s: say which.") % {"currencies": ", ".join(currencies)},
                 status=422,
             )
-    elif len(currencies) > 1:
-        raise DomainError(
-            "currency_required",
-            gettext("You are paid in %(currencies)s: say which.") % {"currencies": ", ".join(currencies)},
-            status=422,
-        )
-    elif currencies:
+        if not currencies:
+            raise Conflict("insufficient_funds", gettext("You have no available money yet."))
         currency = currencies[0]
-    else:
-        raise Conflict("insufficient_funds", gettext("You have no available money yet."))
     amount_minor = parse_amount(amount, currency)
     fingerprint = request_hash(amount_minor=amount_minor, currency=currency)
     previous = Payout.objects.filter(agent_id=agent_id, request_key=key).first()
@@ -255,54 +248,40 @@ def _paid(payout: Payout) -> None:
 
 
 def _fail(payout: Payout, *, reason: str) -> None:
-    """Inside a transaction holding the payout row: it failed; every unit goes back to available."""
-    payout.status = Status.FAILED
-    payout.failed_at = timezone.now()
-    payout.failure_reason = reason[:300]
-    payout.save(update_fields=["status", "failed_at", "failure_reason"])
-    available, in_payout, fees = accounts_for(
-        idents=[
-            (Owner.AGENT, payout.agent_id, Purpose.AGENT_AVAILABLE, payout.currency),
-            (Owner.AGENT, payout.agent_id, Purpose.AGENT_IN_PAYOUT, payout.currency),
-            (Owner.PLATFORM, 0, Purpose.PLATFORM_FEES, payout.currency),
-        ]
-    )
-    postings = [(in_payout, -payout.net_minor), (available, payout.amount_minor)]
-    if payout.fee_minor:
-        postings.append((fees, -payout.fee_minor))
-    ledger_post(
-        key=payout_key(payout.pk, "failed"),
-        kind="payout_failed",
-        postings=postings,
-        currency=payout.currency,
-        memo=f"payout {payout.pk} failed: {reason[:150]}",
-        payout_id=payout.pk,
-    )
+    """Inside a transaction holding the payout row: it failed on its way; every unit goes
+    back to available."""
+    _give_back(payout, reason=reason, source=Purpose.AGENT_IN_PAYOUT, step="failed")
 
 
 def _return(payout: Payout, *, reason: str) -> None:
     """Inside a transaction holding the paid payout row: the bank sent it back after the run
     was confirmed. Paid out goes down and the whole amount, fee included, is available again."""
+    _give_back(payout, reason=reason, source=Purpose.AGENT_PAID, step="returned")
+
+
+def _give_back(payout: Payout, *, reason: str, source: str, step: str) -> None:
+    """The payout is failed: its net leaves `source` (in payout, or paid out for a late
+    return), the fee leaves the platform, and the whole amount is available again."""
     payout.status = Status.FAILED
     payout.failed_at = timezone.now()
     payout.failure_reason = reason[:300]
     payout.save(update_fields=["status", "failed_at", "failure_reason"])
-    available, paid, fees = accounts_for(
+    available, held, fees = accounts_for(
         idents=[
             (Owner.AGENT, payout.agent_id, Purpose.AGENT_AVAILABLE, payout.currency),
-            (Owner.AGENT, payout.agent_id, Purpose.AGENT_PAID, payout.currency),
+            (Owner.AGENT, payout.agent_id, source, payout.currency),
             (Owner.PLATFORM, 0, Purpose.PLATFORM_FEES, payout.currency),
         ]
     )
-    postings = [(paid, -payout.net_minor), (available, payout.amount_minor)]
+    postings = [(held, -payout.net_minor), (available, payout.amount_minor)]
     if payout.fee_minor:
         postings.append((fees, -payout.fee_minor))
     ledger_post(
-        key=payout_key(payout.pk, "returned"),
-        kind="payout_returned",
+        key=payout_key(payout.pk, step),
+        kind=f"payout_{step}",
         postings=postings,
         currency=payout.currency,
-        memo=f"payout {payout.pk} returned by the bank: {reason[:150]}",
+        memo=f"payout {payout.pk} {step}: {reason[:150]}",
         payout_id=payout.pk,
     )
 
