@@ -223,6 +223,21 @@ def _batch_size(batch: PayoutBatch) -> dict[str, int]:
     return {"payouts": agg["n"], "total_minor": int(agg["total"] or 0)}
 
 
+def _audited(
+    request: HttpRequest, *, action: str, target: Any, detail: dict[str, Any], run: Callable[[], object], success: str
+) -> None:
+    """Run a pay action and write its audit row in one transaction: a refusal writes neither
+    and is shown as a message; success is shown too."""
+    try:
+        with transaction.atomic():
+            run()
+            audit_record(actor=_user(request), action=action, target=target, detail=detail, request=request)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+
+
 @supervisor_or_staff_required
 @require_POST
 def batch_approve(request: HttpRequest, batch_id: int) -> HttpResponse:
@@ -233,21 +248,14 @@ def batch_approve(request: HttpRequest, batch_id: int) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         messages.error(request, gettext("Tick the box to confirm that you checked the payouts."))
         return redirect("supervisor-payout-batch", batch_id=batch.pk)
-    try:
-        with transaction.atomic():
-            size = _batch_size(batch)
-            services.payout_batch_approve(batch_id=batch.pk, user_id=user.pk)
-            audit_record(
-                actor=_user(request),
-                action="payouts.batch_approve",
-                target=batch,
-                detail={"currency": batch.currency, "period_start": batch.period_start, **size},
-                request=request,
-            )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, gettext("Batch approved: the payouts are on their way."))
+    _audited(
+        request,
+        action="payouts.batch_approve",
+        target=batch,
+        detail={"currency": batch.currency, "period_start": batch.period_start, **_batch_size(batch)},
+        run=lambda: services.payout_batch_approve(batch_id=batch.pk, user_id=user.pk),
+        success=gettext("Batch approved: the payouts are on their way."),
+    )
     return redirect("supervisor-payout-batch", batch_id=batch.pk)
 
 
@@ -259,21 +267,14 @@ def batch_reject(request: HttpRequest, batch_id: int) -> HttpResponse:
         return batch
     user = _user(request)
     note = request.POST.get("note", "").strip()
-    try:
-        with transaction.atomic():
-            size = _batch_size(batch)
-            services.payout_batch_reject(batch_id=batch.pk, user_id=user.pk, note=note)
-            audit_record(
-                actor=_user(request),
-                action="payouts.batch_reject",
-                target=batch,
-                detail={"currency": batch.currency, "period_start": batch.period_start, "note": note, **size},
-                request=request,
-            )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, gettext("Batch rejected: the money is available to the agents again."))
+    _audited(
+        request,
+        action="payouts.batch_reject",
+        target=batch,
+        detail={"currency": batch.currency, "period_start": batch.period_start, "note": note, **_batch_size(batch)},
+        run=lambda: services.payout_batch_reject(batch_id=batch.pk, user_id=user.pk, note=note),
+        success=gettext("Batch rejected: the money is available to the agents again."),
+    )
     return redirect("supervisor-payout-batch", batch_id=batch.pk)
 
 
