@@ -9,7 +9,7 @@ from marketplace import views as core_views
 from payouts import api as payouts_api
 from payouts import urls as payouts_urls
 from tasks import api as tasks_api
-from tasks import shifts_api
+from tasks import shifts_api, views_shifts
 from tasks import views as tasks_views
 
 api_v1 = [
@@ -48,6 +48,9 @@ urlpatterns = [
     path("agent/", agent_views.agent_app, name="agent-app"),
     path("agent/sw.js", agent_views.service_worker, name="agent-sw"),
     path("agent/", include(payouts_urls.agent_pages)),
+    path("agent/shifts/", views_shifts.shifts, name="agent-shifts"),
+    path("agent/shifts/<int:shift_id>/book/", views_shifts.shift_book, name="agent-shift-book"),
+    path("agent/bookings/<int:booking_id>/cancel/", views_shifts.booking_cancel, name="agent-booking-cancel"),
     path("apply/", agent_views.apply_start, name="apply-start"),
     path("apply/review/", agent_views.apply_review, name="apply-review"),
     path("apply/status/", agent_views.apply_status, name="apply-status"),

@@ -8,14 +8,17 @@ a11y-focus-customer.png."""
 
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+from django.utils import timezone
 from PIL import Image
 
 from agents.models import AssessmentQuestion
 from marketplace.models import User
+from tasks import services
 
 from .a11y import assert_accessible, focus_ring_problems, phone_context, small_tap_targets, write_json
 from .factories import PASSWORD, TicketFactory, UserFactory
@@ -106,6 +109,7 @@ def test_agent_and_customer_pages_have_no_serious_violations_and_big_tap_targets
     base,
     agent,
     api_key,
+    supervisor,
     tmp_path,
 ):
     from playwright.sync_api import expect
@@ -189,6 +193,32 @@ def test_agent_and_customer_pages_have_no_serious_violations_and_big_tap_targets
     agent_page.get_by_test_id("payout-method-save").click()
     expect(agent_page.get_by_test_id("field-iban")).to_contain_text("not a valid IBAN")
     checks.page(agent_page, "agent-payout-method-errors", phone=True)
+
+    # The shifts screen: open shifts, one booked, and the late-cancel confirmation.
+    ahead = timezone.now() + timedelta(days=3)
+    soon = timezone.now() + timedelta(hours=5)
+    for start, floor in ((ahead, 40000), (soon, None)):
+        services.shift_publish(
+            user=supervisor,
+            brand=agent.brands.get(),
+            terms=services.ShiftTerms(
+                starts_at=start,
+                ends_at=start + timedelta(hours=2),
+                languages=["en"],
+                skills=[],
+                slots=2,
+                hourly_floor_minor=floor,
+            ),
+        )
+    agent_page.goto(f"{base}/agent/shifts/")
+    expect(agent_page.get_by_test_id("open-shifts").get_by_test_id("shift")).to_have_count(2)
+    checks.page(agent_page, "agent-shifts", phone=True)
+    agent_page.get_by_test_id("shift-book").first.click()  # the one starting soon
+    expect(agent_page.get_by_test_id("flash")).to_contain_text("Booked")
+    checks.page(agent_page, "agent-shifts-booked", phone=True)
+    agent_page.get_by_test_id("booking-cancel").first.click()
+    expect(agent_page.get_by_test_id("late-warning")).to_be_visible()
+    checks.page(agent_page, "agent-shifts-cancel-late", phone=True)
 
     checks.assert_clean("agent-customer")
 

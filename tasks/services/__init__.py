@@ -45,6 +45,7 @@ from .push import offer_push_send
 from .shifts import (
     ShiftTerms,
     booking_cancel,
+    booking_cancel_is_late,
     shift_book,
     shift_cancel,
     shift_check_in,
@@ -57,6 +58,7 @@ from .widening import supervisors_alert, ticket_widen, tickets_widen_due
 __all__ = [
     "ShiftTerms",
     "booking_cancel",
+    "booking_cancel_is_late",
     "shift_book",
     "shift_cancel",
     "shift_check_in",

@@ -163,6 +163,13 @@ def shift_book(*, agent: AgentProfile, shift_id: int) -> ShiftBooking:
     return booking
 
 
+def booking_cancel_is_late(*, starts_at: datetime, now: datetime | None = None) -> bool:
+    """Cancelling a booking starting at `starts_at` now is late: inside the cutoff. Pages
+    ask it to warn before the agent cancels; `booking_cancel` records it."""
+    now = now or timezone.now()
+    return now > starts_at - timedelta(hours=settings.SHIFT_CANCEL_CUTOFF_HOURS)
+
+
 def booking_cancel(*, agent: AgentProfile, booking_id: int) -> ShiftBooking:
     """Cancel the agent's own booking before its shift starts. Free until
     SHIFT_CANCEL_CUTOFF_HOURS before the start; later it is allowed and recorded as late
@@ -183,7 +190,7 @@ def booking_cancel(*, agent: AgentProfile, booking_id: int) -> ShiftBooking:
         Shift.objects.select_for_update().filter(pk=booking.shift_id).update(booked=F("booked") - 1)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
-        booking.late = now > booking.starts_at - timedelta(hours=settings.SHIFT_CANCEL_CUTOFF_HOURS)
+        booking.late = booking_cancel_is_late(starts_at=booking.starts_at, now=now)
         booking.save(update_fields=["status", "cancelled_at", "late"])
     return booking
 
