@@ -9,6 +9,7 @@ from marketplace import views as core_views
 from payouts import api as payouts_api
 from payouts import urls as payouts_urls
 from tasks import api as tasks_api
+from tasks import staffing_api
 from tasks import views as tasks_views
 
 api_v1 = [
@@ -20,6 +21,8 @@ api_v1 = [
     path("me/earnings/", payouts_api.EarningsView.as_view(), name="api-me-earnings"),
     path("me/payouts/", payouts_api.PayoutsView.as_view(), name="api-me-payouts"),
     path("me/payout-method/", payouts_api.PayoutMethodView.as_view(), name="api-me-payout-method"),
+    path("staffing/", staffing_api.StaffingPlanView.as_view(), name="api-staffing"),
+    path("staffing/erlang-c/", staffing_api.ErlangCView.as_view(), name="api-staffing-erlang-c"),
     path(
         "tickets/<int:ticket_id>/attachments/",
         tasks_api.TicketAttachmentUploadView.as_view(),
