@@ -49,9 +49,9 @@ def test_thirteen_agents_fall_short_of_that_target_so_fourteen_is_the_fewest():
 
 
 def test_the_360_calls_a_half_hour_example_with_55_agents():
-    """The classic step-by-step example: 360 calls per half hour, 4-minute calls, 55 agents,
-    15-second target: 48 Erlangs, 87.3% occupancy, 23.9% wait, 8.2 s average speed of
-    answer, 84.6% answered within 15 s."""
+    """The widely copied step-by-step Erlang C explanation: 360 calls per half hour, 4-minute
+    calls, 55 agents, a 15-second target. Worked through: 48 Erlangs, 87.3% occupancy, 23.9%
+    wait, 8.2 s average speed of answer, 84.6% answered within 15 s."""
     call = {"arrivals_per_hour": 720, "aht_seconds": 240, "agents": 55}
 
     assert staffing.traffic_intensity(arrivals_per_hour=720, aht_seconds=240) == pytest.approx(48)
