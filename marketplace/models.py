@@ -1,10 +1,12 @@
 import hashlib
 import secrets
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import pgtrigger
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from knox.models import AbstractAuthToken
@@ -100,7 +102,27 @@ class Brand(models.Model):
     )
     assessment_minutes = models.PositiveSmallIntegerField(default=20, help_text="Time allowed for the assessment")
     assessment_pass_percent = models.PositiveSmallIntegerField(default=70, help_text="Pass mark of the assessment")
+    # The staffing plan's service target (tasks.staffing): this share of contacts answered
+    # within this many seconds. Below 1: Erlang C never answers every contact in time.
+    staffing_target_seconds = models.PositiveIntegerField(
+        default=60, validators=[MaxValueValidator(86_400)], help_text="Staffing plan: answer within this many seconds"
+    )
+    staffing_target_share = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("0.80"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("0.99"))],
+        help_text="Staffing plan: the share of contacts answered in time, 0.01-0.99 (0.80 = 80%)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(staffing_target_share__gt=0, staffing_target_share__lt=1),
+                name="brand_staffing_share_below_one",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

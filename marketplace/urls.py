@@ -10,7 +10,9 @@ from payouts import api as payouts_api
 from payouts import urls as payouts_urls
 from tasks import api as tasks_api
 from tasks import shifts_api, views_shifts
+from tasks import staffing_api as tasks_staffing_api
 from tasks import views as tasks_views
+from tasks import views_staffing as tasks_staffing_views
 
 api_v1 = [
     path("auth/token/", core_api.AuthTokenView.as_view(), name="api-auth-token"),
@@ -27,6 +29,8 @@ api_v1 = [
     path("me/earnings/", payouts_api.EarningsView.as_view(), name="api-me-earnings"),
     path("me/payouts/", payouts_api.PayoutsView.as_view(), name="api-me-payouts"),
     path("me/payout-method/", payouts_api.PayoutMethodView.as_view(), name="api-me-payout-method"),
+    path("staffing/", tasks_staffing_api.StaffingPlanView.as_view(), name="api-staffing"),
+    path("staffing/erlang-c/", tasks_staffing_api.ErlangCView.as_view(), name="api-staffing-erlang-c"),
     path(
         "tickets/<int:ticket_id>/attachments/",
         tasks_api.TicketAttachmentUploadView.as_view(),
@@ -63,6 +67,7 @@ urlpatterns = [
     path("supervisor/applications/<int:pk>/", agent_views.vetting_detail, name="vetting-detail"),
     path("supervisor/assessments/<int:attempt_id>/grade/", agent_views.assessment_grade, name="assessment-grade"),
     path("supervisor/tickets/<int:ticket_id>/", tasks_views.supervisor_ticket, name="supervisor-ticket"),
+    path("supervisor/staffing/", tasks_staffing_views.staffing_page, name="supervisor-staffing"),
     path("supervisor/", include("payouts.supervisor_urls")),
     path("chat/<str:token>/", tasks_views.customer_chat, name="customer-chat"),
     path("chat/<str:token>/attachments/", tasks_views.customer_attachment_upload, name="customer-attachments"),

@@ -139,6 +139,10 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ),
     # Pay: each supervisor their own brands' figures, platform staff every brand's.
     ("page", "GET /supervisor/payouts/"): row(login("/supervisor/payouts/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
+    # The staffing plan: each supervisor their own brands', platform staff every brand's.
+    ("page", "GET /supervisor/staffing/?brand=acme"): row(
+        login("/supervisor/staffing/%3Fbrand%3Dacme"), **{**SUPERVISOR_PAGE, "other_supervisor": "403", "staff": "200"}
+    ),
     # The agent's pay pages show only the caller's own money; the payout method asks for the
     # password again (none of these sessions entered it recently).
     ("page", "GET /agent/earnings/"): row(login("/agent/earnings/"), **AGENT_PAGE),
@@ -244,6 +248,18 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ),
     ("rest", "GET /api/v1/tickets/{ticket}/attachments/{attachment}/"): row(
         UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, "404 attachment_not_found"), "agent": "200", "supervisor": "200"}
+    ),
+    # Staffing: the calculator for any supervisor and staff, a brand's plan for its supervisors
+    # and staff.
+    (
+        "rest",
+        "GET /api/v1/staffing/erlang-c/?arrivals_per_hour=200&aht_seconds=180&target_seconds=20&target_share=0.8",
+    ): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, "403 forbidden"), "other_supervisor": "200", "supervisor": "200", "staff": "200"},
+    ),
+    ("rest", "GET /api/v1/staffing/?brand=acme&date=2026-03-02"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, "403 forbidden"), "supervisor": "200", "staff": "200"}
     ),
     # --- Agent socket ----------------------------------------------------------------------------
     ("socket", "/ws/agent/ connect"): row(**agent_socket, agent="open", other_agent="open"),
