@@ -100,6 +100,13 @@ class Brand(models.Model):
     cashout_minimum_minor = models.PositiveIntegerField(
         null=True, blank=True, help_text="Smallest on-demand cash-out (minor units); empty = platform default"
     )
+    # Paid to each booked agent when a supervisor cancels a shift inside
+    # SHIFT_CANCEL_CUTOFF_HOURS of its start; empty: no compensation.
+    shift_cancel_compensation_minor = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Paid (minor units) to each booked agent of a shift cancelled at short notice; empty = none",
+    )
     assessment_minutes = models.PositiveSmallIntegerField(default=20, help_text="Time allowed for the assessment")
     assessment_pass_percent = models.PositiveSmallIntegerField(default=70, help_text="Pass mark of the assessment")
     # The staffing plan's service target (tasks.staffing): this share of contacts answered

@@ -235,6 +235,7 @@ CELERY_BEAT_SCHEDULE = {
     "widen-waiting-tickets": {"task": "tasks.jobs.tickets_widen_due", "schedule": 5.0},
     "release-earnings": {"task": "payouts.jobs.earnings_release_due", "schedule": 60.0},
     "mark-shift-no-shows": {"task": "tasks.jobs.shifts_mark_no_shows", "schedule": 60.0},
+    "settle-ended-shifts": {"task": "tasks.jobs.shifts_settle_due", "schedule": 60.0},
     "resend-stuck-payouts": {"task": "payouts.jobs.payouts_resend_stuck", "schedule": 300.0},
     # Monday morning: propose each currency's payout batch for the supervisors to approve.
     "propose-weekly-payouts": {

@@ -51,7 +51,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class EarningAdmin(ReadOnlyAdmin):
     """Read-only: earnings are append-only; corrections are reversals."""
 
-    list_display = ["id", "agent", "ticket", "kind", "amount_minor", "currency", "available_at"]
+    list_display = ["id", "agent", "ticket", "shift_id", "kind", "amount_minor", "currency", "available_at"]
     list_filter = ["kind", "brand"]
 
 

@@ -49,9 +49,10 @@ class MoneySerializer(serializers.Serializer):
 
 class EntrySerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=["case", "reversal"])
+    kind = serializers.ChoiceField(choices=["case", "reversal", "floor_topup", "compensation"])
     amount = MoneySerializer()
-    ticket_id = serializers.IntegerField(allow_null=True)
+    ticket_id = serializers.IntegerField(allow_null=True, help_text="null for a shift's earning")
+    shift_id = serializers.IntegerField(allow_null=True, help_text="the shift of a floor top-up or compensation")
     status = serializers.ChoiceField(choices=["pending", "available", "paid", "reversed"])
     available_at = serializers.DateTimeField()
     explanation = serializers.CharField()

@@ -89,16 +89,27 @@ class Earning(models.Model):
     credit it cancels. Each row maps one-to-one onto a future ledger transaction
     (agent payable vs. brand receivable), which is why amounts are signed integers in
     minor units with the currency beside them.
+
+    A case and its reversal name their ticket; a shift's floor top-up and a compensation for
+    a shift cancelled late name their shift and booking instead (plain ids: this app does not
+    import the shift models), once per booking and kind.
     """
 
     class Kind(models.TextChoices):
         CASE = "case", "Resolved case"
         REVERSAL = "reversal", "Reversal"
+        FLOOR_TOPUP = "floor_topup", "Shift floor top-up"
+        COMPENSATION = "compensation", "Shift cancellation compensation"
+
+    TICKET_KINDS = (Kind.CASE, Kind.REVERSAL)
+    SHIFT_KINDS = (Kind.FLOOR_TOPUP, Kind.COMPENSATION)
 
     agent = models.ForeignKey("agents.AgentProfile", on_delete=models.PROTECT, related_name="earnings")
     brand = models.ForeignKey("marketplace.Brand", on_delete=models.PROTECT, related_name="+")
-    ticket = models.ForeignKey("tasks.Ticket", on_delete=models.PROTECT, related_name="earnings")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    ticket = models.ForeignKey("tasks.Ticket", null=True, blank=True, on_delete=models.PROTECT, related_name="earnings")
+    shift_id = models.BigIntegerField(null=True, blank=True, help_text="tasks.Shift, for a shift's earnings")
+    booking_id = models.BigIntegerField(null=True, blank=True, help_text="tasks.ShiftBooking, for a shift's earnings")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     round = models.PositiveSmallIntegerField(default=1, help_text="Which resolution of the ticket this is for")
@@ -113,10 +124,26 @@ class Earning(models.Model):
         constraints = [
             # One credit (and at most one reversal) per resolution of a ticket, whatever retries.
             models.UniqueConstraint(fields=["ticket", "round", "kind"], name="earning_once_per_round"),
+            # One top-up and one compensation per booking, however often the sweep runs.
+            models.UniqueConstraint(
+                fields=["booking_id", "kind"],
+                condition=models.Q(booking_id__isnull=False),
+                name="earning_once_per_booking",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind__in=["case", "reversal"], ticket__isnull=False)
+                    | models.Q(
+                        kind__in=["floor_topup", "compensation"], shift_id__isnull=False, booking_id__isnull=False
+                    )
+                ),
+                name="earning_names_its_ticket_or_booking",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} {self.currency} for ticket {self.ticket_id}"
+        what = f"ticket {self.ticket_id}" if self.ticket_id else f"booking {self.booking_id}"
+        return f"{self.get_kind_display()} {self.amount} {self.currency} for {what}"
 
     @property
     def amount(self) -> Decimal:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_lazy
 
 from marketplace.models import Brand, User
@@ -23,6 +24,7 @@ from .models import (
     PayoutMethod,
     minor_to_decimal,
 )
+from .templatetags.pay import format_money
 
 
 def balance(account: LedgerAccount) -> int:
@@ -93,11 +95,66 @@ TIER_NAMES = {
 }
 
 
-def _explain(earning: Earning) -> str:
-    """ "Base 60.00 (cards) × 1.20 expert + surge 10.00 = 82.00 SEK", from the calculation the
-    offer carried; older earnings without one say what they were."""
+def _duration(seconds: int) -> str:
+    """ "4 h 12 min", "45 min", "3 h" (whole minutes, rounded down)."""
+    hours, minutes = divmod(max(0, seconds) // 60, 60)
+    if hours and minutes:
+        return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    if hours:
+        return gettext("%(hours)s h") % {"hours": hours}
+    return gettext("%(minutes)s min") % {"minutes": minutes}
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def shift_label(earning: Earning) -> str:
+    """ "Shift Mon 8 Dec 09:00–13:00" (local time), from the period a shift's earning stored;
+    a shift over midnight names both days."""
+    calc = earning.calculation or {}
+    start, end = _parse_time(calc.get("shift_starts_at")), _parse_time(calc.get("shift_ends_at"))
+    if start is None or end is None:
+        return gettext("Shift #%(id)s") % {"id": earning.shift_id}
+    start, end = timezone.localtime(start), timezone.localtime(end)
+    until = date_format(end, "H:i") if start.date() == end.date() else date_format(end, "D j M H:i")
+    return gettext("Shift %(start)s–%(end)s") % {"start": date_format(start, "D j M H:i"), "end": until}
+
+
+def _explain_shift(earning: Earning) -> str:
     calc = earning.calculation or {}
     cur = earning.currency
+    if earning.kind == Earning.Kind.FLOOR_TOPUP:
+        return gettext("%(duration)s available × %(rate)s/h = %(floor)s; cases paid %(cases)s; top-up %(topup)s") % {
+            "duration": _duration(int(calc.get("available_seconds", 0))),
+            "rate": format_money(int(calc.get("hourly_floor_minor", 0)), cur),
+            "floor": format_money(int(calc.get("floor_minor", 0)), cur),
+            "cases": format_money(int(calc.get("cases_paid_minor", 0)), cur),
+            "topup": format_money(earning.amount_minor, cur),
+        }
+    text = gettext(
+        "The shift was cancelled %(notice)s before its start, inside the %(cutoff)s h notice: compensation %(amount)s."
+    ) % {
+        "notice": _duration(int(calc.get("notice_seconds", 0))),
+        "cutoff": calc.get("cutoff_hours", ""),
+        "amount": format_money(earning.amount_minor, cur),
+    }
+    if calc.get("reason"):
+        text += " " + gettext("Reason: %(reason)s") % {"reason": calc["reason"]}
+    return text
+
+
+def _explain(earning: Earning) -> str:
+    """ "Base 60.00 (cards) × 1.20 expert + surge 10.00 = 82.00 SEK", from the calculation the
+    offer carried; older earnings without one say what they were. A shift's earning says how
+    its amount was reached: the floor against the cases paid, or the late cancellation."""
+    calc = earning.calculation or {}
+    cur = earning.currency
+    if earning.kind in (Earning.Kind.FLOOR_TOPUP, Earning.Kind.COMPENSATION):
+        return _explain_shift(earning)
     if earning.kind == Earning.Kind.REVERSAL:
         return gettext(
             "Reopened by the customer within the window: the case's pay %(amount)s %(currency)s is taken back."
@@ -175,14 +232,15 @@ def earnings_summary(*, agent_id: int, currency: str, now: datetime | None = Non
                 summary.today += earning.amount_minor
             if credited >= monday:
                 summary.this_week += earning.amount_minor
+        ticket = earning.ticket
         summary.lines.append(
             EarningLine(
                 earning=earning,
                 status=status,
                 explanation=_explain(earning),
                 hold_reason=hold,
-                rating=earning.ticket.rating,
-                subject=earning.ticket.subject,
+                rating=ticket.rating if ticket else None,
+                subject=ticket.subject if ticket else shift_label(earning),
             )
         )
     summary.lines.sort(key=lambda line: (line.earning.created_at, line.earning.pk), reverse=True)
@@ -196,6 +254,7 @@ def entry_dict(line: EarningLine) -> dict[str, Any]:
         "kind": e.kind,
         "amount": money(e.amount_minor, e.currency),
         "ticket_id": e.ticket_id,
+        "shift_id": e.shift_id,
         "status": line.status,
         "available_at": timezone.localtime(e.available_at).isoformat(),
         "explanation": line.explanation,

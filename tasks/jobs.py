@@ -39,6 +39,12 @@ def shifts_mark_no_shows() -> int:
 
 
 @shared_task
+def shifts_settle_due() -> int:
+    """Pay the hourly floor of shifts that have ended; returns how many shifts were settled."""
+    return services.shifts_settle_due()
+
+
+@shared_task
 def offer_push_send(offer_id: int) -> int:
     """Web Push a pending offer to its agent's browsers; returns how many accepted it.
     Not retried: an offer lives seconds, and a late push would show a dead offer."""

@@ -63,7 +63,8 @@ class Sweeper:
     (which only matter when the queue is
     long, exactly when the database is busiest) every second. Without a broker (embedded
     mode) it also runs beat's periodic sweeps: widening every few seconds, the reopen
-    window (closing tickets and releasing their pay) every minute."""
+    window (closing tickets and releasing their pay), no-shows and the shifts' floor pay every
+    minute."""
 
     def __init__(self):
         self.broadcaster = QueueBroadcaster()
@@ -91,6 +92,7 @@ class Sweeper:
             result["closed"] = services.tickets_close_after_window()
             result["earnings_released"] = earnings_release_due()
             result["no_shows"] = services.shifts_mark_no_shows()
+            result["shifts_settled"] = services.shifts_settle_due()
         if settings.CELERY_TASK_ALWAYS_EAGER and self._due("widen", WIDEN_EVERY_SECONDS):
             result["widened"] = services.tickets_widen_due()
         return result

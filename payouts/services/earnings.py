@@ -1,9 +1,11 @@
 """Pay for resolved cases: credited to pending on resolution, released to available when the
-reopen window closes, reversed by a reopen. Earning rows are append-only; every one is
-mirrored by a ledger transaction in the same database transaction."""
+reopen window closes, reversed by a reopen. Pay for shifts: the hourly floor's top-up once a
+shift has ended, and the compensation for a shift its supervisor cancelled at short notice,
+both available at once. Earning rows are append-only; every one is mirrored by a ledger
+transaction in the same database transaction."""
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -50,6 +52,96 @@ def earning_credit(*, ticket: "Ticket", agent: "AgentProfile", amount_minor: int
     _earning_post(earning=earning)
     if not window:
         _release(earning)
+    return earning
+
+
+def earning_floor_topup(
+    *,
+    agent_id: int,
+    brand_id: int,
+    booking_id: int,
+    shift_id: int,
+    amount_minor: int,
+    currency: str,
+    calculation: dict[str, Any],
+) -> Earning:
+    """Credit what a shift's hourly floor owes the agent beyond the cases they were paid.
+
+    The caller (the shift sweep) works the amount out and passes its `calculation`, which the
+    agent sees. Once per booking (a rerun returns the first credit). Posted brand payable ->
+    agent pending and released to available in the same transaction: unlike a case's pay,
+    nothing later can make it too large (a case reopened after the shift only lowers what the
+    cases paid), so holding it back would protect nobody.
+    """
+    return _shift_earning(
+        kind=Earning.Kind.FLOOR_TOPUP,
+        agent_id=agent_id,
+        brand_id=brand_id,
+        booking_id=booking_id,
+        shift_id=shift_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        calculation=calculation,
+    )
+
+
+def earning_compensation(
+    *,
+    agent_id: int,
+    brand_id: int,
+    booking_id: int,
+    shift_id: int,
+    amount_minor: int,
+    currency: str,
+    calculation: dict[str, Any],
+) -> Earning:
+    """Credit the brand's compensation for a booked shift it withdrew at short notice.
+    Once per booking; available at once, as the floor top-up is (nothing can reopen it)."""
+    return _shift_earning(
+        kind=Earning.Kind.COMPENSATION,
+        agent_id=agent_id,
+        brand_id=brand_id,
+        booking_id=booking_id,
+        shift_id=shift_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        calculation=calculation,
+    )
+
+
+def _shift_earning(
+    *,
+    kind: str,
+    agent_id: int,
+    brand_id: int,
+    booking_id: int,
+    shift_id: int,
+    amount_minor: int,
+    currency: str,
+    calculation: dict[str, Any],
+) -> Earning:
+    if amount_minor <= 0:
+        raise ValueError("a shift's earning is a positive credit")
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            earning = Earning.objects.create(
+                agent_id=agent_id,
+                brand_id=brand_id,
+                ticket=None,
+                shift_id=shift_id,
+                booking_id=booking_id,
+                kind=kind,
+                amount_minor=amount_minor,
+                currency=currency,
+                available_at=now,
+                calculation=calculation,
+            )
+    except IntegrityError:
+        # The unique (booking_id, kind): credited already, and posted in that transaction.
+        return Earning.objects.get(booking_id=booking_id, kind=kind)
+    _earning_post(earning=earning)
+    _release(earning)
     return earning
 
 
@@ -123,7 +215,7 @@ def _release(earning: Earning) -> LedgerTransaction:
         kind=RELEASE,
         postings=[(pending, -earning.amount_minor), (available, earning.amount_minor)],
         currency=earning.currency,
-        memo="reopen window closed",
+        memo="reopen window closed" if earning.ticket_id else "shift pay: nothing to hold",
         ticket_id=earning.ticket_id,
         earning_id=earning.pk,
     )
@@ -144,6 +236,7 @@ def _earning_post(*, earning: Earning, purpose: str = Purpose.AGENT_PENDING) -> 
         kind=earning.kind,
         postings=[(brand_payable, -earning.amount_minor), (agent_account, earning.amount_minor)],
         currency=earning.currency,
+        memo=f"shift {earning.shift_id}, booking {earning.booking_id}" if earning.booking_id else "",
         ticket_id=earning.ticket_id,
         earning_id=earning.pk,
     )

@@ -44,7 +44,12 @@ EARNING_STATUS = {
     "paid": gettext_lazy("Cashed out"),
     "reversed": gettext_lazy("Taken back"),
 }
-EARNING_KIND = {"case": gettext_lazy("Resolved case"), "reversal": gettext_lazy("Reopened: pay taken back")}
+EARNING_KIND = {
+    "case": gettext_lazy("Resolved case"),
+    "reversal": gettext_lazy("Reopened: pay taken back"),
+    "floor_topup": gettext_lazy("Shift floor top-up"),
+    "compensation": gettext_lazy("Shift cancelled: compensation"),
+}
 METHOD_KIND = {"iban": gettext_lazy("Bank account"), "stripe": gettext_lazy("Stripe account")}
 
 

@@ -87,7 +87,8 @@ def _statement(agent: "AgentProfile", month: str) -> Statement:
     for line in lines:
         total = totals.setdefault(line.earning.currency, Totals(currency=line.earning.currency))
         total.earned += line.earning.amount_minor
-        total.cases += 1 if line.earning.kind == "case" else -1
+        # Cases count resolutions: a reversal takes one back, a shift's earning is none.
+        total.cases += {"case": 1, "reversal": -1}.get(line.earning.kind, 0)
     for payout in payouts:
         total = totals.setdefault(payout.currency, Totals(currency=payout.currency))
         if payout.status != Payout.Status.FAILED:
@@ -153,7 +154,7 @@ def statement_csv(request: HttpRequest, agent: "AgentProfile", month: str) -> Ht
         out.writerow(
             [
                 _local(e.created_at),
-                e.ticket_id,
+                e.ticket_id or "",
                 _cell(line.subject),
                 EARNING_KIND.get(e.kind, e.kind),
                 EARNING_STATUS.get(line.status, line.status),
@@ -290,7 +291,7 @@ def statement_pdf(request: HttpRequest, agent: "AgentProfile", month: str) -> Ht
             [
                 [
                     _local(line.earning.created_at),
-                    str(line.earning.ticket_id),
+                    str(line.earning.ticket_id or ""),
                     line.subject,
                     str(EARNING_STATUS.get(line.status, line.status)),
                     line.explanation,

@@ -501,7 +501,7 @@ def earnings_export(request: HttpRequest) -> HttpResponse:
         writer.writerow(
             [
                 timezone.localtime(e.created_at).date().isoformat(),
-                e.ticket_id,
+                e.ticket_id or "",
                 e.agent_id,
                 _cell(e.agent.display_name),
                 e.kind,

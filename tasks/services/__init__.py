@@ -11,7 +11,8 @@ group:
 - `push`: an offer to the agent's subscribed browsers (Web Push, from a job);
 - `widening`: tickets nobody took in time (widen, surge, alert the supervisors);
 - `waiting`: what a waiting customer leaves (the address to e-mail when an agent answers);
-- `shifts`: publish, book, cancel, check in, no-shows.
+- `shifts`: publish, book, cancel, check in, no-shows;
+- `shift_pay`: the hourly floor settled after a shift, compensation for a late withdrawal.
 
 Concurrency rules (docs/architecture.md, "Lock order"):
 - A state change is one transaction. Work is claimed with `select_for_update(skip_locked=True)`
@@ -42,6 +43,7 @@ from .presence import (
     presence_set,
 )
 from .push import offer_push_send
+from .shift_pay import shifts_settle_due
 from .shifts import (
     ShiftTerms,
     booking_cancel,
@@ -64,6 +66,7 @@ __all__ = [
     "shift_check_in",
     "shift_publish",
     "shifts_mark_no_shows",
+    "shifts_settle_due",
     "agent_connected",
     "attachment_send_agent",
     "attachment_send_customer",

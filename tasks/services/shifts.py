@@ -24,6 +24,7 @@ from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.models import Brand, User
 
 from ..models import Shift, ShiftBooking
+from .shift_pay import shift_compensate
 
 BookingStatus = ShiftBooking.Status
 MAX_PATTERN_WEEKS = 12
@@ -222,7 +223,9 @@ def shifts_mark_no_shows(*, now: datetime | None = None) -> int:
 def shift_cancel(*, user: User, shift_id: int, reason: str) -> Shift:
     """A supervisor withdraws a shift that has not started: every booking on it is cancelled
     (not the agents' doing: nothing is recorded against them), and the booked agents are
-    told. Refusals: `shift_not_found`, `forbidden`, `reason_required`, `shift_started`."""
+    told. Inside SHIFT_CANCEL_CUTOFF_HOURS of the start, each booked agent is paid the brand's
+    compensation (`Brand.shift_cancel_compensation_minor`), in the same transaction.
+    Refusals: `shift_not_found`, `forbidden`, `reason_required`, `shift_started`."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("reason_required", gettext("Say why; the booked agents see it."), status=422)
@@ -235,12 +238,13 @@ def shift_cancel(*, user: User, shift_id: int, reason: str) -> Shift:
         now = timezone.now()
         if shift.starts_at <= now:
             raise Conflict("shift_started", gettext("This shift has already started."))
-        ShiftBooking.objects.filter(shift=shift, status=BookingStatus.BOOKED).update(
-            status=BookingStatus.CANCELLED, cancelled_at=now
-        )
+        live = ShiftBooking.objects.select_for_update().filter(shift=shift, status=BookingStatus.BOOKED)
+        booked = list(live.values_list("pk", "agent_id"))
+        live.update(status=BookingStatus.CANCELLED, cancelled_at=now)
         shift.status = Shift.Status.CANCELLED
         shift.cancelled_at = now
         shift.cancel_reason = reason[:300]
         shift.booked = 0
         shift.save(update_fields=["status", "cancelled_at", "cancel_reason", "booked"])
+        shift_compensate(shift=shift, booked=booked, now=now, reason=shift.cancel_reason)
     return shift
