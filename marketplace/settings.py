@@ -418,6 +418,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several resources have a `status`; each gets its own named enum in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ShiftStatusEnum": ["open", "cancelled"],
+        "BookingStatusEnum": ["booked", "cancelled", "no_show"],
+        "PayoutStatusEnum": ["created", "submitted", "paid", "failed"],
+        "EarningStatusEnum": ["pending", "available", "paid", "reversed"],
+    },
 }
 
 # --- Security ----------------------------------------------------------------------------

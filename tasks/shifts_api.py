@@ -85,6 +85,74 @@ def _moment(raw: str | None, name: str) -> datetime | None:
     return value
 
 
+class MoneyOut(serializers.Serializer):
+    amount = serializers.CharField()
+    currency = serializers.CharField()
+
+
+class ShiftPayOut(serializers.Serializer):
+    hourly_floor = MoneyOut(allow_null=True)
+    bonus_per_case = MoneyOut(allow_null=True)
+
+
+class ShiftOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    brand = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    languages = serializers.ListField(child=serializers.CharField())
+    skills = serializers.ListField(child=serializers.CharField())
+    slots = serializers.IntegerField()
+    booked = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Shift.Status.values)
+    pay = ShiftPayOut()
+    my_booking = serializers.IntegerField(allow_null=True)
+
+
+class PublishedOut(ShiftOut):
+    series = serializers.ListField(child=serializers.IntegerField(), help_text="Every shift of a weekly pattern")
+
+
+class BookingOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    shift_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ShiftBooking.Status.values)
+    late = serializers.BooleanField()
+    checked_in_at = serializers.DateTimeField(allow_null=True)
+
+
+class BookingWithShiftOut(BookingOut):
+    shift = ShiftOut()
+
+
+class ReliabilityEventOut(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["late_cancel", "no_show"])
+    at = serializers.DateTimeField()
+    booking_id = serializers.IntegerField()
+    weight_now = serializers.FloatField()
+
+
+class MeOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_name = serializers.CharField()
+    status = serializers.CharField()
+    tier = serializers.CharField()
+    capacity = serializers.IntegerField()
+    quality = inline_serializer(
+        "MeQuality",
+        {
+            "score": serializers.FloatField(),
+            "ratings": serializers.IntegerField(allow_null=True),
+            "reviews": serializers.IntegerField(allow_null=True),
+        },
+    )
+    reliability = inline_serializer(
+        "MeReliability", {"score": serializers.FloatField(), "events": ReliabilityEventOut(many=True)}
+    )
+    brands = serializers.ListField(child=serializers.CharField())
+    languages = serializers.ListField(child=serializers.CharField())
+
+
 class ShiftInSerializer(serializers.Serializer):
     brand = serializers.SlugField(max_length=50)
     starts_at = serializers.DateTimeField()
@@ -136,7 +204,7 @@ class ShiftsView(APIView):
             rows = rows.filter(brand__slug=brand)
         return Response({"results": [shift_dict(s) for s in rows.order_by("starts_at", "pk")[:500]], "next": None})
 
-    @extend_schema(request=ShiftInSerializer, responses={201: serializers.DictField()})
+    @extend_schema(request=ShiftInSerializer, responses={201: PublishedOut})
     def post(self, request):
         user = _planner(request)
         data = ShiftInSerializer(data=request.data)
@@ -173,7 +241,7 @@ class ShiftsView(APIView):
 class ShiftCancelView(APIView):
     @extend_schema(
         request=inline_serializer("ShiftCancelIn", {"reason": serializers.CharField()}),
-        responses={200: serializers.DictField()},
+        responses={200: ShiftOut},
     )
     def post(self, request, shift_id: int):
         user = _planner(request)
@@ -185,14 +253,14 @@ class ShiftCancelView(APIView):
 
 
 class ShiftBookView(APIView):
-    @extend_schema(request=None, responses={201: serializers.DictField()})
+    @extend_schema(request=None, responses={201: BookingOut})
     def post(self, request, shift_id: int):
         booking = services.shift_book(agent=_agent(request), shift_id=shift_id)
         return Response(booking_dict(booking), status=status.HTTP_201_CREATED)
 
 
 class BookingCancelView(APIView):
-    @extend_schema(request=None, responses={200: serializers.DictField()})
+    @extend_schema(request=None, responses={200: BookingOut})
     def post(self, request, booking_id: int):
         booking = services.booking_cancel(agent=_agent(request), booking_id=booking_id)
         return Response(booking_dict(booking))
@@ -204,7 +272,14 @@ class BookingPagination(CursorPagination):
 
 
 class MyBookingsView(APIView):
-    @extend_schema(responses={200: serializers.DictField()})
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "BookingPage",
+                {"results": BookingWithShiftOut(many=True), "next": serializers.CharField(allow_null=True)},
+            )
+        }
+    )
     def get(self, request):
         agent = _agent(request)
         paginator = BookingPagination()
@@ -214,7 +289,7 @@ class MyBookingsView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: serializers.DictField()})
+    @extend_schema(responses={200: MeOut})
     def get(self, request):
         agent = _agent(request)
         rel = shift_selectors.reliability(agent)

@@ -139,3 +139,52 @@ def test_the_database_itself_refuses_an_overlapping_booking_written_around_the_s
         ShiftBooking.objects.create(shift=b, agent=agent, starts_at=b.starts_at, ends_at=b.ends_at)
     with pytest.raises(IntegrityError, match="shift_never_overbooked"), transaction.atomic():
         Shift.objects.filter(pk=a.pk).update(booked=6)
+
+
+def test_an_agent_cancelling_while_the_supervisor_withdraws_the_shift_never_deadlocks():
+    """Both paths take the shift first, then its bookings: 20 rounds of the two at once end
+    with the shift cancelled and the booking cancelled, and no deadlock."""
+    from .factories import UserFactory
+
+    brand = BrandFactory()
+    supervisor = UserFactory(role="supervisor")
+    brand.supervisors.add(supervisor)
+    agents = make_agents(brand, 20)
+    for n, agent in enumerate(agents):
+        start = timezone.now() + timedelta(days=3, hours=n * 5)
+        shift = Shift.objects.create(
+            brand=brand, starts_at=start, ends_at=start + timedelta(hours=4), languages=["en"], slots=2
+        )
+        booking = services.shift_book(agent=agent, shift_id=shift.pk)
+        go = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def cancel_booking(agent=agent, booking=booking, go=go, errors=errors):
+            try:
+                go.wait(timeout=10)
+                services.booking_cancel(agent=agent, booking_id=booking.pk)
+            except DomainError:
+                pass  # the shift was withdrawn first: the booking is no longer active
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        def withdraw(shift=shift, go=go, errors=errors):
+            try:
+                go.wait(timeout=10)
+                services.shift_cancel(user=supervisor, shift_id=shift.pk, reason="Low volume")
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=cancel_booking), threading.Thread(target=withdraw)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert not errors, errors
+        booking.refresh_from_db()
+        shift.refresh_from_db()
+        assert (shift.status, booking.status, shift.booked) == ("cancelled", "cancelled", 0)

@@ -1,11 +1,12 @@
 """Shifts: supervisors publish them (one, or a weekly pattern), agents book and cancel them,
 going available near the start checks an agent in, and a sweep marks no-shows.
 
-Locks: booking takes the agent's profile row, then the shift row (FOR UPDATE), so two
-bookings of one agent are checked one after the other (no overlap) and two bookings of one
-shift likewise (never more than its slots). The database holds both rules too: a check
-constraint on `Shift.booked <= slots`, and an exclusion constraint on an agent's live
-bookings (tasks.0006). Cancelling takes the booking, then the shift.
+Locks, in one order everywhere: the agent's profile row, then the shift row, then booking
+rows. Booking takes the agent and the shift (FOR UPDATE), so two bookings of one agent are
+checked one after the other (no overlap) and two bookings of one shift likewise (never more
+than its slots); cancelling a booking or a whole shift takes the shift, then its bookings.
+The database holds both rules too: a check constraint on `Shift.booked <= slots`, and an
+exclusion constraint on an agent's live bookings (tasks.0006).
 """
 
 import uuid
@@ -175,11 +176,14 @@ def booking_cancel(*, agent: AgentProfile, booking_id: int) -> ShiftBooking:
     """Cancel the agent's own booking before its shift starts. Free until
     SHIFT_CANCEL_CUTOFF_HOURS before the start; later it is allowed and recorded as late
     (it lowers the reliability score). Refusals: `booking_not_found` (also for another
-    agent's), `booking_not_active`, `shift_started`. Locks the booking, then the shift."""
+    agent's), `booking_not_active`, `shift_started`. Locks the shift, then the booking: the
+    order `shift_cancel` takes them in, so the two never deadlock."""
     with transaction.atomic():
-        booking = ShiftBooking.objects.select_for_update().filter(pk=booking_id, agent=agent).first()
-        if booking is None:
+        shift_id = ShiftBooking.objects.filter(pk=booking_id, agent=agent).values_list("shift_id", flat=True).first()
+        if shift_id is None:
             raise NotFound("booking_not_found", gettext("You have no such booking."))
+        Shift.objects.select_for_update().filter(pk=shift_id).first()
+        booking = ShiftBooking.objects.select_for_update().get(pk=booking_id)
         if booking.status != BookingStatus.BOOKED:
             raise Conflict(
                 "booking_not_active",
@@ -188,7 +192,7 @@ def booking_cancel(*, agent: AgentProfile, booking_id: int) -> ShiftBooking:
         now = timezone.now()
         if booking.starts_at <= now:
             raise Conflict("shift_started", gettext("This shift has already started."))
-        Shift.objects.select_for_update().filter(pk=booking.shift_id).update(booked=F("booked") - 1)
+        Shift.objects.filter(pk=shift_id).update(booked=F("booked") - 1)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking.late = booking_cancel_is_late(starts_at=booking.starts_at, now=now)

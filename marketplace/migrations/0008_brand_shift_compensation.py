@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplace', '0006_audit_event'),
+        ("marketplace", "0007_brand_staffing_target"),
     ]
 
     operations = [
