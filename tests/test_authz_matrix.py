@@ -158,6 +158,16 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
             "other_agent": "302 /accounts/reauthenticate/?next=%2Fagent%2Fpayout-method%2F",
         },
     ),
+    # The agent's shifts: Acme's agent holds booking B on Acme's shift S (see book_a_shift).
+    ("page", "GET /agent/shifts/"): row(login("/agent/shifts/"), **AGENT_PAGE),
+    ("page", "POST /agent/shifts/{shift}/book/"): row(
+        login("/agent/shifts/{shift}/book/"),
+        **{**AGENT_PAGE, "agent": "302 /agent/shifts/", "other_agent": "302 /agent/shifts/"},
+    ),
+    ("page", "POST /agent/bookings/{booking}/cancel/"): row(
+        login("/agent/bookings/{booking}/cancel/"),
+        **{**AGENT_PAGE, "agent": "302 /agent/shifts/", "other_agent": "302 /agent/shifts/"},
+    ),
     ("page", "GET /agent/sw.js"): row("200"),
     ("page", "GET /jsi18n/"): row("200"),
     ("page", "POST /i18n/setlang/"): row("302 /"),
