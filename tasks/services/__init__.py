@@ -11,7 +11,7 @@ group:
 - `push`: an offer to the agent's subscribed browsers (Web Push, from a job);
 - `widening`: tickets nobody took in time (widen, surge, alert the supervisors);
 - `waiting`: what a waiting customer leaves (the address to e-mail when an agent answers);
-- `shifts`: publish, book, cancel, check in, no-shows.
+- `shifts`: publish, change and boost, book, cancel, check in, no-shows.
 
 Concurrency rules (docs/architecture.md, "Lock order"):
 - A state change is one transaction. Work is claimed with `select_for_update(skip_locked=True)`
@@ -43,24 +43,32 @@ from .presence import (
 )
 from .push import offer_push_send
 from .shifts import (
+    UNCHANGED,
     ShiftTerms,
     booking_cancel,
     shift_book,
+    shift_boost,
     shift_cancel,
+    shift_cancel_and_tell,
     shift_check_in,
     shift_publish,
+    shift_update,
     shifts_mark_no_shows,
 )
 from .waiting import ticket_notify_email_set
 from .widening import supervisors_alert, ticket_widen, tickets_widen_due
 
 __all__ = [
+    "UNCHANGED",
     "ShiftTerms",
     "booking_cancel",
     "shift_book",
+    "shift_boost",
     "shift_cancel",
+    "shift_cancel_and_tell",
     "shift_check_in",
     "shift_publish",
+    "shift_update",
     "shifts_mark_no_shows",
     "agent_connected",
     "attachment_send_agent",
