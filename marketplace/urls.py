@@ -11,6 +11,7 @@ from payouts import urls as payouts_urls
 from tasks import api as tasks_api
 from tasks import shifts_api
 from tasks import views as tasks_views
+from tasks import views_shift_planning as shift_planning_views
 
 api_v1 = [
     path("auth/token/", core_api.AuthTokenView.as_view(), name="api-auth-token"),
@@ -60,6 +61,10 @@ urlpatterns = [
     path("supervisor/applications/<int:pk>/", agent_views.vetting_detail, name="vetting-detail"),
     path("supervisor/assessments/<int:attempt_id>/grade/", agent_views.assessment_grade, name="assessment-grade"),
     path("supervisor/tickets/<int:ticket_id>/", tasks_views.supervisor_ticket, name="supervisor-ticket"),
+    path("supervisor/shifts/", shift_planning_views.shift_planning, name="supervisor-shifts"),
+    path("supervisor/shifts/<int:shift_id>/edit/", shift_planning_views.shift_edit, name="supervisor-shift-edit"),
+    path("supervisor/shifts/<int:shift_id>/boost/", shift_planning_views.shift_boost, name="supervisor-shift-boost"),
+    path("supervisor/shifts/<int:shift_id>/cancel/", shift_planning_views.shift_cancel, name="supervisor-shift-cancel"),
     path("supervisor/", include("payouts.supervisor_urls")),
     path("chat/<str:token>/", tasks_views.customer_chat, name="customer-chat"),
     path("chat/<str:token>/attachments/", tasks_views.customer_attachment_upload, name="customer-attachments"),
