@@ -84,11 +84,14 @@ def _user(request: HttpRequest) -> User:
 
 class PublishForm(forms.Form):
     date = forms.DateField(label=_("Date"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
-    start_time = forms.TimeField(label=_("Starts"), widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}))
+    # Both described by the note under them (the template's "times-note").
+    start_time = forms.TimeField(
+        label=_("Starts"),
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "aria-describedby": "times-note"}),
+    )
     end_time = forms.TimeField(
         label=_("Ends"),
-        help_text=_("An end before the start is on the next day."),
-        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "aria-describedby": "times-note"}),
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices, initial=DEFAULT_TIME_ZONE)
     languages = forms.MultipleChoiceField(
