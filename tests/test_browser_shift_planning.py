@@ -3,11 +3,13 @@ weekly pattern, boosts a shift, sees a refusal next to its field; the page also 
 tablet. axe-core finds no serious or critical problem. Screenshots:
 test-output/screenshots/supervisor-shifts.png (desktop) and supervisor-shifts-tablet.png."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from allauth.account.models import EmailAddress
 
+from agents.models import AgentProfile
 from tasks import services
 from tasks.models import Shift
 
@@ -72,3 +74,46 @@ def test_a_supervisor_publishes_a_weekly_shift_and_boosts_one(browser, superviso
         assert_accessible(page, "supervisor-shifts-tablet")
         shot(page, "supervisor-shifts-tablet")
         context.close()
+
+
+def test_an_agent_sees_a_new_weekly_shift_as_one_notice_linking_to_their_shifts(browser, supervisor, brand):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from .test_browser_agent_app import phone_page
+
+    agent = AgentFactory(brands=[brand], languages=["sv"])
+    with asgi_server() as base:
+        page = phone_page(browser, base, agent)
+        expect(page.get_by_test_id("connection")).to_have_text("Connected")
+        # The socket is recorded just after its snapshot is sent; a new shift is pushed to
+        # agents with a recorded socket.
+        for _ in range(100):
+            if AgentProfile.objects.filter(pk=agent.pk, connections__gt=0).exists():
+                break
+            page.wait_for_timeout(100)
+
+        # From another thread: Playwright's loop runs in this one, where the push after
+        # commit cannot run its own.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(
+                services.shift_publish,
+                user=supervisor,
+                brand=brand,
+                terms=services.ShiftTerms(
+                    starts_at=at(next_monday() + timedelta(days=1), 9),
+                    ends_at=at(next_monday() + timedelta(days=1), 13),
+                    languages=["en", "sv"],
+                    skills=[],
+                    slots=3,
+                    hourly_floor_minor=40000,
+                ),
+                weeks=3,
+                time_zone="Europe/Stockholm",
+            ).result()
+
+        notice = page.get_by_test_id("notice")
+        expect(notice).to_contain_text("New shift: Tue")
+        expect(notice).to_contain_text("SEK 400.00/h floor (and 2 more weeks)")
+        expect(page.get_by_test_id("notice-shifts-link")).to_have_attribute("href", "/agent/shifts/")
+        shot(page, "agent-new-shift-notice")
+        page.context.close()
