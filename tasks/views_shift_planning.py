@@ -82,16 +82,24 @@ def _user(request: HttpRequest) -> User:
 # --- Forms -----------------------------------------------------------------------------------------
 
 
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+
 class PublishForm(forms.Form):
-    date = forms.DateField(label=_("Date"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    date = forms.DateField(label=_("Date"), widget=DateInput(format="%Y-%m-%d"))
     # Both described by the note under them (the template's "times-note").
     start_time = forms.TimeField(
         label=_("Starts"),
-        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "aria-describedby": "times-note"}),
+        widget=TimeInput(format="%H:%M", attrs={"aria-describedby": "times-note"}),
     )
     end_time = forms.TimeField(
         label=_("Ends"),
-        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "aria-describedby": "times-note"}),
+        widget=TimeInput(format="%H:%M", attrs={"aria-describedby": "times-note"}),
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices, initial=DEFAULT_TIME_ZONE)
     languages = forms.MultipleChoiceField(
