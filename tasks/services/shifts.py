@@ -16,6 +16,7 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -378,6 +379,4 @@ def _email_booked_agents(shift: Shift, *, change: str) -> None:
 
     shift_id = shift.pk
     for agent_id in agent_ids:
-        transaction.on_commit(
-            lambda agent_id=agent_id: shift_changed_email_send.delay(shift_id, agent_id, change), robust=True
-        )
+        transaction.on_commit(partial(shift_changed_email_send.delay, shift_id, agent_id, change), robust=True)
