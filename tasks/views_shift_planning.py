@@ -154,7 +154,7 @@ def _minor(form: forms.Form, field: str, currency: str) -> int | None:
     try:
         return decimal_to_minor(value, currency)
     except ValueError:
-        form.add_error(field, gettext("%(currency)s amounts have at most two decimals.") % {"currency": currency})
+        form.add_error(field, gettext("Too many decimals for %(currency)s.") % {"currency": currency})
         return None
 
 

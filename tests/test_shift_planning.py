@@ -469,7 +469,7 @@ def test_an_end_before_the_start_is_the_next_morning(client, brand, supervisor):
         ({"end_time": "09:00"}, "end_time", "A shift must end after it starts."),
         ({"languages": None}, "languages", "Choose at least one language."),
         ({"slots": "0"}, "slots", "Ensure this value is greater than or equal to 1."),
-        ({"hourly_floor": "400.005"}, "hourly_floor", "SEK amounts have at most two decimals."),
+        ({"hourly_floor": "400.005"}, "hourly_floor", "Too many decimals for SEK."),
         ({"weeks": "13"}, "weeks", "Ensure this value is less than or equal to 12."),
     ],
 )
