@@ -12,6 +12,7 @@ from tasks import api as tasks_api
 from tasks import shifts_api, views_shifts
 from tasks import staffing_api as tasks_staffing_api
 from tasks import views as tasks_views
+from tasks import views_shift_planning as shift_planning_views
 from tasks import views_staffing as tasks_staffing_views
 
 api_v1 = [
@@ -68,6 +69,10 @@ urlpatterns = [
     path("supervisor/assessments/<int:attempt_id>/grade/", agent_views.assessment_grade, name="assessment-grade"),
     path("supervisor/tickets/<int:ticket_id>/", tasks_views.supervisor_ticket, name="supervisor-ticket"),
     path("supervisor/staffing/", tasks_staffing_views.staffing_page, name="supervisor-staffing"),
+    path("supervisor/shifts/", shift_planning_views.shift_planning, name="supervisor-shifts"),
+    path("supervisor/shifts/<int:shift_id>/edit/", shift_planning_views.shift_edit, name="supervisor-shift-edit"),
+    path("supervisor/shifts/<int:shift_id>/boost/", shift_planning_views.shift_boost, name="supervisor-shift-boost"),
+    path("supervisor/shifts/<int:shift_id>/cancel/", shift_planning_views.shift_cancel, name="supervisor-shift-cancel"),
     path("supervisor/", include("payouts.supervisor_urls")),
     path("chat/<str:token>/", tasks_views.customer_chat, name="customer-chat"),
     path("chat/<str:token>/attachments/", tasks_views.customer_attachment_upload, name="customer-attachments"),

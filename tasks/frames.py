@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from agents.models import AgentProfile
 from payouts.models import Earning, minor_to_decimal
+from payouts.selectors import money
 
-from .models import Attachment, Message, Offer, Ticket
+from .models import Attachment, Message, Offer, Shift, Ticket
 
 
 def iso(value: datetime | None) -> str | None:
@@ -200,6 +201,34 @@ def presence_frame(status: str, reason: str | None = None) -> dict[str, Any]:
     if reason:
         frame["reason"] = reason
     return frame
+
+
+def shift_dict(shift: Shift, *, my_booking: int | None = None) -> dict[str, Any]:
+    """A shift as REST and the agent socket show it; `my_booking`: the caller's live booking."""
+    currency = shift.brand.currency
+
+    def terms(amount: int | None) -> dict[str, str] | None:
+        return money(amount, currency) if amount is not None else None
+
+    return {
+        "id": shift.pk,
+        "brand": shift.brand.slug,
+        "starts_at": timezone.localtime(shift.starts_at).isoformat(),
+        "ends_at": timezone.localtime(shift.ends_at).isoformat(),
+        "languages": shift.languages,
+        "skills": shift.skills,
+        "slots": shift.slots,
+        "booked": shift.booked,
+        "status": shift.status,
+        "pay": {"hourly_floor": terms(shift.hourly_floor_minor), "bonus_per_case": terms(shift.bonus_per_case_minor)},
+        "my_booking": my_booking,
+    }
+
+
+def shift_updated_frame(shift: Shift, change: str, *, my_booking: int | None = None) -> dict[str, Any]:
+    """A shift the agent could book was published or boosted, or one they booked was
+    changed or cancelled (`change`)."""
+    return {"type": "shift.updated", "shift": shift_dict(shift, my_booking=my_booking), "change": change}
 
 
 # --- Operations group (supervisors of a brand) ------------------------------------------------

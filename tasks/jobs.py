@@ -3,20 +3,25 @@ idempotent sweeps over the database, so a missed or doubled run does no harm. Th
 take ids, are enqueued from `transaction.on_commit` and own their retries."""
 
 import smtplib
+import zoneinfo
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
+from agents.models import AgentProfile, Application
 from marketplace.adapters import site_url as absolute_url
 from marketplace.i18n import supported_language
 from marketplace.models import Brand
+from payouts.models import minor_to_decimal
 from tasks import selectors, services
 
-from .models import SupervisorAlert, Ticket
+from .models import Shift, ShiftBooking, SupervisorAlert, Ticket
+from .notify import SHIFT_CANCELLED
 
 # A mail server that is down, slow or refusing for now; worth asking again later.
 RETRYABLE_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError)
@@ -162,4 +167,95 @@ def ticket_answered_email_send(ticket_id: int) -> bool:
     except Exception:
         Ticket.objects.filter(pk=ticket_id).update(notify_email_sent_at=None)
         raise
+    return True
+
+
+# The agent app's shift page. A path, not a route name: e-mails only link to it.
+AGENT_SHIFTS_PATH = "/agent/shifts/"
+# Times of a shift for an agent whose own zone is not on record.
+SHIFT_MAIL_TIME_ZONE = "Europe/Stockholm"
+
+
+def _agent_language_and_zone(agent: AgentProfile) -> tuple[str, zoneinfo.ZoneInfo]:
+    """The language the agent applied in and the time zone they gave, as their e-mails use
+    them; the platform's defaults without an application on record."""
+    application = Application.objects.filter(user_id=agent.user_id).first()
+    language = supported_language(application.language if application else None) or settings.LANGUAGE_CODE
+    name = ((application.answers or {}).get("profile") or {}).get("time_zone") if application else None
+    try:
+        zone = zoneinfo.ZoneInfo(name or SHIFT_MAIL_TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo(SHIFT_MAIL_TIME_ZONE)
+    return language, zone
+
+
+def shift_changed_email(shift: Shift, agent: AgentProfile, change: str) -> tuple[str, str]:
+    """What a booked agent is told of a cancelled or changed shift, in their language and
+    with the shift's times in their zone."""
+    language, zone = _agent_language_and_zone(agent)
+    with translation.override(language):
+        return _shift_changed_email(shift, agent, change, zone)
+
+
+def _shift_changed_email(shift: Shift, agent: AgentProfile, change: str, zone: zoneinfo.ZoneInfo) -> tuple[str, str]:
+    start, end = shift.starts_at.astimezone(zone), shift.ends_at.astimezone(zone)
+    names = {
+        "name": agent.display_name,
+        "brand": shift.brand.name,
+        "day": date_format(start, "l j F"),
+        "start": date_format(start, "H:i"),
+        "end": date_format(end, "H:i"),
+        "zone": str(zone),
+    }
+    link = absolute_url(AGENT_SHIFTS_PATH)
+    if change == SHIFT_CANCELLED:
+        subject = gettext("Your shift on %(day)s was cancelled") % names
+        lines = [
+            gettext("%(brand)s cancelled your shift on %(day)s, %(start)s–%(end)s (%(zone)s).") % names,
+            "",
+            gettext("The reason given: %(reason)s") % {"reason": shift.cancel_reason},
+            gettext("This does not count against your reliability."),
+        ]
+    else:
+        currency = shift.brand.currency
+
+        def amount(minor: int | None) -> str:
+            return f"{minor_to_decimal(minor, currency)} {currency}" if minor is not None else gettext("none")
+
+        subject = gettext("Your shift on %(day)s has changed") % names
+        lines = [
+            gettext("%(brand)s changed the terms of your shift on %(day)s, %(start)s–%(end)s (%(zone)s). Now:") % names,
+            "",
+            gettext("- Hourly floor: %(amount)s") % {"amount": amount(shift.hourly_floor_minor)},
+            gettext("- Bonus per case: %(amount)s") % {"amount": amount(shift.bonus_per_case_minor)},
+            gettext("- Places: %(booked)s of %(slots)s booked") % {"booked": shift.booked, "slots": shift.slots},
+            "",
+            gettext(
+                "If it no longer suits you, cancel your booking; it is free until %(hours)s hours before the start."
+            )
+            % {"hours": settings.SHIFT_CANCEL_CUTOFF_HOURS},
+        ]
+    body = "\n".join(
+        [gettext("Hello %(name)s,") % names, "", *lines, "", gettext("Your shifts: %(link)s") % {"link": link}, ""]
+    )
+    return subject_prefix() + subject, body
+
+
+@shared_task(
+    autoretry_for=RETRYABLE_MAIL_ERRORS, max_retries=5, retry_backoff=True, retry_backoff_max=600, retry_jitter=True
+)
+def shift_changed_email_send(shift_id: int, agent_id: int, change: str) -> bool:
+    """E-mail one agent that a shift they booked was cancelled or changed. A change is not
+    sent once the agent cancelled their booking or the shift was cancelled meanwhile (that
+    has its own e-mail)."""
+    shift = Shift.objects.select_related("brand").filter(pk=shift_id).first()
+    agent = AgentProfile.objects.select_related("user").filter(pk=agent_id).first()
+    if shift is None or agent is None or not agent.user.email:
+        return False
+    if change != SHIFT_CANCELLED:
+        booked = ShiftBooking.objects.filter(shift=shift, agent=agent, status=ShiftBooking.Status.BOOKED)
+        if shift.status == Shift.Status.CANCELLED or not booked.exists():
+            return False
+    subject, body = shift_changed_email(shift, agent, change)
+    send_mail(subject=subject, message=body, from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[agent.user.email])
     return True

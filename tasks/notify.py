@@ -8,8 +8,12 @@ commit (tasks.realtime.push_many), in order, in one hop. Three audiences:
 - the brand's operations group (`ops.brand.<brand id>`), where the supervisors' live
   dashboard listens: `ticket.changed` on every ticket status change and `agent.changed`
   on every presence change.
+
+Shifts reach agents too (`shift.updated`): a new or boosted shift every agent who could
+book it, a changed or cancelled one the agents booked on it.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +22,7 @@ from django.db import transaction
 from agents.models import AgentProfile
 
 from . import frames
-from .models import Message, Offer, Ticket
+from .models import Message, Offer, Shift, ShiftBooking, Ticket
 from .realtime import agent_group, customer_group, ops_group, push_many, send_many_async, send_now
 from .selectors import Wait
 
@@ -161,3 +165,55 @@ def notify_agent_connection(*, agent: AgentProfile, tickets: list[Ticket], state
             for ticket in tickets
         ]
     )
+
+
+# What happened to a shift, as `shift.updated` says it.
+SHIFT_PUBLISHED = "published"
+SHIFT_UPDATED = "updated"
+SHIFT_BOOSTED = "boosted"
+SHIFT_CANCELLED = "cancelled"
+
+
+def shift_audience(shift: Shift, *, change: str) -> list[int]:
+    """The agents a shift's change concerns. A new or boosted shift: every agent connected
+    now who could book it (certified for its brand, speaks one of its languages, has all
+    its skills, not suspended); an agent with no socket would hear nothing, and a brand may
+    have thousands. A changed shift: the agents booked on it. A cancelled one: the agents
+    whose bookings the cancellation ended (cancelled at the shift's own moment; an agent
+    who had cancelled earlier is not told again)."""
+    if change in (SHIFT_PUBLISHED, SHIFT_BOOSTED):
+        agents = AgentProfile.objects.filter(
+            brands=shift.brand_id, suspended=False, connections__gt=0, languages__code__in=shift.languages
+        )
+        for skill in shift.skills:
+            agents = agents.filter(skills__code=skill)
+        return sorted(set(agents.values_list("pk", flat=True)))
+    bookings = ShiftBooking.objects.filter(shift=shift)
+    if change == SHIFT_CANCELLED:
+        bookings = bookings.filter(status=ShiftBooking.Status.CANCELLED, cancelled_at=shift.cancelled_at)
+    else:
+        bookings = bookings.filter(status=ShiftBooking.Status.BOOKED)
+    return sorted(bookings.values_list("agent_id", flat=True))
+
+
+def notify_shift_changed(*, shifts: Sequence[Shift], change: str) -> None:
+    """`shift.updated` (`change`: published, updated, boosted, cancelled) to the agents each
+    shift concerns (`shift_audience`), after commit. `shifts` are one shift, or the weekly
+    copies of one publication, whose audience is the same and is read once. A booked
+    agent's frame carries their booking."""
+    events = []
+    audience: list[int] | None = None
+    for shift in shifts:
+        if audience is None or change not in (SHIFT_PUBLISHED, SHIFT_BOOSTED):
+            audience = shift_audience(shift, change=change)
+        if not audience:
+            continue
+        mine: dict[int, int] = {}
+        if change in (SHIFT_UPDATED, SHIFT_BOOSTED):
+            booked = ShiftBooking.objects.filter(shift=shift, agent_id__in=audience, status=ShiftBooking.Status.BOOKED)
+            mine = dict(booked.values_list("agent_id", "pk"))
+        events += [
+            (agent_group(agent_id), frames.shift_updated_frame(shift, change, my_booking=mine.get(agent_id)))
+            for agent_id in audience
+        ]
+    push_many(events)

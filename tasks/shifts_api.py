@@ -18,9 +18,9 @@ from agents.models import AgentProfile
 from marketplace.errors import DomainError, Forbidden, NotFound
 from marketplace.models import Brand, User
 from payouts.models import decimal_to_minor
-from payouts.selectors import money
 
 from . import services, shift_selectors
+from .frames import shift_dict
 from .models import Shift, ShiftBooking
 
 PAGE_SIZE = 100
@@ -38,27 +38,6 @@ def _planner(request) -> User:
     if user.is_platform_staff or user.role == User.Role.SUPERVISOR:
         return user
     raise Forbidden("forbidden", "Only supervisors plan shifts.")
-
-
-def shift_dict(shift: Shift, *, my_booking: int | None = None) -> dict[str, Any]:
-    currency = shift.brand.currency
-
-    def pay(amount: int | None) -> dict[str, str] | None:
-        return money(amount, currency) if amount is not None else None
-
-    return {
-        "id": shift.pk,
-        "brand": shift.brand.slug,
-        "starts_at": timezone.localtime(shift.starts_at).isoformat(),
-        "ends_at": timezone.localtime(shift.ends_at).isoformat(),
-        "languages": shift.languages,
-        "skills": shift.skills,
-        "slots": shift.slots,
-        "booked": shift.booked,
-        "status": shift.status,
-        "pay": {"hourly_floor": pay(shift.hourly_floor_minor), "bonus_per_case": pay(shift.bonus_per_case_minor)},
-        "my_booking": my_booking,
-    }
 
 
 def booking_dict(booking: ShiftBooking) -> dict[str, Any]:
@@ -248,7 +227,7 @@ class ShiftCancelView(APIView):
         reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
         if not isinstance(reason, str):
             raise DomainError("invalid", "reason: text.", fields={"reason": ["text"]})
-        shift = services.shift_cancel(user=user, shift_id=shift_id, reason=reason[:300])
+        shift = services.shift_cancel_and_tell(user=user, shift_id=shift_id, reason=reason[:300])
         return Response(shift_dict(Shift.objects.select_related("brand").get(pk=shift.pk)))
 
 

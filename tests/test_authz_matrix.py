@@ -22,7 +22,8 @@ import io
 import json
 import os
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -104,6 +105,13 @@ NOT_AN_AGENT = "403 not_an_agent"
 NO_TICKET = "404 ticket_not_found"
 AGENT_PAGE = {**dict.fromkeys(PEOPLE, "403"), "agent": "200", "other_agent": "200"}
 SUPERVISOR_PAGE = {**dict.fromkeys(PEOPLE, "403"), "other_supervisor": "200", "supervisor": "200"}
+SHIFT_WEEK = "302 /supervisor/shifts/?brand=acme&week={week}&tz=Europe%2FStockholm"
+SHIFT_ACTION = {
+    **dict.fromkeys(PEOPLE, "403"),
+    "other_supervisor": "404",
+    "supervisor": SHIFT_WEEK,
+    "staff": SHIFT_WEEK,
+}
 
 # (surface, what is sent) -> expected answer per role.
 TABLE: dict[tuple[str, str], dict[str, str]] = {
@@ -136,6 +144,15 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ),
     ("page", "GET /supervisor/tickets/{ticket}/"): row(
         login("/supervisor/tickets/{ticket}/"), **{**SUPERVISOR_PAGE, "other_supervisor": "404"}
+    ),
+    # Shift planning: each supervisor their own brands' shifts (another brand's is 404),
+    # platform staff every brand's; changes go back to the shift's week.
+    ("page", "GET /supervisor/shifts/"): row(login("/supervisor/shifts/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
+    ("page", "POST /supervisor/shifts/"): row(login("/supervisor/shifts/"), **SHIFT_ACTION),
+    ("page", "POST /supervisor/shifts/{shift}/edit/"): row(login("/supervisor/shifts/{shift}/edit/"), **SHIFT_ACTION),
+    ("page", "POST /supervisor/shifts/{shift}/boost/"): row(login("/supervisor/shifts/{shift}/boost/"), **SHIFT_ACTION),
+    ("page", "POST /supervisor/shifts/{shift}/cancel/"): row(
+        login("/supervisor/shifts/{shift}/cancel/"), **SHIFT_ACTION
     ),
     # Pay: each supervisor their own brands' figures, platform staff every brand's.
     ("page", "GET /supervisor/payouts/"): row(login("/supervisor/payouts/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
@@ -414,6 +431,7 @@ def fill(template: str, world: dict, role: str) -> str:
         attachment=world.get("attachment_id", 0),
         shift=world.get("shift_id", 0),
         booking=world.get("booking_id", 0),
+        week=world.get("week", ""),
     )
 
 
@@ -489,6 +507,20 @@ def prepare_http(surface: str, world: dict) -> None:
         book_a_shift(world)
     if any(part in surface for part in ("/api/v1/me/pay", "/api/v1/me/earnings/", "/agent/earnings", "/agent/payout")):
         fund_agent(world["agent"])
+    if "/supervisor/shifts/" in surface:
+        # An Acme shift next Tuesday, 09:00 in Stockholm, with Acme's agent booked on it.
+        zone = ZoneInfo("Europe/Stockholm")
+        today = timezone.now().astimezone(zone).date()
+        tuesday = today + timedelta(days=8 - today.weekday())
+        start = datetime(tuesday.year, tuesday.month, tuesday.day, 9, tzinfo=zone)
+        terms = services.ShiftTerms(
+            starts_at=start, ends_at=start + timedelta(hours=4), languages=["en"], skills=[], slots=3
+        )
+        acme = world["agent"].brands.get()
+        [shift] = services.shift_publish(user=world["users"]["supervisor"], brand=acme, terms=terms)
+        services.shift_book(agent=world["agent"], shift_id=shift.pk)
+        world["shift_id"], world["shift_date"] = shift.pk, tuesday
+        world["week"] = (tuesday - timedelta(days=1)).isoformat()
     if surface == "DELETE /api/v1/me/push-subscriptions/":
         # Acme's agent has subscribed a browser; everyone tries to remove that endpoint.
         body = push_subscription()
@@ -528,6 +560,24 @@ def http_request(client: APIClient, surface: str, path: str, world: dict, role: 
         case "PUT /api/v1/me/payout-method/":
             body = {"kind": "iban", "holder_name": "Agent", "iban": "SE6150000000054910000020", "password": PASSWORD}
             return client.put(path, body, format="json")
+        case "POST /supervisor/shifts/":
+            body = {
+                "brand": "acme",
+                "date": world["shift_date"].isoformat(),
+                "start_time": "14:00",
+                "end_time": "18:00",
+                "time_zone": "Europe/Stockholm",
+                "languages": ["en"],
+                "slots": "2",
+                "weeks": "1",
+            }
+            return client.post(path, body, format="multipart")
+        case "POST /supervisor/shifts/{shift}/edit/":
+            return client.post(path, {f"edit{world['shift_id']}-slots": "4"}, format="multipart")
+        case "POST /supervisor/shifts/{shift}/boost/":
+            return client.post(path, {f"boost{world['shift_id']}-amount": "10.00"}, format="multipart")
+        case "POST /supervisor/shifts/{shift}/cancel/":
+            return client.post(path, {f"cancel{world['shift_id']}-reason": "Storm warning"}, format="multipart")
         case "POST /chat/{token}/attachments/" | "POST /api/v1/tickets/{ticket}/attachments/":
             return client.post(path, {"file": png_upload()}, format="multipart")
     return client.generic(method, path)
@@ -653,13 +703,15 @@ async def test_socket_cell(surface, role, expected):
 
 
 def shown(answer: str) -> str:
-    """A cell as the docs print it: redirects to the login pages abbreviated (the test
-    checks the full address, `next` included)."""
+    """A cell as the docs print it: redirects to the login pages and back to a shift's week
+    abbreviated (the test checks the full address, `next` included)."""
     answer = answer.replace("{", "<").replace("}", ">")
     if answer.startswith("302 /accounts/login/?next="):
         return "302 login"
     if answer == "302 /admin/login/?next=/admin/":
         return "302 admin login"
+    if answer.startswith("302 /supervisor/shifts/?"):
+        return "302 its week"
     return answer
 
 

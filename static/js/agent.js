@@ -899,6 +899,72 @@
     }
   }
 
+  // --- shifts (extension) ----------------------------------------------------------------
+  // A new or boosted shift this agent could book, or a change to one they booked: a short
+  // notice linking to the shifts page. The weekly copies of one publication arrive together,
+  // so they make one notice naming the first.
+
+  var SHIFTS_PATH = "/agent/shifts/";
+  var SHIFT_BATCH_MS = 400;
+  var shiftBatch = null; // {change, shifts: []} while copies of one publication arrive
+
+  function shiftWhen(shift) {
+    var start = new Date(shift.starts_at);
+    if (isNaN(start.getTime())) return "";
+    var day = start.toLocaleDateString(window.UI.lang(), { weekday: "short" });
+    return day + " " + window.UI.formatTime(shift.starts_at) + "–" + window.UI.formatTime(shift.ends_at);
+  }
+
+  function shiftPay(shift) {
+    var terms = [];
+    var pay = shift.pay || {};
+    if (pay.hourly_floor) {
+      terms.push(interpolate(gettext("%(amount)s/h floor"), { amount: formatPay(pay.hourly_floor) }, true));
+    }
+    if (pay.bonus_per_case) {
+      terms.push(interpolate(gettext("+%(amount)s per case"), { amount: formatPay(pay.bonus_per_case) }, true));
+    }
+    return terms.join(", ");
+  }
+
+  function showShiftNotice(change, shifts) {
+    var shift = shifts[0];
+    var facts = [shiftWhen(shift), shiftPay(shift)].filter(Boolean).join(", ");
+    var text = {
+      published: gettext("New shift: %(facts)s"),
+      boosted: gettext("Bonus raised: %(facts)s"),
+      updated: gettext("Your shift changed: %(facts)s"),
+      cancelled: gettext("Your shift was cancelled: %(facts)s"),
+    }[change] || gettext("Shift update: %(facts)s");
+    text = interpolate(text, { facts: change === "cancelled" ? shiftWhen(shift) : facts }, true);
+    if (shifts.length > 1) {
+      var more = shifts.length - 1;
+      text += " " + interpolate(ngettext("(and %(n)s more week)", "(and %(n)s more weeks)", more), { n: more }, true);
+    }
+    // A change to the agent's own booking stays until dismissed.
+    showNotice(text, change === "updated" || change === "cancelled");
+    ui.notice.appendChild(document.createTextNode(" — "));
+    ui.notice.appendChild(el("a", { href: SHIFTS_PATH, "data-testid": "notice-shifts-link", text: gettext("see Shifts") }));
+  }
+
+  function onShiftUpdated(frame) {
+    if (!frame.shift) return;
+    if (frame.change !== "published") {
+      showShiftNotice(frame.change, [frame.shift]);
+      return;
+    }
+    if (!shiftBatch) {
+      shiftBatch = { shifts: [] };
+      setTimeout(function () {
+        var batch = shiftBatch;
+        shiftBatch = null;
+        batch.shifts.sort(function (a, b) { return new Date(a.starts_at) - new Date(b.starts_at); });
+        showShiftNotice("published", batch.shifts);
+      }, SHIFT_BATCH_MS);
+    }
+    shiftBatch.shifts.push(frame.shift);
+  }
+
   function onFrame(frame) {
     switch (frame.type) {
       case "presence":
@@ -933,6 +999,9 @@
         break;
       case "typing":
         onTyping(frame);
+        break;
+      case "shift.updated":
+        onShiftUpdated(frame);
         break;
       case "error":
         showError(frame);

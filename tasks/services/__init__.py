@@ -11,7 +11,7 @@ group:
 - `push`: an offer to the agent's subscribed browsers (Web Push, from a job);
 - `widening`: tickets nobody took in time (widen, surge, alert the supervisors);
 - `waiting`: what a waiting customer leaves (the address to e-mail when an agent answers);
-- `shifts`: publish, book, cancel, check in, no-shows;
+- `shifts`: publish, change and boost, book, cancel, check in, no-shows;
 - `shift_pay`: the hourly floor settled after a shift, compensation for a late withdrawal.
 
 Concurrency rules (docs/architecture.md, "Lock order"):
@@ -45,26 +45,34 @@ from .presence import (
 from .push import offer_push_send
 from .shift_pay import shifts_settle_due
 from .shifts import (
+    UNCHANGED,
     ShiftTerms,
     booking_cancel,
     booking_cancel_is_late,
     shift_book,
+    shift_boost,
     shift_cancel,
+    shift_cancel_and_tell,
     shift_check_in,
     shift_publish,
+    shift_update,
     shifts_mark_no_shows,
 )
 from .waiting import ticket_notify_email_set
 from .widening import supervisors_alert, ticket_widen, tickets_widen_due
 
 __all__ = [
+    "UNCHANGED",
     "ShiftTerms",
     "booking_cancel",
     "booking_cancel_is_late",
     "shift_book",
+    "shift_boost",
     "shift_cancel",
+    "shift_cancel_and_tell",
     "shift_check_in",
     "shift_publish",
+    "shift_update",
     "shifts_mark_no_shows",
     "shifts_settle_due",
     "agent_connected",

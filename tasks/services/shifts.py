@@ -1,5 +1,8 @@
-"""Shifts: supervisors publish them (one, or a weekly pattern), agents book and cancel them,
-going available near the start checks an agent in, and a sweep marks no-shows.
+"""Shifts: supervisors publish them (one, or a weekly pattern), change their slots and pay
+before they start, boost a shift nobody fills and cancel them; agents book and cancel them,
+going available near the start checks an agent in, and a sweep marks no-shows. The agents
+a new, changed, boosted or cancelled shift concerns hear of it after commit (tasks.notify);
+booked agents of a changed or cancelled one also get an e-mail (a job per agent).
 
 Locks, in one order everywhere: the agent's profile row, then the shift row, then booking
 rows. Booking takes the agent and the shift (FOR UPDATE), so two bookings of one agent are
@@ -7,24 +10,36 @@ checked one after the other (no overlap) and two bookings of one shift likewise 
 than its slots); cancelling a booking or a whole shift takes the shift, then its bookings.
 The database holds both rules too: a check constraint on `Shift.booked <= slots`, and an
 exclusion constraint on an agent's live bookings (tasks.0006).
+Changing or boosting a shift takes the shift's row alone.
 """
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from agents.models import AgentProfile
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.models import Brand, User
 
 from ..models import Shift, ShiftBooking
+from ..notify import (
+    SHIFT_BOOSTED,
+    SHIFT_CANCELLED,
+    SHIFT_PUBLISHED,
+    SHIFT_UPDATED,
+    notify_shift_changed,
+    shift_audience,
+)
 from .shift_pay import shift_compensate
 
 BookingStatus = ShiftBooking.Status
@@ -109,6 +124,8 @@ def shift_publish(
                     created_by=user,
                 )
             )
+        # Agents who could book them hear of them once they are committed.
+        notify_shift_changed(shifts=shifts, change=SHIFT_PUBLISHED)
     return shifts
 
 
@@ -252,3 +269,129 @@ def shift_cancel(*, user: User, shift_id: int, reason: str) -> Shift:
         shift.save(update_fields=["status", "cancelled_at", "cancel_reason", "booked"])
         shift_compensate(shift=shift, booked=booked, now=now, reason=shift.cancel_reason)
     return shift
+
+
+class _Unchanged(enum.Enum):
+    UNCHANGED = "unchanged"
+
+
+# "Leave this term as it is", as opposed to None ("no floor", "no bonus").
+UNCHANGED = _Unchanged.UNCHANGED
+Keep = Literal[_Unchanged.UNCHANGED]
+
+
+def _plannable_shift(user: User, shift_id: int) -> Shift:
+    """The shift, locked, if the user plans its brand and it can still change. Refusals:
+    `shift_not_found` (also another brand's), `shift_cancelled`, `shift_started`."""
+    shift = Shift.objects.select_for_update().select_related("brand").filter(pk=shift_id).first()
+    if shift is None or not _may_plan(user, shift.brand):
+        raise NotFound("shift_not_found", gettext("There is no such shift."))
+    if shift.status == Shift.Status.CANCELLED:
+        raise Conflict("shift_cancelled", gettext("This shift was cancelled."))
+    if shift.starts_at <= timezone.now():
+        raise Conflict("shift_started", gettext("This shift has already started."))
+    return shift
+
+
+def _check_amount(value: int | None, field: str) -> None:
+    if value is not None and value < 0:
+        raise DomainError("invalid", gettext("An amount cannot be negative."), status=422, fields={field: [">= 0"]})
+
+
+def shift_update(
+    *,
+    user: User,
+    shift_id: int,
+    slots: int | None = None,
+    hourly_floor_minor: int | None | Keep = UNCHANGED,
+    bonus_per_case_minor: int | None | Keep = UNCHANGED,
+) -> Shift:
+    """Change a shift's slots or pay terms before it starts (`slots` None and UNCHANGED leave
+    a term as it is; None for an amount removes it). The booked agents hear of a change,
+    on their sockets and by e-mail. Refusals: `shift_not_found`, `shift_cancelled`,
+    `shift_started`, `invalid` (slots < 1, a negative amount), `slots_below_booked`.
+
+    Locks the shift row only, as a booking does after the agent's row: a booking waiting on
+    this lock sees the new slots, so the count checked here stays the count."""
+    if slots is not None and slots < 1:
+        raise DomainError("invalid", gettext("A shift needs at least one slot."), status=422, fields={"slots": ["> 0"]})
+    if hourly_floor_minor is not UNCHANGED:
+        _check_amount(hourly_floor_minor, "hourly_floor")
+    if bonus_per_case_minor is not UNCHANGED:
+        _check_amount(bonus_per_case_minor, "bonus_per_case")
+    with transaction.atomic():
+        shift = _plannable_shift(user, shift_id)
+        if slots is not None and slots < shift.booked:
+            raise DomainError(
+                "slots_below_booked",
+                ngettext(
+                    "%(booked)s agent has booked this shift: keep at least %(booked)s slot.",
+                    "%(booked)s agents have booked this shift: keep at least %(booked)s slots.",
+                    shift.booked,
+                )
+                % {"booked": shift.booked},
+                status=422,
+                fields={"slots": [f">= {shift.booked}"]},
+            )
+        changed = []
+        if slots is not None and slots != shift.slots:
+            shift.slots = slots
+            changed.append("slots")
+        if hourly_floor_minor is not UNCHANGED and hourly_floor_minor != shift.hourly_floor_minor:
+            shift.hourly_floor_minor = hourly_floor_minor
+            changed.append("hourly_floor_minor")
+        if bonus_per_case_minor is not UNCHANGED and bonus_per_case_minor != shift.bonus_per_case_minor:
+            shift.bonus_per_case_minor = bonus_per_case_minor
+            changed.append("bonus_per_case_minor")
+        if changed:
+            shift.save(update_fields=changed)
+            notify_shift_changed(shifts=[shift], change=SHIFT_UPDATED)
+            _email_booked_agents(shift, change=SHIFT_UPDATED)
+    return shift
+
+
+def shift_boost(*, user: User, shift_id: int, bonus_per_case_minor: int) -> Shift:
+    """One click for a shift nobody fills: add `bonus_per_case_minor` (> 0) to its per-case
+    bonus. Every eligible agent hears of it. Refusals: `shift_not_found`,
+    `shift_cancelled`, `shift_started`, `shift_full` (it needs no more agents), `invalid`."""
+    if bonus_per_case_minor <= 0:
+        raise DomainError(
+            "invalid",
+            gettext("Add a bonus above zero."),
+            status=422,
+            fields={"bonus_per_case": ["> 0"]},
+        )
+    with transaction.atomic():
+        shift = _plannable_shift(user, shift_id)
+        if shift.is_full:
+            raise Conflict("shift_full", gettext("This shift is full."))
+        shift.bonus_per_case_minor = (shift.bonus_per_case_minor or 0) + bonus_per_case_minor
+        shift.save(update_fields=["bonus_per_case_minor"])
+        notify_shift_changed(shifts=[shift], change=SHIFT_BOOSTED)
+    return shift
+
+
+def shift_cancel_and_tell(*, user: User, shift_id: int, reason: str) -> Shift:
+    """`shift_cancel`, and the agents whose bookings it cancelled hear of it (socket and
+    e-mail) once it commits. Taking the shift's lock first makes the check "was it open?"
+    and the cancellation one step, so two cancels tell the agents once."""
+    with transaction.atomic():
+        was_open = Shift.objects.select_for_update().filter(pk=shift_id, status=Shift.Status.OPEN).exists()
+        shift = shift_cancel(user=user, shift_id=shift_id, reason=reason)
+        if was_open and shift.status == Shift.Status.CANCELLED:
+            notify_shift_changed(shifts=[shift], change=SHIFT_CANCELLED)
+            _email_booked_agents(shift, change=SHIFT_CANCELLED)
+    return shift
+
+
+def _email_booked_agents(shift: Shift, *, change: str) -> None:
+    """One e-mail job per agent concerned, enqueued after commit."""
+    agent_ids = shift_audience(shift, change=change)
+    if not agent_ids:
+        return
+    # Imported here: jobs import the services.
+    from ..jobs import shift_changed_email_send
+
+    shift_id = shift.pk
+    for agent_id in agent_ids:
+        transaction.on_commit(partial(shift_changed_email_send.delay, shift_id, agent_id, change), robust=True)

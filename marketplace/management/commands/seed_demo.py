@@ -1,5 +1,6 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -12,7 +13,8 @@ from marketplace.models import Brand, User
 from marketplace.services import brand_demo_api_key_rotate
 from payouts.models import Earning, PayoutMethod, RateCard, RateLine
 from payouts.services import case_pay, earning_credit, earnings_release_due, payout_method_set
-from tasks.models import Customer, Ticket
+from tasks.models import Customer, Shift, ShiftBooking, Ticket
+from tasks.services import ShiftTerms, shift_book, shift_publish
 
 DEMO_PASSWORD = "demo-pass-123"
 
@@ -33,6 +35,14 @@ PAST_CASES = [
     ("Card not arrived", "cards", None, timedelta(hours=2)),
 ]
 RATES = {"": 4500, "billing": 5500, "cards": 6000}  # öre per resolved case
+
+# A week of demo shifts from tomorrow, every day: (start, end, hourly floor, bonus per case)
+# in Stockholm time and öre; English or Swedish, three places each.
+SHIFT_ZONE = "Europe/Stockholm"
+SHIFT_DAYS = 7
+SHIFTS = [(time(9), time(13), 40000, None), (time(13), time(17), None, 1000)]
+SHIFT_LANGUAGES = ["en", "sv"]
+SHIFT_SLOTS = 3
 
 # The demo brand's assessment: policy questions (the index of the right answer last) and
 # customer messages to answer in writing.
@@ -107,7 +117,9 @@ class Command(BaseCommand):
                     brand=brand, prompt=prompt, defaults={"kind": "written", "rubric": rubric, "position": position}
                 )
 
-            self._pay_history(brand, AgentProfile.objects.get(user__email="agent1@demo.test"))
+            alex = AgentProfile.objects.get(user__email="agent1@demo.test")
+            self._pay_history(brand, alex)
+            self._shifts(brand, supervisor, alex)
 
             key = brand_demo_api_key_rotate(brand=brand)
 
@@ -151,6 +163,43 @@ class Command(BaseCommand):
             )
             earning_credit(ticket=ticket, agent=agent, amount_minor=pay.amount_minor)
         earnings_release_due(now=now)
+
+    @staticmethod
+    def _shifts(brand: Brand, supervisor: User, alex: AgentProfile) -> None:
+        """The week from tomorrow: each demo shift not there yet is published (a second run
+        the same day adds none), and Alex has one booked so "My shifts" is not empty."""
+        zone = ZoneInfo(SHIFT_ZONE)
+        tomorrow = timezone.now().astimezone(zone).date() + timedelta(days=1)
+        for offset in range(SHIFT_DAYS):
+            day = tomorrow + timedelta(days=offset)
+            for start, end, floor, bonus in SHIFTS:
+                starts = datetime.combine(day, start, zone)
+                if Shift.objects.filter(brand=brand, starts_at=starts).exists():
+                    continue
+                shift_publish(
+                    user=supervisor,
+                    brand=brand,
+                    terms=ShiftTerms(
+                        starts_at=starts,
+                        ends_at=datetime.combine(day, end, zone),
+                        languages=SHIFT_LANGUAGES,
+                        skills=[],
+                        slots=SHIFT_SLOTS,
+                        hourly_floor_minor=floor,
+                        bonus_per_case_minor=bonus,
+                    ),
+                    time_zone=SHIFT_ZONE,
+                )
+        live = ShiftBooking.objects.filter(
+            agent=alex, status=ShiftBooking.Status.BOOKED, shift__brand=brand, starts_at__gt=timezone.now()
+        )
+        if not live.exists():
+            upcoming = Shift.objects.filter(
+                brand=brand, status=Shift.Status.OPEN, starts_at__gte=datetime.combine(tomorrow, time(0), zone)
+            )
+            first = upcoming.order_by("starts_at", "pk").first()
+            if first is not None and not first.is_full:
+                shift_book(agent=alex, shift_id=first.pk)
 
     def _user(self, email: str, role: str) -> User:
         user, created = User.objects.get_or_create(email=email, defaults={"role": role})
