@@ -117,3 +117,29 @@ def application_event_email_send(event_id: int) -> bool:
         recipient_list=[event.application.user.email],
     )
     return True
+
+
+# --- Quality --------------------------------------------------------------------------------
+
+
+@shared_task
+def quality_recompute(*, agent_id: int, cause: str = "recompute", ticket_id: int | None = None, detail=None) -> str:
+    """Enqueued on commit after a rating or a review (agents.quality.signals)."""
+    from .quality.services import quality_recompute as recompute
+
+    return str(recompute(agent_id=agent_id, cause=cause, ticket_id=ticket_id, detail=detail))
+
+
+@shared_task
+def reviews_sample_due() -> int:
+    """Put settled cases into the QA queue (beat); returns how many reviews were opened."""
+    from .quality.services import reviews_sample_due as sample
+
+    return sample()
+
+
+@shared_task
+def quality_recompute_all() -> int:
+    from .quality.services import quality_recompute_all as recompute_all
+
+    return recompute_all()

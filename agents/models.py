@@ -45,7 +45,8 @@ class AgentProfile(models.Model):
     brands = models.ManyToManyField("marketplace.Brand", blank=True, related_name="certified_agents")
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.PROBATION)
     capacity = models.PositiveSmallIntegerField(default=1, help_text="Concurrent chats")
-    quality_score = models.DecimalField(max_digits=4, decimal_places=3, default=3)
+    # Written only by agents.quality (a new agent starts at QUALITY_PRIOR_MEAN, 4 by default).
+    quality_score = models.DecimalField(max_digits=4, decimal_places=3, default=4)
     suspended = models.BooleanField(default=False)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFFLINE)
@@ -324,3 +325,211 @@ class AssessmentAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand} assessment of {self.application.user} ({self.status})"
+
+
+# --- Quality (agents.quality) ----------------------------------------------------------------
+
+
+class Review(models.Model):
+    """A supervisor's QA review of one resolution, on the brand's scorecard.
+
+    Made by the sampling job, at most one per resolution (the one-to-one is what keeps two
+    concurrent runs from sampling a case twice). The agent sees the scores and the feedback
+    and may acknowledge or dispute; a disputed review is upheld or voided by a supervisor
+    other than the one who scored it, and a voided review no longer counts.
+    """
+
+    class Reason(models.TextChoices):
+        SAMPLE = "sample", _("Random sample")
+        LOW_RATING = "low_rating", _("Rated 1 or 2 by the customer")
+        REOPENED = "reopened", _("Reopened by the customer")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Waiting for review")
+        SCORED = "scored", _("Scored")
+        VOID = "void", _("Voided")
+
+    class Response(models.TextChoices):
+        NONE = "", _("No answer yet")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        DISPUTED = "disputed", _("Disputed")
+
+    class DisputeDecision(models.TextChoices):
+        NONE = "", _("Not decided")
+        UPHELD = "upheld", _("Upheld")
+        VOIDED = "voided", _("Voided")
+
+    CRITERIA = ("accuracy", "empathy", "policy", "tone")
+
+    resolution = models.OneToOneField("tasks.Resolution", on_delete=models.CASCADE, related_name="review")
+    ticket = models.ForeignKey("tasks.Ticket", on_delete=models.CASCADE, related_name="reviews")
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="reviews")
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="reviews")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    accuracy = models.PositiveSmallIntegerField(null=True, blank=True)
+    empathy = models.PositiveSmallIntegerField(null=True, blank=True)
+    policy = models.PositiveSmallIntegerField(null=True, blank=True)
+    tone = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The brand's weights when it was scored, and the weighted result (0-100).
+    weights = models.JSONField(default=dict, blank=True)
+    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    feedback = models.TextField(blank=True)
+    scored_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    scored_at = models.DateTimeField(null=True, blank=True)
+    agent_response = models.CharField(max_length=16, choices=Response.choices, blank=True, default="")
+    agent_comment = models.TextField(blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    dispute_decision = models.CharField(max_length=8, choices=DisputeDecision.choices, blank=True, default="")
+    dispute_note = models.TextField(blank=True)
+    dispute_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dispute_decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(accuracy__lte=4, empathy__lte=4, policy__lte=4, tone__lte=4)
+                | models.Q(state="open"),
+                name="review_scores_0_to_4",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["brand", "state", "created_at"], name="review_queue_idx"),
+            models.Index(fields=["agent", "-created_at"], name="review_agent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"review of ticket {self.ticket_id} ({self.state})"
+
+
+class QualityScoreChange(models.Model):
+    """Each move of an agent's quality score and what moved it: the agent's trend and the
+    "why" next to it."""
+
+    class Cause(models.TextChoices):
+        RATING = "rating", _("Customer rating")
+        REVIEW = "review", _("QA review")
+        REVIEW_VOIDED = "review_voided", _("QA review voided")
+        RECOMPUTE = "recompute", _("Recalculated")
+
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="score_changes")
+    at = models.DateTimeField(auto_now_add=True)
+    before = models.DecimalField(max_digits=4, decimal_places=3)
+    after = models.DecimalField(max_digits=4, decimal_places=3)
+    cause = models.CharField(max_length=16, choices=Cause.choices)
+    ticket = models.ForeignKey("tasks.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "-at"], name="score_change_agent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}: {self.before} -> {self.after} ({self.cause})"
+
+
+class QualityFlag(models.Model):
+    """A case opened for a human: automatic checks never warn or suspend on their own."""
+
+    class Kind(models.TextChoices):
+        LOW_REVIEWS = "low_reviews", _("Reviews below the quality floor")
+        BELOW_TIER = "below_tier", _("Quality below the tier's threshold")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        DISMISSED = "dismissed", _("Dismissed")
+        ACTED = "acted", _("Acted on")
+
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="quality_flags")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            # One open case of a kind per agent: a job that runs again does not pile them up.
+            models.UniqueConstraint(
+                fields=["agent", "kind"], condition=models.Q(state="open"), name="quality_flag_one_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} flag on {self.agent_id} ({self.state})"
+
+
+class Sanction(models.Model):
+    """A warning or a suspension, always with a reason code, a note and the tickets behind
+    it, all of which the agent sees. Appealable once, to a different supervisor."""
+
+    class Kind(models.TextChoices):
+        WARNING = "warning", _("Warning")
+        SUSPENSION = "suspension", _("Suspension")
+
+    class Reason(models.TextChoices):
+        QUALITY = "quality", _("Quality below the standard")
+        PREMATURE_RESOLUTION = "premature_resolution", _("Cases resolved before they were solved")
+        CONDUCT = "conduct", _("Rude or unprofessional conduct")
+        POLICY = "policy", _("Brand policy not followed")
+        PRIVACY = "privacy", _("Customer data mishandled")
+        ABANDONMENT = "abandonment", _("Customers left without an answer")
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("In force")
+        LIFTED = "lifted", _("Lifted")
+        OVERTURNED = "overturned", _("Overturned on appeal")
+
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="sanctions")
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="sanctions")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    note = models.TextField()
+    evidence = models.ManyToManyField("tasks.Ticket", related_name="sanctions")
+    flag = models.ForeignKey(QualityFlag, null=True, blank=True, on_delete=models.SET_NULL, related_name="sanctions")
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVE)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "-created_at"], name="sanction_agent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.agent_id} ({self.state})"
+
+
+class Appeal(models.Model):
+    """The agent's appeal of a sanction, decided by a supervisor who did not issue it."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Waiting for a decision")
+        UPHELD = "upheld", _("Sanction upheld")
+        OVERTURNED = "overturned", _("Sanction overturned")
+
+    sanction = models.OneToOneField(Sanction, on_delete=models.CASCADE, related_name="appeal")
+    statement = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision_note = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "created_at"], name="appeal_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"appeal of sanction {self.sanction_id} ({self.state})"

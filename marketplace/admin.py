@@ -14,7 +14,9 @@ def admin_login(request, extra_context=None):
     """Django's admin login form checks the password only; allauth's also asks for the
     second factor and counts failed attempts. So the admin sends people there instead."""
     next_url = request.GET.get("next") or request.POST.get("next") or "/admin/"
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = "/admin/"
     if request.user.is_authenticated:
         if admin.site.has_permission(request):

@@ -157,7 +157,9 @@ class BrandThrottle(BaseThrottle):
     def __init__(self):
         from django.conf import settings
 
-        self.limit, self.window = SimpleRateThrottle.parse_rate(None, settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope])
+        self.limit, self.window = SimpleRateThrottle.parse_rate(
+            None, settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope]
+        )
         self.reset_in = 0
 
     def allow_request(self, request, view):
@@ -246,9 +248,7 @@ def _check_second_factor(request, user, code: str) -> None:
     one, and none at all for supervisors and staff who were required to set one up."""
     if mfa_adapter().is_mfa_enabled(user):
         if not code:
-            raise DomainError(
-                "mfa_code_required", "Send the code of your authenticator app in `code`.", status=401
-            )
+            raise DomainError("mfa_code_required", "Send the code of your authenticator app in `code`.", status=401)
         # allauth's own check: TOTP with replay protection, recovery codes, and its limit
         # on failed codes per user.
         form = MFAAuthenticateForm(user=user, data={"code": code})

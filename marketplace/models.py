@@ -121,6 +121,45 @@ class Brand(models.Model):
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("0.99"))],
         help_text="Staffing plan: the share of contacts answered in time, 0.01-0.99 (0.80 = 80%)",
     )
+    # Quality (agents.quality): the QA scorecard's weights, how much of each agent's work is
+    # sampled for review, the tier thresholds and the floor below which a human looks.
+    qa_weight_accuracy = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(10)])
+    qa_weight_empathy = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(10)])
+    qa_weight_policy = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(10)])
+    qa_weight_tone = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(10)])
+    qa_sample_probation_percent = models.PositiveSmallIntegerField(
+        default=20, validators=[MaxValueValidator(100)], help_text="Share of a probation agent's cases reviewed"
+    )
+    qa_sample_percent = models.PositiveSmallIntegerField(
+        default=5, validators=[MaxValueValidator(100)], help_text="Share of other agents' cases reviewed"
+    )
+    tier_standard_min_cases = models.PositiveIntegerField(default=30, help_text="Standard tier: resolved cases")
+    tier_standard_min_score = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("4.00"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("5"))],
+        help_text="Standard tier: quality score (1-5)",
+    )
+    tier_expert_min_cases = models.PositiveIntegerField(default=200, help_text="Expert tier: resolved cases")
+    tier_expert_min_score = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("4.50"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("5"))],
+        help_text="Expert tier: quality score (1-5)",
+    )
+    tier_expert_min_reviews = models.PositiveIntegerField(default=5, help_text="Expert tier: scored QA reviews")
+    quality_floor_score = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("3.00"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("5"))],
+        help_text="Reviews averaging below this (1-5) open a case for a supervisor",
+    )
+    quality_floor_reviews = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1)], help_text="over this many latest reviews"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -129,10 +168,27 @@ class Brand(models.Model):
                 condition=models.Q(staffing_target_share__gt=0, staffing_target_share__lt=1),
                 name="brand_staffing_share_below_one",
             ),
+            # A scorecard needs something to weigh.
+            models.CheckConstraint(
+                condition=models.Q(qa_weight_accuracy__gt=0)
+                | models.Q(qa_weight_empathy__gt=0)
+                | models.Q(qa_weight_policy__gt=0)
+                | models.Q(qa_weight_tone__gt=0),
+                name="brand_qa_weights_not_all_zero",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def qa_weights(self) -> dict[str, int]:
+        return {
+            "accuracy": self.qa_weight_accuracy,
+            "empathy": self.qa_weight_empathy,
+            "policy": self.qa_weight_policy,
+            "tone": self.qa_weight_tone,
+        }
 
 
 def hash_api_key(raw: str) -> str:

@@ -234,6 +234,12 @@ CELERY_BEAT_SCHEDULE = {
     "close-reopen-windows": {"task": "tasks.jobs.tickets_close_after_window", "schedule": 60.0},
     "widen-waiting-tickets": {"task": "tasks.jobs.tickets_widen_due", "schedule": 5.0},
     "release-earnings": {"task": "payouts.jobs.earnings_release_due", "schedule": 60.0},
+    "sample-qa-reviews": {"task": "agents.jobs.reviews_sample_due", "schedule": 300.0},
+    # A full recalculation at night repairs anything a lost job left behind.
+    "recompute-quality-scores": {
+        "task": "agents.jobs.quality_recompute_all",
+        "schedule": crontab(minute=30, hour=3),
+    },
     "mark-shift-no-shows": {"task": "tasks.jobs.shifts_mark_no_shows", "schedule": 60.0},
     "settle-ended-shifts": {"task": "tasks.jobs.shifts_settle_due", "schedule": 60.0},
     "resend-stuck-payouts": {"task": "payouts.jobs.payouts_resend_stuck", "schedule": 300.0},
@@ -271,6 +277,7 @@ if AGENT_CONNECTION_TTL_SECONDS <= AGENT_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("AGENT_CONNECTION_TTL_SECONDS must be longer than AGENT_HEARTBEAT_SECONDS")
 DEFAULT_CAPACITY = _int("DEFAULT_CAPACITY", 2, 1)
 PROBATION_CAPACITY = _int("PROBATION_CAPACITY", 1, 1)
+EXPERT_CAPACITY = _int("EXPERT_CAPACITY", 3, 1)
 REOPEN_WINDOW_HOURS = _int("REOPEN_WINDOW_HOURS", 72, 0)
 MESSAGE_MAX_CHARS = _int("MESSAGE_MAX_CHARS", 4000, 1)
 # Messages a (re)connecting socket gets per chat; older ones are paged with a history frame.
@@ -285,6 +292,17 @@ APPLICATION_RETRY_DAYS = _int("APPLICATION_RETRY_DAYS", 30, 0)
 ASSESSMENT_RETAKE_DAYS = _int("ASSESSMENT_RETAKE_DAYS", 7, 0)
 # Answers that arrive this long after the deadline still count (slow networks).
 ASSESSMENT_GRACE_SECONDS = _int("ASSESSMENT_GRACE_SECONDS", 30, 0)
+
+# --- Quality (agents.quality) --------------------------------------------------------------
+# The quality score is a Bayesian average on the 1-5 scale: QUALITY_PRIOR_WEIGHT imaginary
+# ratings of QUALITY_PRIOR_MEAN, then every customer rating, then every scored QA review
+# counted as QUALITY_REVIEW_WEIGHT ratings. A new agent starts at the prior mean, and a few
+# ratings move it only a little.
+QUALITY_PRIOR_MEAN = _float("QUALITY_PRIOR_MEAN", 4.0, 1.0)
+if QUALITY_PRIOR_MEAN > 5:
+    raise ImproperlyConfigured("QUALITY_PRIOR_MEAN must be between 1 and 5")
+QUALITY_PRIOR_WEIGHT = _float("QUALITY_PRIOR_WEIGHT", 10.0, 0.1)
+QUALITY_REVIEW_WEIGHT = _float("QUALITY_REVIEW_WEIGHT", 3.0, 0.0)
 
 # --- Shifts ---------------------------------------------------------------------------------------
 # Cancelling a booking is free until this long before the shift starts; later it is allowed
@@ -308,7 +326,9 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com").r
 # The platform's own bank account, the debtor of every bank file (pain.001). Outside
 # production a well-known example IBAN, so the demo can export a file.
 SEPA_DEBTOR_NAME = env.str("SEPA_DEBTOR_NAME", default=SITE_NAME)
-SEPA_DEBTOR_IBAN = env.str("SEPA_DEBTOR_IBAN", default="" if ENVIRONMENT == "production" else "SE4550000000058398257466")
+SEPA_DEBTOR_IBAN = env.str(
+    "SEPA_DEBTOR_IBAN", default="" if ENVIRONMENT == "production" else "SE4550000000058398257466"
+)
 SEPA_DEBTOR_BIC = env.str("SEPA_DEBTOR_BIC", default="")
 
 # --- Web Push (offers to a locked phone) -------------------------------------------------

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from agents import api as agents_api
 from agents import views as agent_views
+from agents.quality import api as quality_api
 from marketplace import api as core_api
 from marketplace import views as core_views
 from payouts import api as payouts_api
@@ -30,6 +31,35 @@ api_v1 = [
     path("me/earnings/", payouts_api.EarningsView.as_view(), name="api-me-earnings"),
     path("me/payouts/", payouts_api.PayoutsView.as_view(), name="api-me-payouts"),
     path("me/payout-method/", payouts_api.PayoutMethodView.as_view(), name="api-me-payout-method"),
+    path("me/quality/", quality_api.MeQualityView.as_view(), name="api-me-quality"),
+    path(
+        "me/reviews/<int:review_id>/acknowledge/",
+        quality_api.MyReviewAcknowledgeView.as_view(),
+        name="api-me-review-acknowledge",
+    ),
+    path(
+        "me/reviews/<int:review_id>/dispute/", quality_api.MyReviewDisputeView.as_view(), name="api-me-review-dispute"
+    ),
+    path(
+        "me/sanctions/<int:sanction_id>/appeal/",
+        quality_api.MySanctionAppealView.as_view(),
+        name="api-me-sanction-appeal",
+    ),
+    path("reviews/", quality_api.ReviewsView.as_view(), name="api-reviews"),
+    path("reviews/<int:review_id>/score/", quality_api.ReviewScoreView.as_view(), name="api-review-score"),
+    path(
+        "reviews/<int:review_id>/dispute-decision/",
+        quality_api.ReviewDisputeDecisionView.as_view(),
+        name="api-review-dispute-decision",
+    ),
+    path("agents/<int:agent_id>/sanctions/", quality_api.AgentSanctionsView.as_view(), name="api-agent-sanctions"),
+    path("sanctions/<int:sanction_id>/lift/", quality_api.SanctionLiftView.as_view(), name="api-sanction-lift"),
+    path("appeals/", quality_api.AppealsView.as_view(), name="api-appeals"),
+    path("appeals/<int:appeal_id>/decide/", quality_api.AppealDecideView.as_view(), name="api-appeal-decide"),
+    path("quality-flags/", quality_api.FlagsView.as_view(), name="api-quality-flags"),
+    path(
+        "quality-flags/<int:flag_id>/dismiss/", quality_api.FlagDismissView.as_view(), name="api-quality-flag-dismiss"
+    ),
     path("staffing/", tasks_staffing_api.StaffingPlanView.as_view(), name="api-staffing"),
     path("staffing/erlang-c/", tasks_staffing_api.ErlangCView.as_view(), name="api-staffing-erlang-c"),
     path(

@@ -139,6 +139,7 @@ class TicketListCreateView(APIView):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (1 <= len(key) <= 255):
             raise DomainError("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters.")
+
         def create() -> tuple[int, dict]:
             ticket = services.ticket_create(brand=request.auth, data=serializer.validated_data)
             return status.HTTP_201_CREATED, {

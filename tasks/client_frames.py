@@ -95,6 +95,11 @@ class Reopen:
 
 
 @dataclass(frozen=True)
+class Confirm:
+    """The customer says the case is solved."""
+
+
+@dataclass(frozen=True)
 class NotifyMe:
     """The address to e-mail once an agent answers (validated as an address here)."""
 
@@ -127,6 +132,7 @@ ClientFrame = (
     | CustomerMessage
     | Rate
     | Reopen
+    | Confirm
     | NotifyMe
     | Typing
     | Read
@@ -198,7 +204,11 @@ def _rate(frame: dict[str, Any]) -> Rate:
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise DomainError("invalid_score", "score must be a whole number from 1 to 5.")
     comment = _text(
-        frame, "comment", code="invalid_comment", required=False, max_chars=settings.MESSAGE_MAX_CHARS,
+        frame,
+        "comment",
+        code="invalid_comment",
+        required=False,
+        max_chars=settings.MESSAGE_MAX_CHARS,
         bad_chars_code="invalid_text",
     )
     return Rate(score=score, comment=comment)
@@ -207,7 +217,11 @@ def _rate(frame: dict[str, Any]) -> Rate:
 def _decline(frame: dict[str, Any]) -> OfferDecline:
     offer_id = _id(frame, "offer_id")
     reason = _text(
-        frame, "reason", code="invalid_reason", required=False, max_chars=DECLINE_REASON_MAX_CHARS,
+        frame,
+        "reason",
+        code="invalid_reason",
+        required=False,
+        max_chars=DECLINE_REASON_MAX_CHARS,
         too_long_code="invalid_reason",
     )
     return OfferDecline(offer_id=offer_id, reason=reason)
@@ -236,6 +250,7 @@ CUSTOMER_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
     "message": lambda f: CustomerMessage(text=_message_text(f)),
     "rate": _rate,
     "reopen": lambda f: Reopen(),
+    "confirm": lambda f: Confirm(),
     "notify_me": _notify_me,
     "history": lambda f: _history(f, ticket_required=False),
     "typing": lambda f: Typing(ticket_id=None),

@@ -27,6 +27,7 @@ from .client_frames import (
     CUSTOMER_FRAMES,
     AgentMessage,
     ClientFrame,
+    Confirm,
     CustomerMessage,
     History,
     NotifyMe,
@@ -340,6 +341,8 @@ class CustomerConsumer(FrameConsumer):
                 await database_sync_to_async(services.ticket_rate)(ticket=ticket, score=score, comment=comment)
             case Reopen():
                 await database_sync_to_async(services.ticket_reopen)(ticket=ticket)
+            case Confirm():
+                await database_sync_to_async(services.ticket_confirm)(ticket=ticket)
             case NotifyMe(email=email):
                 await database_sync_to_async(services.ticket_notify_email_set)(ticket=ticket, email=email)
             case History(ticket_id=ticket_id, before=before, limit=limit):

@@ -117,6 +117,53 @@ class Ticket(models.Model):
         return self.Priority(self.priority).label
 
 
+class Resolution(models.Model):
+    """One time an agent marked a ticket resolved, and what the customer made of it.
+
+    A reopened ticket is resolved again (by the same agent or another): each resolution is
+    its own row, so a rating, a QA review and the pay reversal of a premature resolution
+    belong to the agent who resolved that time. The ticket's `rating` mirrors its latest.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Waiting for the customer")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REOPENED = "reopened", _("Reopened")
+
+    class ConfirmedBy(models.TextChoices):
+        NONE = "", _("Not yet")
+        CUSTOMER = "customer", _("The customer")
+        WINDOW = "window", _("No answer in the reopen window")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="resolutions")
+    agent = models.ForeignKey("agents.AgentProfile", on_delete=models.PROTECT, related_name="resolutions")
+    number = models.PositiveSmallIntegerField(help_text="1 for the first resolution of the ticket, 2 after a reopen")
+    resolved_at = models.DateTimeField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    confirmed_by = models.CharField(max_length=16, choices=ConfirmedBy.choices, blank=True, default="")
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
+    # Whether the QA sampling job has decided about this resolution (agents.quality).
+    qa_considered = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "number"], name="resolution_unique_number"),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="resolution_rating_1_to_5"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agent", "-resolved_at"], name="resolution_agent_idx"),
+            models.Index(fields=["resolved_at"], name="resolution_qa_due_idx", condition=Q(qa_considered=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"resolution {self.number} of ticket {self.ticket_id}"
+
+
 class TicketEvent(models.Model):
     """What the platform did to find a ticket an agent: appended, never edited."""
 
@@ -285,7 +332,8 @@ class Shift(models.Model):
             models.CheckConstraint(condition=Q(slots__gt=0), name="shift_has_slots"),
             models.CheckConstraint(condition=Q(booked__lte=models.F("slots")), name="shift_never_overbooked"),
             models.CheckConstraint(
-                condition=Q(hourly_floor_minor__isnull=True) | Q(hourly_floor_minor__gte=0), name="shift_floor_not_negative"
+                condition=Q(hourly_floor_minor__isnull=True) | Q(hourly_floor_minor__gte=0),
+                name="shift_floor_not_negative",
             ),
             models.CheckConstraint(
                 condition=Q(bonus_per_case_minor__isnull=True) | Q(bonus_per_case_minor__gte=0),

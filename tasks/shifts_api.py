@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import AgentProfile
+from agents.quality.selectors import quality_counts
 from marketplace.errors import DomainError, Forbidden, NotFound
 from marketplace.models import Brand, User
 from payouts.models import decimal_to_minor
@@ -279,7 +280,7 @@ class MeView(APIView):
                 "status": agent.status,
                 "tier": agent.tier,
                 "capacity": agent.capacity,
-                "quality": {"score": float(agent.quality_score), "ratings": None, "reviews": None},
+                "quality": {"score": float(agent.quality_score), **quality_counts(agent)},
                 "reliability": {
                     "score": rel.score,
                     "events": [

@@ -38,9 +38,6 @@ def _private_cache_and_production_rules(settings):
     settings.SUPERVISOR_MFA_REQUIRED = True
     # One 30-second step either side, so a code made just before a step boundary still counts.
     settings.MFA_TOTP_TOLERANCE = 1
-    # Every attempt checks a password (unknown e-mails too, against timing probes); a fast
-    # hasher keeps dozens of attempts quick. The rules under test do not depend on it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def verify(user: User) -> User:

@@ -356,8 +356,6 @@ def _fast_and_private(settings, tmp_path):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
     }
-    # A dozen people per cell; the password hasher's cost is not under test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SUPERVISOR_MFA_REQUIRED = True
     settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
     settings.MEDIA_ROOT = str(tmp_path / "media")

@@ -24,13 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RACERS = 50
 
 
-@pytest.fixture(autouse=True)
-def _cheap_passwords(settings):
-    """The agents made here never log in; hashing their passwords the production way
-    would take longer than the races themselves."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def run_at_once(n: int, target, *, before_start=None) -> list:
     """Run `target(i)` in `n` threads that start together; return what each returned.
 

@@ -272,9 +272,7 @@ EVENTS = st.lists(
 
 @pytest.fixture
 def crew(brand, settings):
-    # Made once for all generated examples (each example is rolled back); the cheap hasher
-    # only because these agents never log in.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Made once for all generated examples (each example is rolled back).
     return [AgentFactory(brands=[brand], available=True, capacity=2) for _ in range(3)]
 
 

@@ -125,13 +125,6 @@ def _keep_the_test_transaction():
     request_finished.connect(close_old_connections)
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Every token request hashes the password it was sent (even for an unknown e-mail, so
-    # timing does not tell); at production strength that alone would eat the time budget.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def credentials(brand, api_key, agent):
     """One header per security scheme, and real tickets (one offered to an agent) to aim at."""

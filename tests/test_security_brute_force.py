@@ -30,9 +30,6 @@ def _private_cache(settings):
     }
     settings.BEHIND_PROXY = False
     settings.PROXY_COUNT = 1
-    # Every attempt checks a password (unknown e-mails too, against timing probes); a fast
-    # hasher keeps dozens of attempts quick. The rules under test do not depend on it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ group:
 - `presence`: available / away / offline, open sockets, the release after the grace period;
 - `conversation`: chat messages and read marks;
 - `attachments`: files sent in a chat;
-- `lifecycle`: resolve, rate, reopen, close, cancel;
+- `lifecycle`: resolve, confirm, rate, reopen, close, cancel;
 - `push`: an offer to the agent's subscribed browsers (Web Push, from a job);
 - `widening`: tickets nobody took in time (widen, surge, alert the supervisors);
 - `waiting`: what a waiting customer leaves (the address to e-mail when an agent answers);
@@ -32,13 +32,21 @@ from .attachments import attachment_send_agent, attachment_send_customer
 from .conversation import message_send_agent, message_send_customer, ticket_read_agent, ticket_read_customer
 from .dispatch import agent_dispatch, dispatch_waiting, ticket_dispatch
 from .intake import ticket_create
-from .lifecycle import ticket_cancel, ticket_rate, ticket_reopen, ticket_resolve, tickets_close_after_window
+from .lifecycle import (
+    ticket_cancel,
+    ticket_confirm,
+    ticket_rate,
+    ticket_reopen,
+    ticket_resolve,
+    tickets_close_after_window,
+)
 from .offers import offer_accept, offer_decline, offers_expire_due
 from .presence import (
     agent_connected,
     agent_connections_expire,
     agent_connections_heartbeat,
     agent_disconnected,
+    agent_take_off_duty,
     agents_release_disconnected,
     presence_set,
 )
@@ -82,6 +90,7 @@ __all__ = [
     "agent_connections_heartbeat",
     "agent_disconnected",
     "agent_dispatch",
+    "agent_take_off_duty",
     "agents_release_disconnected",
     "dispatch_waiting",
     "message_send_agent",
@@ -96,6 +105,7 @@ __all__ = [
     "ticket_create",
     "ticket_dispatch",
     "ticket_notify_email_set",
+    "ticket_confirm",
     "ticket_rate",
     "ticket_read_agent",
     "ticket_read_customer",

@@ -1,4 +1,8 @@
-"""After the chat: resolve, rate, reopen, close when the window ends, or cancel."""
+"""After the chat: resolve, confirm, rate, reopen, close when the window ends, or cancel.
+
+Each resolution is a `Resolution` row: the customer's confirmation, rating and reopen are
+recorded on the latest one, so they stay with the agent who resolved that time (quality
+scores, QA sampling and the pay reversal of a premature resolution all read it)."""
 
 from datetime import timedelta
 
@@ -8,13 +12,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.models import AgentProfile
+from agents.quality.signals import quality_changed
 from marketplace.errors import Conflict, DomainError, NotFound
 from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
 from payouts.services import earning_credit, earning_reverse
 
 from ..frames import earning_dict
-from ..models import Offer, Ticket
+from ..models import Offer, Resolution, Ticket
 from ..notify import notify_message, notify_ticket_changed
 from .conversation import _agent_ticket, _system_message
 from .dispatch import agent_dispatch, ticket_dispatch
@@ -31,6 +36,9 @@ def ticket_resolve(*, agent: AgentProfile, ticket_id: int) -> Ticket:
         ticket.resolved_at = timezone.now()
         ticket.resolution_count += 1
         ticket.save(update_fields=["status", "resolved_at", "resolution_count"])
+        Resolution.objects.create(
+            ticket=ticket, agent=agent, number=ticket.resolution_count, resolved_at=ticket.resolved_at
+        )
         AgentProfile.objects.filter(pk=agent.pk, load__gt=0).update(load=F("load") - 1)
         earning = earning_credit(ticket=ticket, agent=agent, amount_minor=ticket.pay_amount_minor or 0)
         notify_ticket_changed(
@@ -43,8 +51,45 @@ def ticket_resolve(*, agent: AgentProfile, ticket_id: int) -> Ticket:
     return ticket
 
 
+def _latest_resolution(ticket: Ticket) -> Resolution | None:
+    return Resolution.objects.select_for_update().filter(ticket=ticket).order_by("-number").first()
+
+
+def _close(ticket: Ticket, resolution: Resolution | None, *, by: str) -> None:
+    """Confirm a resolved ticket: closed, its latest resolution confirmed."""
+    now = timezone.now()
+    ticket.status = Status.CLOSED
+    ticket.closed_at = now
+    if resolution is not None and resolution.outcome == Resolution.Outcome.PENDING:
+        resolution.outcome = Resolution.Outcome.CONFIRMED
+        resolution.confirmed_by = by
+        resolution.outcome_at = now
+        resolution.save(update_fields=["outcome", "confirmed_by", "outcome_at"])
+
+
+def _within_window(ticket: Ticket) -> bool:
+    window = timedelta(hours=settings.REOPEN_WINDOW_HOURS)
+    return ticket.resolved_at is not None and timezone.now() <= ticket.resolved_at + window
+
+
+def ticket_confirm(*, ticket: Ticket) -> Ticket:
+    """The customer says the case is solved: closed now, instead of when the window ends.
+    Rating stays possible (until the reopen window ends), and so does reopening."""
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if locked.status == Status.CLOSED:
+            raise Conflict("already_confirmed", "You have already confirmed that this is solved.")
+        if locked.status != Status.RESOLVED:
+            raise Conflict("ticket_not_resolved", "You can confirm once the agent has resolved your case.")
+        _close(locked, _latest_resolution(locked), by=Resolution.ConfirmedBy.CUSTOMER)
+        locked.save(update_fields=["status", "closed_at"])
+        notify_ticket_changed(ticket=locked, agent_id=locked.agent_id)
+    return locked
+
+
 def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
-    """The customer rates a resolved case 1-5; this confirms the resolution (closed)."""
+    """The customer rates the latest resolution 1-5, once, until the reopen window ends.
+    Rating a resolved case also confirms it (closed)."""
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise DomainError("invalid_score", "score must be a whole number from 1 to 5.")
     if comment is not None and not isinstance(comment, str):
@@ -54,15 +99,28 @@ def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
         raise DomainError("text_too_long", f"Comments are limited to {settings.MESSAGE_MAX_CHARS} characters.")
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        if locked.status != Status.RESOLVED:
-            if locked.rating is not None:
-                raise Conflict("already_rated", "You have already rated this conversation.")
+        resolution = _latest_resolution(locked) if locked.status in (Status.RESOLVED, Status.CLOSED) else None
+        if locked.rating is not None or (resolution is not None and resolution.rating is not None):
+            raise Conflict("already_rated", "You have already rated this conversation.")
+        if locked.status not in (Status.RESOLVED, Status.CLOSED) or locked.resolved_at is None:
             raise Conflict("ticket_not_resolved", "You can rate once the agent has resolved your case.")
+        if not _within_window(locked):
+            raise Conflict("rating_window_passed", "The time to rate this conversation has passed.")
         locked.rating = score
         locked.rating_comment = mask_sensitive(comment)
-        locked.status = Status.CLOSED
-        locked.closed_at = timezone.now()
-        locked.save(update_fields=["rating", "rating_comment", "status", "closed_at"])
+        fields = ["rating", "rating_comment"]
+        if locked.status == Status.RESOLVED:
+            _close(locked, resolution, by=Resolution.ConfirmedBy.CUSTOMER)
+            fields += ["status", "closed_at"]
+        locked.save(update_fields=fields)
+        if resolution is not None:
+            resolution.rating = score
+            resolution.rating_comment = locked.rating_comment
+            resolution.rated_at = timezone.now()
+            # A rating can make the case one QA must see (1 or 2): the sampler decides again.
+            resolution.qa_considered = False
+            resolution.save(update_fields=["rating", "rating_comment", "rated_at", "qa_considered"])
+            quality_changed(agent_id=resolution.agent_id, cause="rating", ticket_id=locked.pk, detail={"rating": score})
         notify_ticket_changed(ticket=locked, agent_id=locked.agent_id, agent_extra={"rating": score})
     return locked
 
@@ -87,6 +145,13 @@ def ticket_reopen(*, ticket: Ticket) -> Ticket:
         locked.queue_reason = "reopened"
         locked.rating = None
         locked.save(update_fields=["status", "previous_agent", "agent", "queued_at", "queue_reason", "rating"])
+        resolution = _latest_resolution(locked)
+        if resolution is not None:
+            resolution.outcome = Resolution.Outcome.REOPENED
+            resolution.outcome_at = timezone.now()
+            # A premature resolution is always reviewed: the sampler decides again.
+            resolution.qa_considered = False
+            resolution.save(update_fields=["outcome", "outcome_at", "qa_considered"])
         earning_reverse(ticket=locked)
         note = _system_message(locked, "This conversation was reopened. We are connecting you with an agent.")
         notify_message(message=note, agent_id=None)
@@ -96,12 +161,21 @@ def ticket_reopen(*, ticket: Ticket) -> Ticket:
 
 
 def tickets_close_after_window() -> int:
-    """Resolved cases the customer neither rated nor reopened are confirmed when the
+    """Resolved cases the customer neither confirmed nor reopened are confirmed when the
     reopen window ends. Idempotent: a doubled or missed run does no harm."""
-    cutoff = timezone.now() - timedelta(hours=settings.REOPEN_WINDOW_HOURS)
-    return Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff).update(
-        status=Status.CLOSED, closed_at=timezone.now()
-    )
+    now = timezone.now()
+    cutoff = now - timedelta(hours=settings.REOPEN_WINDOW_HOURS)
+    with transaction.atomic():
+        closed = list(
+            Ticket.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.RESOLVED, resolved_at__lte=cutoff)
+            .values_list("pk", flat=True)[:1000]
+        )
+        Ticket.objects.filter(pk__in=closed).update(status=Status.CLOSED, closed_at=now)
+        Resolution.objects.filter(ticket_id__in=closed, outcome=Resolution.Outcome.PENDING).update(
+            outcome=Resolution.Outcome.CONFIRMED, confirmed_by=Resolution.ConfirmedBy.WINDOW, outcome_at=now
+        )
+    return len(closed)
 
 
 def ticket_cancel(*, ticket_id: int, brand: Brand) -> Ticket:

@@ -1,6 +1,5 @@
 """An offer's end: accepted, declined, expired or rescinded. Locks: offer -> ticket -> agent."""
 
-
 from typing import NoReturn
 
 from django.conf import settings
@@ -40,15 +39,19 @@ def offer_accept(*, agent: AgentProfile, offer_id: int) -> Ticket:
     """
     now = timezone.now()
     with transaction.atomic():
-        claimed = Offer.objects.filter(
-            pk=offer_id, agent=agent, state=Offer.State.PENDING, expires_at__gt=now
-        ).update(state=Offer.State.ACCEPTED, responded_at=now)
+        claimed = Offer.objects.filter(pk=offer_id, agent=agent, state=Offer.State.PENDING, expires_at__gt=now).update(
+            state=Offer.State.ACCEPTED, responded_at=now
+        )
         if claimed != 1:
             _refuse_offer(agent, offer_id)
         offer = Offer.objects.get(pk=offer_id)
         assigned = Ticket.objects.filter(pk=offer.ticket_id, status=Status.OFFERED).update(
-            status=Status.ASSIGNED, agent=agent, assigned_at=now, pay_amount_minor=offer.pay_amount_minor,
-            pay_calculation=offer.pay_calculation, queue_reason="",
+            status=Status.ASSIGNED,
+            agent=agent,
+            assigned_at=now,
+            pay_amount_minor=offer.pay_amount_minor,
+            pay_calculation=offer.pay_calculation,
+            queue_reason="",
         )
         if assigned != 1:  # cannot happen while the one-pending-offer invariant holds
             raise Conflict("offer_closed", "This ticket is no longer waiting.")
@@ -68,9 +71,7 @@ def _close_offer(offer: Offer, *, state: Offer.State, reason: str = "", count_ti
     Returns True when the agent was set away for missing too many offers in a row.
     """
     now = timezone.now()
-    Offer.objects.filter(pk=offer.pk).update(
-        state=state, responded_at=now, decline_reason=mask_sensitive(reason)[:200]
-    )
+    Offer.objects.filter(pk=offer.pk).update(state=state, responded_at=now, decline_reason=mask_sensitive(reason)[:200])
     Ticket.objects.filter(pk=offer.ticket_id, status=Status.OFFERED).update(status=Status.QUEUED)
     agent = AgentProfile.objects.select_for_update().get(pk=offer.agent_id)
     agent.load = max(0, agent.load - 1)
@@ -102,11 +103,7 @@ def _close_offer(offer: Offer, *, state: Offer.State, reason: str = "", count_ti
 def offer_decline(*, agent: AgentProfile, offer_id: int, reason: str = "") -> None:
     """Decline a pending offer; the ticket goes to the next agent at once."""
     with transaction.atomic():
-        offer = (
-            Offer.objects.select_for_update()
-            .filter(pk=offer_id, agent=agent, state=Offer.State.PENDING)
-            .first()
-        )
+        offer = Offer.objects.select_for_update().filter(pk=offer_id, agent=agent, state=Offer.State.PENDING).first()
         if offer is None:
             _refuse_offer(agent, offer_id)
         _close_offer(offer, state=Offer.State.DECLINED, reason=reason or "")

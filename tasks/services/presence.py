@@ -193,28 +193,58 @@ def agents_release_disconnected(*, batch: int = 100) -> int:
     requeued: list[int] = []
     for agent_id in agents:
         requeued += _rescind_pending_offers(agent_id)
-        with transaction.atomic():
-            tickets = list(
-                Ticket.objects.select_for_update().filter(agent_id=agent_id, status=Status.ASSIGNED).order_by("pk")
-            )
-            agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
-            if agent.connections:
-                continue  # reconnected meanwhile: the chats stay theirs
-            now = timezone.now()
-            for ticket in tickets:
-                ticket.status = Status.QUEUED
-                ticket.previous_agent_id = agent_id
-                ticket.agent = None
-                ticket.queued_at = now
-                ticket.queue_reason = "agent_disconnected"
-                ticket.save(update_fields=["status", "previous_agent", "agent", "queued_at", "queue_reason"])
-                note = _system_message(
-                    ticket, "Your agent lost their connection. We are connecting you with another agent."
-                )
-                notify_message(message=note, agent_id=None)
-                notify_ticket_changed(ticket=ticket)
-                requeued.append(ticket.pk)
-            AgentProfile.objects.filter(pk=agent_id).update(load=Greatest(F("load") - len(tickets), 0))
+        requeued += _requeue_assigned(
+            agent_id,
+            reason="agent_disconnected",
+            note="Your agent lost their connection. We are connecting you with another agent.",
+            unless_connected=True,
+        )
+    for ticket_id in requeued:
+        ticket_dispatch(ticket_id=ticket_id)
+    return len(requeued)
+
+
+def _requeue_assigned(agent_id: int, *, reason: str, note: str, unless_connected: bool = False) -> list[int]:
+    """Give the agent's assigned tickets back to the queue with their history (previous
+    agent recorded, the customer told): one transaction, ticket rows before the agent's."""
+    requeued: list[int] = []
+    with transaction.atomic():
+        tickets = list(
+            Ticket.objects.select_for_update().filter(agent_id=agent_id, status=Status.ASSIGNED).order_by("pk")
+        )
+        agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
+        if unless_connected and agent.connections:
+            return []  # reconnected meanwhile: the chats stay theirs
+        now = timezone.now()
+        for ticket in tickets:
+            ticket.status = Status.QUEUED
+            ticket.previous_agent_id = agent_id
+            ticket.agent = None
+            ticket.queued_at = now
+            ticket.queue_reason = reason
+            ticket.save(update_fields=["status", "previous_agent", "agent", "queued_at", "queue_reason"])
+            notify_message(message=_system_message(ticket, note), agent_id=None)
+            notify_ticket_changed(ticket=ticket)
+            requeued.append(ticket.pk)
+        AgentProfile.objects.filter(pk=agent_id).update(load=Greatest(F("load") - len(tickets), 0))
+    return requeued
+
+
+def agent_take_off_duty(*, agent_id: int, reason: str) -> int:
+    """A suspended agent stops working at once: offline, pending offers withdrawn, open chats
+    handed to another agent (the customers told). Returns how many tickets went back."""
+    with transaction.atomic():
+        agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
+        if agent.status != AgentProfile.Status.OFFLINE:
+            agent.status = AgentProfile.Status.OFFLINE
+            agent.status_changed_at = timezone.now()
+            agent.save(update_fields=["status", "status_changed_at"])
+            AgentStatusChange.objects.create(agent=agent, status=agent.status, at=agent.status_changed_at)
+        notify_presence(agent=agent, brand_ids=list(agent.brands.values_list("pk", flat=True)), reason=reason)
+    requeued = _rescind_pending_offers(agent_id)
+    requeued += _requeue_assigned(
+        agent_id, reason=reason, note="Your agent had to leave. We are connecting you with another agent."
+    )
     for ticket_id in requeued:
         ticket_dispatch(ticket_id=ticket_id)
     return len(requeued)

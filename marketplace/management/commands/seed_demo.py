@@ -47,21 +47,40 @@ SHIFT_SLOTS = 3
 # The demo brand's assessment: policy questions (the index of the right answer last) and
 # customer messages to answer in writing.
 QUESTIONS = [
-    ("A customer asks for their full card number to be read back. What do you do?",
-     ["Read it back slowly", "Never show or say it; confirm only the last four digits", "Send it by e-mail"], 1),
-    ("A customer reports a card payment they do not recognise. First step?",
-     ["Tell them to wait a week", "Block the card in the app with them and start a dispute", "Close the account"], 1),
-    ("When may you mark a case resolved?",
-     ["As soon as you have replied", "When the customer's problem is solved or handed to the right team",
-      "After 10 minutes"], 1),
-    ("A customer is abusive. What is the policy?",
-     ["Reply in kind", "Stay calm, warn once, then end the chat and flag it", "Ignore them"], 1),
+    (
+        "A customer asks for their full card number to be read back. What do you do?",
+        ["Read it back slowly", "Never show or say it; confirm only the last four digits", "Send it by e-mail"],
+        1,
+    ),
+    (
+        "A customer reports a card payment they do not recognise. First step?",
+        ["Tell them to wait a week", "Block the card in the app with them and start a dispute", "Close the account"],
+        1,
+    ),
+    (
+        "When may you mark a case resolved?",
+        [
+            "As soon as you have replied",
+            "When the customer's problem is solved or handed to the right team",
+            "After 10 minutes",
+        ],
+        1,
+    ),
+    (
+        "A customer is abusive. What is the policy?",
+        ["Reply in kind", "Stay calm, warn once, then end the chat and flag it", "Ignore them"],
+        1,
+    ),
 ]
 WRITTEN = [
-    ("My salary hasn't arrived and rent is due tomorrow. Your bot keeps sending me FAQ links!!",
-     "Acknowledges the stress, apologises for the bot, explains what can be checked now and what happens next."),
-    ("hi can i change the email on my account? i lost access to the old one",
-     "Friendly, explains the identity check needed, never asks for passwords or full card numbers."),
+    (
+        "My salary hasn't arrived and rent is due tomorrow. Your bot keeps sending me FAQ links!!",
+        "Acknowledges the stress, apologises for the bot, explains what can be checked now and what happens next.",
+    ),
+    (
+        "hi can i change the email on my account? i lost access to the old one",
+        "Friendly, explains the identity check needed, never asks for passwords or full card numbers.",
+    ),
 ]
 
 
@@ -89,7 +108,9 @@ class Command(BaseCommand):
 
             for n, name, languages, skills, tier in AGENTS:
                 user = self._user(f"agent{n}@demo.test", User.Role.AGENT)
-                capacity = settings.PROBATION_CAPACITY if tier == AgentProfile.Tier.PROBATION else settings.DEFAULT_CAPACITY
+                capacity = (
+                    settings.PROBATION_CAPACITY if tier == AgentProfile.Tier.PROBATION else settings.DEFAULT_CAPACITY
+                )
                 profile, _ = AgentProfile.objects.update_or_create(
                     user=user, defaults={"display_name": name, "tier": tier, "capacity": capacity}
                 )
@@ -109,7 +130,8 @@ class Command(BaseCommand):
 
             for position, (prompt, options, correct) in enumerate(QUESTIONS):
                 AssessmentQuestion.objects.update_or_create(
-                    brand=brand, prompt=prompt,
+                    brand=brand,
+                    prompt=prompt,
                     defaults={"kind": "choice", "options": options, "correct_option": correct, "position": position},
                 )
             for position, (prompt, rubric) in enumerate(WRITTEN):
@@ -218,6 +240,4 @@ class Command(BaseCommand):
     def _verify_email(user: User) -> None:
         from allauth.account.models import EmailAddress
 
-        EmailAddress.objects.update_or_create(
-            user=user, email=user.email, defaults={"verified": True, "primary": True}
-        )
+        EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
