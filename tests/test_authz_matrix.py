@@ -113,6 +113,8 @@ SHIFT_ACTION = {
     "staff": SHIFT_WEEK,
 }
 
+QUALITY_ACTION = {**dict.fromkeys(PEOPLE, "403 forbidden"), "supervisor": "200", "staff": "200"}
+
 # (surface, what is sent) -> expected answer per role.
 TABLE: dict[tuple[str, str], dict[str, str]] = {
     # --- Pages -------------------------------------------------------------------------------
@@ -288,6 +290,55 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("rest", "GET /api/v1/staffing/?brand=acme&date=2026-03-02"): row(
         UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, "403 forbidden"), "supervisor": "200", "staff": "200"}
     ),
+    # Quality: Acme's agent resolved T; its review R, Acme's warning S on that agent with
+    # the appeal A, and the case F for a human are set up as each surface needs (see
+    # prepare_quality). Another brand's supervisor meets 404s: those rows are not theirs.
+    ("rest", "GET /api/v1/me/quality/"): row(
+        UNAUTHENTICATED, **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "200"}
+    ),
+    ("rest", "POST /api/v1/me/reviews/{review}/acknowledge/"): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "404 review_not_found"},
+    ),
+    ("rest", "POST /api/v1/me/reviews/{review}/dispute/"): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "200", "other_agent": "404 review_not_found"},
+    ),
+    ("rest", "POST /api/v1/me/sanctions/{sanction}/appeal/"): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, NOT_AN_AGENT), "agent": "201", "other_agent": "404 sanction_not_found"},
+    ),
+    ("rest", "GET /api/v1/reviews/"): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, "403 forbidden"), "other_supervisor": "200", "supervisor": "200", "staff": "200"},
+    ),
+    ("rest", "POST /api/v1/reviews/{review}/score/"): row(
+        UNAUTHENTICATED, **{**QUALITY_ACTION, "other_supervisor": "404 review_not_found"}
+    ),
+    ("rest", "POST /api/v1/reviews/{review}/dispute-decision/"): row(
+        UNAUTHENTICATED, **{**QUALITY_ACTION, "other_supervisor": "404 review_not_found"}
+    ),
+    ("rest", "POST /api/v1/agents/{agent_id}/sanctions/"): row(
+        UNAUTHENTICATED,
+        **{**QUALITY_ACTION, "supervisor": "201", "staff": "201", "other_supervisor": "404 agent_not_found"},
+    ),
+    ("rest", "POST /api/v1/sanctions/{sanction}/lift/"): row(
+        UNAUTHENTICATED, **{**QUALITY_ACTION, "other_supervisor": "404 sanction_not_found"}
+    ),
+    ("rest", "GET /api/v1/appeals/"): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, "403 forbidden"), "other_supervisor": "200", "supervisor": "200", "staff": "200"},
+    ),
+    ("rest", "POST /api/v1/appeals/{appeal}/decide/"): row(
+        UNAUTHENTICATED, **{**QUALITY_ACTION, "other_supervisor": "404 appeal_not_found"}
+    ),
+    ("rest", "GET /api/v1/quality-flags/"): row(
+        UNAUTHENTICATED,
+        **{**dict.fromkeys(PEOPLE, "403 forbidden"), "other_supervisor": "200", "supervisor": "200", "staff": "200"},
+    ),
+    ("rest", "POST /api/v1/quality-flags/{flag}/dismiss/"): row(
+        UNAUTHENTICATED, **{**QUALITY_ACTION, "other_supervisor": "404 flag_not_found"}
+    ),
     # --- Agent socket ----------------------------------------------------------------------------
     ("socket", "/ws/agent/ connect"): row(**agent_socket, agent="open", other_agent="open"),
     ("socket", "/ws/agent/ presence"): row(**agent_socket, agent="ack", other_agent="ack"),
@@ -302,6 +353,9 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("socket", "/ws/customer/{token}/ message"): row(NO_CHAT, customer="ack", other_customer="ack"),
     ("socket", "/ws/customer/{token}/ rate"): row(NO_CHAT, customer="ack", other_customer="error ticket_not_resolved"),
     ("socket", "/ws/customer/{token}/ reopen"): row(
+        NO_CHAT, customer="ack", other_customer="error ticket_not_resolved"
+    ),
+    ("socket", "/ws/customer/{token}/ confirm"): row(
         NO_CHAT, customer="ack", other_customer="error ticket_not_resolved"
     ),
     ("socket", "/ws/customer/{token}/ typing"): row(NO_CHAT, customer="ack", other_customer="ack"),
@@ -328,6 +382,7 @@ T_STATE = {
     "ticket.resolve": "assigned",
     "rate": "resolved",
     "reopen": "resolved",
+    "confirm": "resolved",
     "typing": "assigned",
     "read": "chatting",
     "notify_me": "queued",
@@ -430,6 +485,11 @@ def fill(template: str, world: dict, role: str) -> str:
         shift=world.get("shift_id", 0),
         booking=world.get("booking_id", 0),
         week=world.get("week", ""),
+        review=world.get("review_id", 0),
+        sanction=world.get("sanction_id", 0),
+        appeal=world.get("appeal_id", 0),
+        flag=world.get("flag_id", 0),
+        agent_id=world["agent"].pk,
     )
 
 
@@ -495,8 +555,55 @@ def fund_agent(agent) -> None:
     payout_method_set(agent_id=agent.pk, kind="iban", holder_name="Agent", iban="SE4050000000054910000010")
 
 
+QUALITY_SURFACES = ("/api/v1/me/quality/", "/reviews/", "/sanctions/", "/appeals/", "/quality-flags/")
+
+
+def prepare_quality(surface: str, world: dict) -> None:
+    """T resolved by Acme's agent and its review R, opened by the sampler. Scored reviews,
+    the warning S and its appeal A come from a third Acme supervisor, so that Acme's
+    supervisor and staff may decide disputes and appeals (the issuer may not)."""
+    from agents.models import QualityFlag, Review
+    from agents.quality import services as quality
+    from tasks.models import Resolution
+
+    agent = world["agent"]
+    acme = agent.brands.get()
+    put_target_in_state(world, "resolved")
+    resolution = Resolution.objects.get(ticket=world["ticket"])
+    review = Review.objects.create(
+        resolution=resolution, ticket=world["ticket"], agent=agent, brand=acme, reason=Review.Reason.SAMPLE
+    )
+    world["review_id"] = review.pk
+    third = person("sup3@example.test", User.Role.SUPERVISOR, totp=True)
+    acme.supervisors.add(third)
+    full = {"accuracy": 4, "empathy": 3, "policy": 4, "tone": 3}
+    if "/me/reviews/" in surface or "dispute-decision" in surface:
+        quality.review_score(user=third, review_id=review.pk, scores=full, feedback="Good work.")
+    if "dispute-decision" in surface:
+        quality.review_dispute(agent=agent, review_id=review.pk, comment="The policy allowed it.")
+    if "/sanctions/{sanction}" in surface or "/appeals/" in surface:
+        sanction = quality.sanction_issue(
+            user=third,
+            agent_id=agent.pk,
+            kind="warning",
+            reason="policy",
+            note="Refund rule.",
+            ticket_ids=[world["ticket"].pk],
+        )
+        world["sanction_id"] = sanction.pk
+        if "/appeals/" in surface:
+            world["appeal_id"] = quality.appeal_file(
+                agent=agent, sanction_id=sanction.pk, statement="It was allowed."
+            ).pk
+    if "/quality-flags/" in surface:
+        world["flag_id"] = QualityFlag.objects.create(agent=agent, kind=QualityFlag.Kind.LOW_REVIEWS).pk
+
+
 def prepare_http(surface: str, world: dict) -> None:
     """T in the state the surface needs, and what the request refers to."""
+    if any(part in surface for part in QUALITY_SURFACES):
+        prepare_quality(surface, world)
+        return
     put_target_in_state(world, HTTP_STATE.get(surface, "queued"))
     if "{attachment}" in surface:
         message = services.attachment_send_customer(ticket=world["ticket"], upload=png_upload())
@@ -576,6 +683,22 @@ def http_request(client: APIClient, surface: str, path: str, world: dict, role: 
             return client.post(path, {f"boost{world['shift_id']}-amount": "10.00"}, format="multipart")
         case "POST /supervisor/shifts/{shift}/cancel/":
             return client.post(path, {f"cancel{world['shift_id']}-reason": "Storm warning"}, format="multipart")
+        case "POST /api/v1/me/reviews/{review}/dispute/":
+            return client.post(path, {"comment": "The customer asked for it."}, format="json")
+        case "POST /api/v1/me/sanctions/{sanction}/appeal/":
+            return client.post(path, {"statement": "The refund was allowed."}, format="json")
+        case "POST /api/v1/reviews/{review}/score/":
+            scores = {"accuracy": 4, "empathy": 4, "policy": 3, "tone": 4}
+            return client.post(path, {"scores": scores, "feedback": "Clear answer."}, format="json")
+        case "POST /api/v1/reviews/{review}/dispute-decision/":
+            return client.post(path, {"decision": "upheld", "note": "It was not allowed."}, format="json")
+        case "POST /api/v1/agents/{agent_id}/sanctions/":
+            body = {"kind": "warning", "reason": "policy", "note": "Refund rule.", "tickets": [world["ticket"].pk]}
+            return client.post(path, body, format="json")
+        case "POST /api/v1/sanctions/{sanction}/lift/" | "POST /api/v1/quality-flags/{flag}/dismiss/":
+            return client.post(path, {"note": "Talked it through."}, format="json")
+        case "POST /api/v1/appeals/{appeal}/decide/":
+            return client.post(path, {"decision": "overturned", "note": "It was allowed."}, format="json")
         case "POST /chat/{token}/attachments/" | "POST /api/v1/tickets/{ticket}/attachments/":
             return client.post(path, {"file": png_upload()}, format="multipart")
     return client.generic(method, path)
@@ -655,6 +778,7 @@ def frame_for(action: str, world: dict) -> dict:
         "customer message": {"type": "message", "text": "Thank you"},
         "rate": {"type": "rate", "score": 5},
         "reopen": {"type": "reopen"},
+        "confirm": {"type": "confirm"},
         "notify_me": {"type": "notify_me", "email": "maja@example.test"},
         "agent typing": {"type": "typing", "ticket_id": ticket_id},
         "agent read": {"type": "read", "ticket_id": ticket_id, "up_to": message_id},

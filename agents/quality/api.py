@@ -30,7 +30,8 @@ def _iso(value) -> str | None:
 
 
 def _agent(request) -> AgentProfile:
-    agent = getattr(request.user, "agent_profile", None)
+    # Read fresh: the score and tier change behind the user object's cached profile.
+    agent = AgentProfile.objects.filter(user_id=request.user.pk).first()
     if agent is None:
         raise Forbidden("not_an_agent", "Only approved agents have a quality record.")
     return agent
