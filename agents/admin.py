@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AgentLanguage, AgentProfile, AgentSkill, PushSubscription
+from .models import AgentLanguage, AgentProfile, AgentSkill, Appeal, PushSubscription, QualityFlag, Review, Sanction
 from .services import push_subscription_record
 
 
@@ -19,7 +19,11 @@ class AgentProfileAdmin(admin.ModelAdmin):
     list_display = ["display_name", "tier", "status", "load", "capacity", "connections", "suspended"]
     list_filter = ["status", "tier", "suspended", "brands"]
     search_fields = ["display_name", "user__email"]
+    # The score is computed (agents.quality) and a suspension needs a reason and evidence the
+    # agent can see, so both change only through the quality pages.
     readonly_fields = [
+        "quality_score",
+        "suspended",
         "status",
         "load",
         "connections",
@@ -58,3 +62,43 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for subscription_id in queryset.values_list("pk", flat=True):
             push_subscription_record(subscription_id=subscription_id, ok=False, gone=True)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Quality records are written by their services (audit-logged, with their rules); the
+    admin only lists them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "agent", "brand", "reason", "state", "percent", "agent_response", "created_at"]
+    list_filter = ["state", "reason", "agent_response", "brand"]
+    search_fields = ["agent__display_name", "ticket__subject"]
+
+
+@admin.register(QualityFlag)
+class QualityFlagAdmin(ReadOnlyAdmin):
+    list_display = ["agent", "kind", "state", "created_at", "closed_at"]
+    list_filter = ["state", "kind"]
+
+
+@admin.register(Sanction)
+class SanctionAdmin(ReadOnlyAdmin):
+    list_display = ["agent", "brand", "kind", "reason", "state", "issued_by", "created_at"]
+    list_filter = ["kind", "reason", "state", "brand"]
+    search_fields = ["agent__display_name"]
+
+
+@admin.register(Appeal)
+class AppealAdmin(ReadOnlyAdmin):
+    list_display = ["sanction", "state", "decided_by", "created_at", "decided_at"]
+    list_filter = ["state"]

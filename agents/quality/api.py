@@ -6,7 +6,7 @@ filtered by the caller's agent id); supervisors only rows of brands they supervi
 another brand's row answers 404 as if it did not exist.
 """
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -16,13 +16,14 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.errors import DomainError, Forbidden
+from marketplace.errors import DomainError, Forbidden, NotFound
 from marketplace.models import User
 
 from ..models import AgentProfile, Appeal, QualityFlag, Review, Sanction
 from . import selectors, services
 
 PAGE_SIZE = 50
+RowT = TypeVar("RowT")
 
 
 def _iso(value) -> str | None:
@@ -42,6 +43,13 @@ def _supervisor(request) -> User:
     if user.is_platform_staff or user.role == User.Role.SUPERVISOR:
         return user
     raise Forbidden("forbidden", "Only supervisors review quality.")
+
+
+def _shown(row: RowT | None) -> RowT:
+    """A row the caller has just changed, read back through their scope."""
+    if row is None:
+        raise NotFound("not_found", "It is no longer there.")
+    return row
 
 
 def _body(request) -> dict[str, Any]:
@@ -314,8 +322,7 @@ class ReviewScoreView(APIView):
         review = services.review_score(
             user=user, review_id=review_id, scores=body.get("scores"), feedback=body.get("feedback"), request=request
         )
-        review = selectors.review_for(user, review.pk)
-        return Response(review_dict(review, for_supervisor=True))
+        return Response(review_dict(_shown(selectors.review_for(user, review.pk)), for_supervisor=True))
 
 
 class ReviewDisputeDecisionView(APIView):
@@ -333,7 +340,7 @@ class ReviewDisputeDecisionView(APIView):
         review = services.review_dispute_decide(
             user=user, review_id=review_id, decision=body.get("decision"), note=body.get("note"), request=request
         )
-        return Response(review_dict(selectors.review_for(user, review.pk), for_supervisor=True))
+        return Response(review_dict(_shown(selectors.review_for(user, review.pk)), for_supervisor=True))
 
 
 class AgentSanctionsView(APIView):
@@ -409,7 +416,7 @@ class AppealDecideView(APIView):
         appeal = services.appeal_decide(
             user=user, appeal_id=appeal_id, decision=body.get("decision"), note=body.get("note"), request=request
         )
-        return Response(appeal_dict(selectors.appeal_for(user, appeal.pk)))
+        return Response(appeal_dict(_shown(selectors.appeal_for(user, appeal.pk))))
 
 
 class FlagsView(APIView):

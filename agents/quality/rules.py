@@ -16,7 +16,7 @@ def review_percent(scores: Mapping[str, int], weights: Mapping[str, int]) -> Dec
     total_weight = sum(weights.values())
     if total_weight <= 0:
         raise ValueError("a scorecard needs a positive weight")
-    points = sum(Decimal(scores[name]) * weights[name] for name in weights)
+    points = sum((Decimal(scores[name]) * weights[name] for name in weights), Decimal(0))
     return (points * 100 / (CRITERION_MAX * total_weight)).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 

@@ -34,7 +34,9 @@ class QualityInputs:
 
 
 def quality_inputs(agent: AgentProfile) -> QualityInputs:
-    ratings = list(Resolution.objects.filter(agent=agent, rating__isnull=False).values_list("rating", flat=True))
+    ratings = [
+        r for r in Resolution.objects.filter(agent=agent, rating__isnull=False).values_list("rating", flat=True) if r
+    ]
     percents = list(
         Review.objects.filter(agent=agent, state=Review.State.SCORED).order_by("pk").values_list("percent", flat=True)
     )

@@ -276,14 +276,16 @@ def _open_flag(agent: AgentProfile, kind: str, detail: dict[str, Any]) -> None:
 def _check_floor(agent: AgentProfile) -> None:
     """Latest reviews of a brand averaging under its floor open a case for a human."""
     for brand in agent.brands.all():
-        latest = list(
-            Review.objects.filter(agent=agent, brand=brand, state=Review.State.SCORED)
+        latest = [
+            p
+            for p in Review.objects.filter(agent=agent, brand=brand, state=Review.State.SCORED)
             .order_by("-scored_at")
             .values_list("percent", flat=True)[: brand.quality_floor_reviews]
-        )
+            if p is not None
+        ]
         if len(latest) < brand.quality_floor_reviews:
             continue
-        average = sum(rules.review_on_rating_scale(p) for p in latest) / len(latest)
+        average = sum((rules.review_on_rating_scale(p) for p in latest), Decimal(0)) / len(latest)
         if average < brand.quality_floor_score:
             _open_flag(
                 agent,

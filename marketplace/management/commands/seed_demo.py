@@ -8,12 +8,13 @@ from django.db import transaction
 from django.utils import timezone
 from schwifty import IBAN
 
-from agents.models import AgentLanguage, AgentProfile, AgentSkill, AssessmentQuestion
+from agents.models import AgentLanguage, AgentProfile, AgentSkill, AssessmentQuestion, Review
+from agents.quality.services import quality_recompute, review_score
 from marketplace.models import Brand, User
 from marketplace.services import brand_demo_api_key_rotate
 from payouts.models import Earning, PayoutMethod, RateCard, RateLine
 from payouts.services import case_pay, earning_credit, earnings_release_due, payout_method_set
-from tasks.models import Customer, Shift, ShiftBooking, Ticket
+from tasks.models import Customer, Resolution, Shift, ShiftBooking, Ticket
 from tasks.services import ShiftTerms, shift_book, shift_publish
 
 DEMO_PASSWORD = "demo-pass-123"
@@ -30,10 +31,14 @@ AGENTS = [
 DEMO_CARD_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 # Alex's history: (subject, category, rating, how long ago it was resolved).
 PAST_CASES = [
-    ("Card declined abroad", "cards", 5, timedelta(days=6)),
-    ("Double charge on invoice", "billing", 4, timedelta(days=4)),
-    ("Card not arrived", "cards", None, timedelta(hours=2)),
+    ("Card declined abroad", "cards", 5, "Sorted in minutes, thank you!", timedelta(days=6)),
+    ("Double charge on invoice", "billing", 4, "", timedelta(days=4)),
+    ("Card not arrived", "cards", None, "", timedelta(hours=2)),
 ]
+# QA: Alex's double charge reviewed and scored; Bea's 2-star case waits in the review queue.
+ALEX_REVIEW = {"accuracy": 4, "empathy": 3, "policy": 4, "tone": 4}
+ALEX_FEEDBACK = "Correct refund and a clear explanation. Say sorry for the double charge before you explain it."
+BEA_CASE = ("Refund still missing", "billing", 2, "I had to explain everything twice.", timedelta(days=2))
 RATES = {"": 4500, "billing": 5500, "cards": 6000}  # öre per resolved case
 
 # A week of demo shifts from tomorrow, every day: (start, end, hourly floor, bonus per case)
@@ -141,6 +146,8 @@ class Command(BaseCommand):
 
             alex = AgentProfile.objects.get(user__email="agent1@demo.test")
             self._pay_history(brand, alex)
+            bea = AgentProfile.objects.get(user__email="agent2@demo.test")
+            self._quality(brand, supervisor, alex, bea)
             self._shifts(brand, supervisor, alex)
 
             key = brand_demo_api_key_rotate(brand=brand)
@@ -163,28 +170,87 @@ class Command(BaseCommand):
             return
         customer, _ = Customer.objects.get_or_create(brand=brand, external_id="demo-history", defaults={"name": "Maja"})
         now = timezone.now()
-        window = timedelta(hours=settings.REOPEN_WINDOW_HOURS)
-        for subject, category, rating, ago in PAST_CASES:
-            resolved_at = now - ago
-            pay = case_pay(brand_id=brand.pk, category=category, tier=agent.tier, at=resolved_at)
-            ticket = Ticket.objects.create(
-                brand=brand,
-                customer=customer,
-                language="en",
-                subject=subject,
-                category=category,
-                status=Ticket.Status.CLOSED if resolved_at + window <= now else Ticket.Status.RESOLVED,
-                agent=agent,
-                assigned_at=resolved_at - timedelta(minutes=6),
-                resolved_at=resolved_at,
-                closed_at=resolved_at + window if resolved_at + window <= now else None,
-                resolution_count=1,
-                rating=rating,
-                pay_amount_minor=pay.amount_minor,
-                pay_calculation=pay.calculation,
-            )
-            earning_credit(ticket=ticket, agent=agent, amount_minor=pay.amount_minor)
+        for subject, category, rating, comment, ago in PAST_CASES:
+            Command._past_case(brand, customer, agent, subject, category, rating, comment, now - ago)
         earnings_release_due(now=now)
+
+    @staticmethod
+    def _past_case(
+        brand: Brand,
+        customer: Customer,
+        agent: AgentProfile,
+        subject: str,
+        category: str,
+        rating: int | None,
+        comment: str,
+        resolved_at: datetime,
+    ) -> Ticket:
+        """A case the agent resolved at `resolved_at`, paid by the demo card, as the
+        customer left it (confirmed by the window once it passed, rated or not)."""
+        now = timezone.now()
+        window_over = resolved_at + timedelta(hours=settings.REOPEN_WINDOW_HOURS) <= now
+        pay = case_pay(brand_id=brand.pk, category=category, tier=agent.tier, at=resolved_at)
+        ticket = Ticket.objects.create(
+            brand=brand,
+            customer=customer,
+            language="en",
+            subject=subject,
+            category=category,
+            status=Ticket.Status.CLOSED if window_over or rating else Ticket.Status.RESOLVED,
+            agent=agent,
+            assigned_at=resolved_at - timedelta(minutes=6),
+            resolved_at=resolved_at,
+            closed_at=resolved_at + timedelta(minutes=30) if window_over or rating else None,
+            resolution_count=1,
+            rating=rating,
+            rating_comment=comment,
+            pay_amount_minor=pay.amount_minor,
+            pay_calculation=pay.calculation,
+        )
+        Resolution.objects.create(
+            ticket=ticket,
+            agent=agent,
+            number=1,
+            resolved_at=resolved_at,
+            outcome=Resolution.Outcome.CONFIRMED if window_over or rating else Resolution.Outcome.PENDING,
+            confirmed_by=(
+                (Resolution.ConfirmedBy.CUSTOMER if rating else Resolution.ConfirmedBy.WINDOW)
+                if window_over or rating
+                else ""
+            ),
+            outcome_at=ticket.closed_at,
+            rating=rating,
+            rating_comment=comment,
+            rated_at=ticket.closed_at if rating else None,
+            qa_considered=True,
+        )
+        earning_credit(ticket=ticket, agent=agent, amount_minor=pay.amount_minor)
+        return ticket
+
+    @staticmethod
+    def _quality(brand: Brand, supervisor: User, alex: AgentProfile, bea: AgentProfile) -> None:
+        """Once: a scored QA review with feedback for Alex, a 2-star case of Bea's waiting in
+        the supervisors' review queue, and every demo agent's score computed."""
+        if not Review.objects.filter(brand=brand).exists():
+            alex_case = Resolution.objects.get(ticket__brand=brand, agent=alex, ticket__subject=PAST_CASES[1][0])
+            review = Review.objects.create(
+                resolution=alex_case, ticket=alex_case.ticket, agent=alex, brand=brand, reason=Review.Reason.SAMPLE
+            )
+            review_score(user=supervisor, review_id=review.pk, scores=ALEX_REVIEW, feedback=ALEX_FEEDBACK)
+            customer, _ = Customer.objects.get_or_create(
+                brand=brand, external_id="demo-history-2", defaults={"name": "Olle"}
+            )
+            subject, category, rating, comment, ago = BEA_CASE
+            ticket = Command._past_case(brand, customer, bea, subject, category, rating, comment, timezone.now() - ago)
+            Review.objects.create(
+                resolution=ticket.resolutions.get(),
+                ticket=ticket,
+                agent=bea,
+                brand=brand,
+                reason=Review.Reason.LOW_RATING,
+            )
+        for agent in AgentProfile.objects.filter(brands=brand):
+            quality_recompute(agent_id=agent.pk)
 
     @staticmethod
     def _shifts(brand: Brand, supervisor: User, alex: AgentProfile) -> None:
