@@ -143,3 +143,75 @@ def quality_recompute_all() -> int:
     from .quality.services import quality_recompute_all as recompute_all
 
     return recompute_all()
+
+
+# Where the agent reads the reason and the evidence, and appeals.
+AGENT_QUALITY_PATH = "/agent/quality/"
+
+
+def sanction_email(sanction_id: int, *, event: str) -> tuple[str, str] | None:
+    """What the agent is told of a warning or suspension (`issued`) or of the decision on
+    their appeal (`decided`), in the language they applied in: the reason and the note in
+    full, so nobody learns of a suspension only from a refused button."""
+    from tasks.jobs import _agent_language_and_zone
+
+    from .models import Sanction
+
+    sanction = Sanction.objects.select_related("agent__user", "brand").filter(pk=sanction_id).first()
+    if sanction is None or not sanction.agent.user.email:
+        return None
+    language, _ = _agent_language_and_zone(sanction.agent)
+    with translation.override(language):
+        names = {"name": sanction.agent.display_name, "brand": sanction.brand.name}
+        link = gettext("Your quality record: %(link)s") % {"link": f"{settings.SITE_URL}{AGENT_QUALITY_PATH}"}
+        appeal = getattr(sanction, "appeal", None)
+        if event == "decided" and appeal is not None:
+            overturned = appeal.state == appeal.State.OVERTURNED
+            subject = gettext("Your appeal was upheld") if overturned else gettext("Your appeal was decided")
+            lines = [
+                (
+                    gettext("A supervisor overturned the %(kind)s. It no longer counts against you.")
+                    if overturned
+                    else gettext("A supervisor looked at your appeal and kept the %(kind)s.")
+                )
+                % {"kind": sanction.get_kind_display().lower()},
+                "",
+                gettext("Their note: %(note)s") % {"note": appeal.decision_note},
+            ]
+        else:
+            suspended = sanction.kind == sanction.Kind.SUSPENSION
+            subject = gettext("Your account is suspended") if suspended else gettext("A warning about your work")
+            lines = [
+                (
+                    gettext(
+                        "A supervisor of %(brand)s suspended your account. You cannot take chats until it is lifted."
+                    )
+                    if suspended
+                    else gettext("A supervisor of %(brand)s sent you a warning.")
+                )
+                % names,
+                "",
+                gettext("Reason: %(reason)s") % {"reason": sanction.get_reason_display()},
+                gettext("Their note: %(note)s") % {"note": sanction.note},
+                "",
+                gettext(
+                    "The conversations it is about are listed in your quality record. If you think it is wrong, "
+                    "appeal there: a different supervisor decides."
+                ),
+            ]
+        body = [gettext("Hello %(name)s,") % names, "", *lines, "", link, ""]
+        return f"[{settings.SITE_NAME}] {subject}", "\n".join(body)
+
+
+@shared_task(
+    autoretry_for=RETRYABLE_MAIL_ERRORS, max_retries=5, retry_backoff=True, retry_backoff_max=600, retry_jitter=True
+)
+def sanction_email_send(sanction_id: int, event: str) -> bool:
+    mail = sanction_email(sanction_id, event=event)
+    if mail is None:
+        return False
+    from .models import Sanction
+
+    email = Sanction.objects.filter(pk=sanction_id).values_list("agent__user__email", flat=True).get()
+    send_mail(subject=mail[0], message=mail[1], from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[email])
+    return True

@@ -411,7 +411,7 @@ def test_a_suspension_needs_reason_note_and_evidence_of_this_agent_and_brand(
 
 
 def test_a_suspension_takes_the_agent_off_duty_and_an_appeal_to_another_supervisor_reinstates(
-    brand, agent, agent2, supervisor, second_supervisor
+    brand, agent, agent2, supervisor, second_supervisor, mailoutbox
 ):
     agent.status, agent.connections = AgentProfile.Status.AVAILABLE, 1
     agent.save()
@@ -432,6 +432,12 @@ def test_a_suspension_takes_the_agent_off_duty_and_an_appeal_to_another_supervis
     assert (open_chat.status, open_chat.previous_agent_id, open_chat.queue_reason) == ("queued", agent.pk, "suspended")
     refused("suspended", services.presence_set, agent=agent, status="available")
     assert list(sanction.evidence.values_list("pk", flat=True)) == [evidence.pk]
+    # The agent is told why at once, in full, with where to appeal.
+    [told] = mailoutbox
+    assert told.to == [agent.user.email] and "suspended" in told.subject
+    assert "Cases resolved before they were solved" in told.body
+    assert "Cases closed before the customer's question was answered." in told.body
+    assert "/agent/quality/" in told.body
 
     refused("sanction_not_found", quality.appeal_file, agent=agent2, sanction_id=sanction.pk, statement="Not me")
     refused("statement_required", quality.appeal_file, agent=agent, sanction_id=sanction.pk, statement="")
@@ -449,6 +455,9 @@ def test_a_suspension_takes_the_agent_off_duty_and_an_appeal_to_another_supervis
     agent.refresh_from_db()
     sanction.refresh_from_db()
     assert not agent.suspended and sanction.state == "overturned"
+    assert (
+        mailoutbox[-1].subject.endswith("Your appeal was upheld") and "The transcripts show it." in mailoutbox[-1].body
+    )
     assert Appeal.objects.get().decided_by == second_supervisor
     refused(
         "appeal_already_decided",

@@ -463,11 +463,18 @@ def sanction_issue(
             detail={"agent": agent.pk, "reason": reason, "note": note, "tickets": sorted(t.pk for t in tickets)},
             request=request,
         )
+        _email_agent(sanction.pk, "issued")
     if kind == Sanction.Kind.SUSPENSION:
         from tasks.services import agent_take_off_duty
 
         agent_take_off_duty(agent_id=agent.pk, reason="suspended")
     return sanction
+
+
+def _email_agent(sanction_id: int, event: str) -> None:
+    from ..jobs import sanction_email_send
+
+    transaction.on_commit(lambda: sanction_email_send.delay(sanction_id, event))
 
 
 def _reinstate_if_clear(agent_id: int) -> None:
@@ -570,4 +577,5 @@ def appeal_decide(*, user: User, appeal_id: int, decision: Any, note: Any, reque
             detail={"agent": sanction.agent_id, "sanction": sanction.pk, "note": note},
             request=request,
         )
+        _email_agent(sanction.pk, "decided")
     return appeal
