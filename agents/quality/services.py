@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from marketplace.audit import audit_record
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
@@ -27,13 +28,21 @@ def _text(value: Any, *, field: str, required: bool, code: str, message: str) ->
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise DomainError(f"invalid_{field}", f"{field} must be text.", status=422, fields={field: ["Must be text."]})
+        raise DomainError(
+            f"invalid_{field}",
+            gettext("%(field)s must be text.") % {"field": field},
+            status=422,
+            fields={field: [gettext("Must be text.")]},
+        )
     value = value.strip()
     if required and not value:
         raise DomainError(code, message, status=422, fields={field: [message]})
     if len(value) > TEXT_MAX:
         raise DomainError(
-            "text_too_long", f"{field} is limited to {TEXT_MAX} characters.", status=422, fields={field: ["Too long."]}
+            "text_too_long",
+            gettext("%(field)s is limited to %(max)s characters.") % {"field": field, "max": TEXT_MAX},
+            status=422,
+            fields={field: [gettext("Too long.")]},
         )
     return value
 
@@ -105,7 +114,7 @@ def _supervised_review(user: User, review_id: int) -> Review:
         .first()
     )
     if review is None:
-        raise NotFound("review_not_found", "There is no such review among the brands you supervise.")
+        raise NotFound("review_not_found", gettext("There is no such review among the brands you supervise."))
     return review
 
 
@@ -113,9 +122,9 @@ def _clean_scores(scores: Any) -> dict[str, int]:
     if not isinstance(scores, dict):
         raise DomainError(
             "invalid_scores",
-            "scores must be an object with accuracy, empathy, policy and tone.",
+            gettext("scores must be an object with accuracy, empathy, policy and tone."),
             status=422,
-            fields={"scores": ["Must be an object."]},
+            fields={"scores": [gettext("Must be an object.")]},
         )
     problems: dict[str, list[str]] = {}
     clean: dict[str, int] = {}
@@ -124,15 +133,18 @@ def _clean_scores(scores: Any) -> dict[str, int]:
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= rules.CRITERION_MAX:
-            problems[name] = [f"A whole number from 0 to {rules.CRITERION_MAX}."]
+            problems[name] = [gettext("A whole number from 0 to %(max)s.") % {"max": rules.CRITERION_MAX}]
         else:
             clean[name] = value
     for name in scores:
         if name not in Review.CRITERIA:
-            problems[name] = ["Not a criterion of the scorecard."]
+            problems[name] = [gettext("Not a criterion of the scorecard.")]
     if problems:
         raise DomainError(
-            "invalid_scores", "Each criterion needs a score from 0 to 4.", status=422, fields={"scores": problems}
+            "invalid_scores",
+            gettext("Each criterion needs a score from 0 to 4."),
+            status=422,
+            fields={"scores": problems},
         )
     return clean
 
@@ -145,12 +157,12 @@ def review_score(*, user: User, review_id: int, scores: Any, feedback: Any, requ
         field="feedback",
         required=True,
         code="feedback_required",
-        message="Write the feedback the agent will read.",
+        message=gettext("Write the feedback the agent will read."),
     )
     with transaction.atomic():
         review = _supervised_review(user, review_id)
         if review.state != Review.State.OPEN:
-            raise Conflict("review_already_scored", "This review has already been scored.")
+            raise Conflict("review_already_scored", gettext("This review has already been scored."))
         weights = review.brand.qa_weights
         for name, value in clean.items():
             setattr(review, name, value)
@@ -181,9 +193,9 @@ def review_score(*, user: User, review_id: int, scores: Any, feedback: Any, requ
 def _own_scored_review(agent: AgentProfile, review_id: int) -> Review:
     review = Review.objects.select_for_update().filter(pk=review_id, agent=agent).first()
     if review is None or review.state == Review.State.OPEN:
-        raise NotFound("review_not_found", "You have no such review.")
+        raise NotFound("review_not_found", gettext("You have no such review."))
     if review.agent_response:
-        raise Conflict("review_already_answered", "You have already answered this review.")
+        raise Conflict("review_already_answered", gettext("You have already answered this review."))
     return review
 
 
@@ -206,7 +218,7 @@ def review_dispute(*, agent: AgentProfile, review_id: int, comment: Any, request
         field="comment",
         required=True,
         code="comment_required",
-        message="Say what you disagree with, so a supervisor can look again.",
+        message=gettext("Say what you disagree with, so a supervisor can look again."),
     )
     with transaction.atomic():
         review = _own_scored_review(agent, review_id)
@@ -223,17 +235,19 @@ def review_dispute_decide(*, user: User, review_id: int, decision: Any, note: An
     if decision not in Review.DisputeDecision.values or not decision:
         raise DomainError(
             "invalid_decision",
-            "decision must be upheld or voided.",
+            gettext("decision must be upheld or voided."),
             status=422,
             fields={"decision": ["upheld or voided"]},
         )
-    note = _text(note, field="note", required=True, code="note_required", message="Explain the decision to the agent.")
+    note = _text(
+        note, field="note", required=True, code="note_required", message=gettext("Explain the decision to the agent.")
+    )
     with transaction.atomic():
         review = _supervised_review(user, review_id)
         if review.agent_response != Review.Response.DISPUTED or review.dispute_decision:
-            raise Conflict("no_open_dispute", "This review has no dispute waiting for a decision.")
+            raise Conflict("no_open_dispute", gettext("This review has no dispute waiting for a decision."))
         if review.scored_by_id == user.pk:
-            raise Forbidden("same_supervisor", "A supervisor other than the reviewer decides a dispute.")
+            raise Forbidden("same_supervisor", gettext("A supervisor other than the reviewer decides a dispute."))
         review.dispute_decision = decision
         review.dispute_note = note
         review.dispute_decided_by = user
@@ -348,14 +362,16 @@ def quality_recompute_all() -> int:
 
 
 def flag_dismiss(*, user: User, flag_id: int, note: Any, request: Any = None) -> QualityFlag:
-    note = _text(note, field="note", required=True, code="note_required", message="Say why no action is needed.")
+    note = _text(
+        note, field="note", required=True, code="note_required", message=gettext("Say why no action is needed.")
+    )
     with transaction.atomic():
         agents = AgentProfile.objects.filter(brands__in=supervised_brand_ids(user)).values("pk")
         flag = QualityFlag.objects.select_for_update().filter(pk=flag_id, agent__in=agents).first()
         if flag is None:
-            raise NotFound("flag_not_found", "There is no such case among the agents you supervise.")
+            raise NotFound("flag_not_found", gettext("There is no such case among the agents you supervise."))
         if flag.state != QualityFlag.State.OPEN:
-            raise Conflict("flag_closed", "This case is already closed.")
+            raise Conflict("flag_closed", gettext("This case is already closed."))
         flag.state = QualityFlag.State.DISMISSED
         flag.closed_by = user
         flag.closed_at = timezone.now()
@@ -376,9 +392,9 @@ def _evidence(user: User, agent: AgentProfile, ticket_ids: Any) -> tuple[Brand, 
     ):
         raise DomainError(
             "evidence_required",
-            "Name the tickets that show the problem; the agent will see them.",
+            gettext("Name the tickets that show the problem; the agent will see them."),
             status=422,
-            fields={"tickets": ["A list of ticket ids, at least one."]},
+            fields={"tickets": [gettext("A list of ticket ids, at least one.")]},
         )
     worked = Q(agent=agent) | Q(previous_agent=agent) | Q(resolutions__agent=agent)
     tickets = list(
@@ -391,17 +407,21 @@ def _evidence(user: User, agent: AgentProfile, ticket_ids: Any) -> tuple[Brand, 
     if missing:
         raise DomainError(
             "invalid_evidence",
-            "Evidence must be tickets of your brands that this agent worked.",
+            gettext("Evidence must be tickets of your brands that this agent worked."),
             status=422,
-            fields={"tickets": [f"Not this agent's ticket in your brands: {', '.join(map(str, missing))}."]},
+            fields={
+                "tickets": [
+                    gettext("Not this agent's ticket in your brands: %(ids)s.") % {"ids": ", ".join(map(str, missing))}
+                ]
+            },
         )
     brands = {t.brand_id for t in tickets}
     if len(brands) > 1:
         raise DomainError(
             "evidence_mixed_brands",
-            "Evidence tickets must belong to one brand.",
+            gettext("Evidence tickets must belong to one brand."),
             status=422,
-            fields={"tickets": ["One brand per warning or suspension."]},
+            fields={"tickets": [gettext("One brand per warning or suspension.")]},
         )
     return tickets[0].brand, tickets
 
@@ -421,29 +441,31 @@ def sanction_issue(
     agent. A suspension takes the agent off duty at once (open chats go to another agent)."""
     agent = AgentProfile.objects.filter(pk=agent_id, brands__in=supervised_brand_ids(user)).distinct().first()
     if agent is None:
-        raise NotFound("agent_not_found", "There is no such agent in the brands you supervise.")
+        raise NotFound("agent_not_found", gettext("There is no such agent in the brands you supervise."))
     if kind not in Sanction.Kind.values:
         raise DomainError(
             "invalid_kind",
-            "kind must be warning or suspension.",
+            gettext("kind must be warning or suspension."),
             status=422,
             fields={"kind": ["warning or suspension"]},
         )
     if reason not in Sanction.Reason.values:
         raise DomainError(
             "reason_required",
-            "Choose a reason code.",
+            gettext("Choose a reason code."),
             status=422,
             fields={"reason": [", ".join(Sanction.Reason.values)]},
         )
-    note = _text(note, field="note", required=True, code="note_required", message="Explain to the agent what happened.")
+    note = _text(
+        note, field="note", required=True, code="note_required", message=gettext("Explain to the agent what happened.")
+    )
     brand, tickets = _evidence(user, agent, ticket_ids)
     with transaction.atomic():
         flag = None
         if flag_id is not None:
             flag = QualityFlag.objects.select_for_update().filter(pk=flag_id, agent=agent).first()
             if flag is None:
-                raise NotFound("flag_not_found", "This agent has no such case.")
+                raise NotFound("flag_not_found", gettext("This agent has no such case."))
         sanction = Sanction.objects.create(
             agent=agent, brand=brand, kind=kind, reason=reason, note=note, issued_by=user, flag=flag
         )
@@ -487,15 +509,15 @@ def _reinstate_if_clear(agent_id: int) -> None:
 
 def sanction_lift(*, user: User, sanction_id: int, note: Any, request: Any = None) -> Sanction:
     """End a suspension (or withdraw a warning) before any appeal."""
-    note = _text(note, field="note", required=True, code="note_required", message="Say why it ends.")
+    note = _text(note, field="note", required=True, code="note_required", message=gettext("Say why it ends."))
     with transaction.atomic():
         sanction = (
             Sanction.objects.select_for_update().filter(pk=sanction_id, brand_id__in=supervised_brand_ids(user)).first()
         )
         if sanction is None:
-            raise NotFound("sanction_not_found", "There is no such warning or suspension in your brands.")
+            raise NotFound("sanction_not_found", gettext("There is no such warning or suspension in your brands."))
         if sanction.state != Sanction.State.ACTIVE:
-            raise Conflict("sanction_not_active", "This is no longer in force.")
+            raise Conflict("sanction_not_active", gettext("This is no longer in force."))
         sanction.state = Sanction.State.LIFTED
         sanction.ended_at = timezone.now()
         sanction.ended_by = user
@@ -518,16 +540,16 @@ def appeal_file(*, agent: AgentProfile, sanction_id: int, statement: Any, reques
         field="statement",
         required=True,
         code="statement_required",
-        message="Tell the supervisor why this should be overturned.",
+        message=gettext("Tell the supervisor why this should be overturned."),
     )
     with transaction.atomic():
         sanction = Sanction.objects.select_for_update().filter(pk=sanction_id, agent=agent).first()
         if sanction is None:
-            raise NotFound("sanction_not_found", "You have no such warning or suspension.")
+            raise NotFound("sanction_not_found", gettext("You have no such warning or suspension."))
         if Appeal.objects.filter(sanction=sanction).exists():
-            raise Conflict("already_appealed", "You have already appealed this.")
+            raise Conflict("already_appealed", gettext("You have already appealed this."))
         if sanction.state != Sanction.State.ACTIVE:
-            raise Conflict("sanction_not_active", "This is no longer in force; there is nothing to appeal.")
+            raise Conflict("sanction_not_active", gettext("This is no longer in force; there is nothing to appeal."))
         appeal = Appeal.objects.create(sanction=sanction, statement=statement)
         audit_record(actor=agent.user, action="appeal.filed", brand=sanction.brand_id, target=appeal, request=request)
     return appeal
@@ -539,11 +561,13 @@ def appeal_decide(*, user: User, appeal_id: int, decision: Any, note: Any, reque
     if decision not in (Appeal.State.UPHELD, Appeal.State.OVERTURNED):
         raise DomainError(
             "invalid_decision",
-            "decision must be upheld or overturned.",
+            gettext("decision must be upheld or overturned."),
             status=422,
             fields={"decision": ["upheld or overturned"]},
         )
-    note = _text(note, field="note", required=True, code="note_required", message="Explain the decision to the agent.")
+    note = _text(
+        note, field="note", required=True, code="note_required", message=gettext("Explain the decision to the agent.")
+    )
     with transaction.atomic():
         appeal = (
             Appeal.objects.select_for_update(of=("self",))
@@ -552,12 +576,14 @@ def appeal_decide(*, user: User, appeal_id: int, decision: Any, note: Any, reque
             .first()
         )
         if appeal is None:
-            raise NotFound("appeal_not_found", "There is no such appeal in your brands.")
+            raise NotFound("appeal_not_found", gettext("There is no such appeal in your brands."))
         if appeal.state != Appeal.State.OPEN:
-            raise Conflict("appeal_already_decided", "This appeal has already been decided.")
+            raise Conflict("appeal_already_decided", gettext("This appeal has already been decided."))
         sanction = Sanction.objects.select_for_update().get(pk=appeal.sanction_id)
         if sanction.issued_by_id == user.pk:
-            raise Forbidden("same_supervisor", "A supervisor other than the one who issued it decides an appeal.")
+            raise Forbidden(
+                "same_supervisor", gettext("A supervisor other than the one who issued it decides an appeal.")
+            )
         appeal.state = decision
         appeal.decided_by = user
         appeal.decision_note = note
