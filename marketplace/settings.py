@@ -359,6 +359,12 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
+if ENVIRONMENT == "test":
+    # Every test user gets a password, and production-strength hashing costs about a third of
+    # a second each: most of the suite's time. The test run's server processes read the same
+    # setting, so a user made in the test logs in to them. No test is about the hasher.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -113,9 +113,6 @@ def handover(brand):
 def _fast_and_isolated(settings):
     settings.REOPEN_WINDOW_HOURS = 72
     settings.OFFER_TIMEOUT_SECONDS = 20
-    # Every factory user gets a password, and production-strength hashing costs a third of a
-    # second each: most of the suite's time. No test here is about the hasher's strength.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -61,7 +61,11 @@ def test_secret_key_can_come_from_a_file(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("s3cret-from-file\n")
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY)"],
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY)",
+        ],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings", "SECRET_KEY_FILE": str(secret)},
         capture_output=True,
@@ -137,7 +141,10 @@ HTTPS_SETTINGS = (
     "env, expected",
     [
         ({}, "31536000 True True True True True"),
-        ({"SECURE_HSTS_SECONDS": "3600", "SECURE_HSTS_PRELOAD": "false", "SECURE_SSL_REDIRECT": "0"}, "3600 True False False True True"),
+        (
+            {"SECURE_HSTS_SECONDS": "3600", "SECURE_HSTS_PRELOAD": "false", "SECURE_SSL_REDIRECT": "0"},
+            "3600 True False False True True",
+        ),
     ],
     ids=["defaults", "overridden"],
 )
@@ -201,7 +208,11 @@ def test_seed_demo_key_is_random_and_a_reseed_revokes_the_previous_one(capsys, s
     keys = []
     for _ in range(2):
         call_command("seed_demo")
-        keys += [line.removeprefix("API key: ") for line in capsys.readouterr().out.splitlines() if line.startswith("API key: ")]
+        keys += [
+            line.removeprefix("API key: ")
+            for line in capsys.readouterr().out.splitlines()
+            if line.startswith("API key: ")
+        ]
     first, second = keys
 
     assert first != second and first.startswith("mk_demo_") and second.startswith("mk_demo_")
@@ -253,3 +264,21 @@ def test_create_brand_api_key_for_an_unknown_brand_says_which_exist(brand):
 
     with pytest.raises(CommandError, match="known: acme"):
         call_command("create_brand_api_key", "nope")
+
+
+@pytest.mark.parametrize("environment", ["development", "production"])
+def test_only_the_test_environment_uses_the_fast_password_hasher(environment):
+    env = production_env() if environment == "production" else {**django_env(), "ENVIRONMENT": environment}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.contrib.auth.hashers import get_hasher; print(get_hasher().algorithm)",
+        ],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "marketplace.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "pbkdf2_sha256", result.stderr
