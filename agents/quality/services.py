@@ -348,12 +348,8 @@ def quality_recompute_all() -> int:
 def flag_dismiss(*, user: User, flag_id: int, note: Any, request: Any = None) -> QualityFlag:
     note = _text(note, field="note", required=True, code="note_required", message="Say why no action is needed.")
     with transaction.atomic():
-        flag = (
-            QualityFlag.objects.select_for_update()
-            .filter(pk=flag_id, agent__brands__in=supervised_brand_ids(user))
-            .distinct()
-            .first()
-        )
+        agents = AgentProfile.objects.filter(brands__in=supervised_brand_ids(user)).values("pk")
+        flag = QualityFlag.objects.select_for_update().filter(pk=flag_id, agent__in=agents).first()
         if flag is None:
             raise NotFound("flag_not_found", "There is no such case among the agents you supervise.")
         if flag.state != QualityFlag.State.OPEN:
