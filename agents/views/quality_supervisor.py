@@ -344,9 +344,7 @@ def _issue(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
         message = gettext("Tick the box to confirm the suspension: it takes %(agent)s off duty at once.") % {
             "agent": agent
         }
-        return _agent_page(
-            request, agent, sanction={**posted, "error": {"message": message, "fields": {}}}
-        )
+        return _agent_page(request, agent, sanction={**posted, "error": {"message": message, "fields": {}}})
     try:
         issued = services.sanction_issue(
             user=user,
