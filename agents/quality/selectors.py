@@ -1,6 +1,7 @@
 """Reads of the quality area: the inputs of the score, where an agent stands, and the
 supervisors' queues."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -97,32 +98,37 @@ def next_tier(agent: AgentProfile, standing: rules.Standing) -> dict[str, Any] |
     }
 
 
-def agent_ratings(agent: AgentProfile, *, limit: int = 20) -> QuerySet[Resolution]:
-    return (
-        Resolution.objects.filter(agent=agent, rating__isnull=False)
-        .select_related("ticket__brand")
-        .order_by("-rated_at", "-pk")[:limit]
-    )
+def agent_ratings(
+    agent: AgentProfile, *, limit: int = 20, brand_ids: Collection[int] | None = None
+) -> QuerySet[Resolution]:
+    """The agent's latest rated cases; `brand_ids` keeps those brands' only (a supervisor
+    reads their own brands' customers, not another brand's)."""
+    qs = Resolution.objects.filter(agent=agent, rating__isnull=False)
+    if brand_ids is not None:
+        qs = qs.filter(ticket__brand_id__in=brand_ids)
+    return qs.select_related("ticket__brand").order_by("-rated_at", "-pk")[:limit]
 
 
-def agent_reviews(agent: AgentProfile, *, limit: int = 20) -> QuerySet[Review]:
-    """The agent's reviews once scored (an open one says nothing yet)."""
-    return (
-        Review.objects.filter(agent=agent)
-        .exclude(state=Review.State.OPEN)
-        .select_related("ticket", "brand")
-        .order_by("-scored_at", "-pk")[:limit]
-    )
+def agent_reviews(
+    agent: AgentProfile, *, limit: int = 20, brand_ids: Collection[int] | None = None
+) -> QuerySet[Review]:
+    """The agent's reviews once scored (an open one says nothing yet); `brand_ids` as above."""
+    qs = Review.objects.filter(agent=agent).exclude(state=Review.State.OPEN)
+    if brand_ids is not None:
+        qs = qs.filter(brand_id__in=brand_ids)
+    return qs.select_related("ticket", "brand").order_by("-scored_at", "-pk")[:limit]
 
 
 def agent_score_history(agent: AgentProfile, *, limit: int = 30) -> QuerySet[QualityScoreChange]:
     return QualityScoreChange.objects.filter(agent=agent).select_related("ticket").order_by("-at", "-pk")[:limit]
 
 
-def agent_sanctions(agent: AgentProfile) -> QuerySet[Sanction]:
+def agent_sanctions(agent: AgentProfile, *, brand_ids: Collection[int] | None = None) -> QuerySet[Sanction]:
+    qs = Sanction.objects.filter(agent=agent)
+    if brand_ids is not None:
+        qs = qs.filter(brand_id__in=brand_ids)
     return (
-        Sanction.objects.filter(agent=agent)
-        .select_related("brand", "appeal")
+        qs.select_related("brand", "appeal", "issued_by")
         .prefetch_related(Prefetch("evidence", queryset=Ticket.objects.order_by("pk")))
         .order_by("-created_at", "-pk")
     )

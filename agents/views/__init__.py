@@ -1,5 +1,5 @@
 """Pages of the agents app, one module per audience: the agent's app, the applicant's
-journey, the supervisors' vetting desk. Re-exported here for marketplace/urls.py."""
+journey, the supervisors' vetting desk and quality pages. Re-exported here for marketplace/urls.py."""
 
 from .agent import agent_app, service_worker
 from .applicant import (
@@ -11,10 +11,13 @@ from .applicant import (
     assessment_attempt,
     assessment_start,
 )
+from .quality_supervisor import agent_quality, appeal_detail, quality_desk, review_detail, review_queue
 from .supervisor import assessment_grade, supervisor_home, vetting_detail, vetting_queue
 
 __all__ = [
     "agent_app",
+    "agent_quality",
+    "appeal_detail",
     "apply_restart",
     "apply_review",
     "apply_start",
@@ -23,6 +26,9 @@ __all__ = [
     "assessment_attempt",
     "assessment_grade",
     "assessment_start",
+    "quality_desk",
+    "review_detail",
+    "review_queue",
     "supervisor_home",
     "service_worker",
     "vetting_detail",

@@ -15,6 +15,7 @@ from marketplace.models import User
 
 from .. import selectors, services
 from ..models import Application, AssessmentAttempt
+from ..quality import selectors as quality_selectors
 
 
 def supervisor_required(view):
@@ -36,6 +37,7 @@ def supervisor_home(request):
         "supervisor/home.html",
         {
             "brands": selectors.supervisor_brand_overview(user=request.user),
+            "quality": quality_selectors.quality_desk_counts(request.user),
             # Platform staff only; a supervisor flagged staff by mistake is still kept out.
             "show_admin": admin.site.has_permission(request),
         },
