@@ -5,7 +5,6 @@ critical problem on any of them. Screenshots: test-output/screenshots/supervisor
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.conf import global_settings
 
 from agents.models import QualityFlag, Review
 from agents.quality import services as quality
@@ -28,14 +27,9 @@ def test_a_supervisor_scores_a_review_and_every_quality_page_fits_a_tablet_and_a
     browser,  # noqa: F811
     supervisor,
     brand,
-    settings,
 ):
     from playwright.sync_api import expect
 
-    # The server process checks passwords with the real hashers, not the tests' fast one.
-    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
-    supervisor.set_password(PASSWORD)
-    supervisor.save(update_fields=["password"])
     EmailAddress.objects.create(user=supervisor, email=supervisor.email, verified=True, primary=True)
     ada = AgentFactory(brands=[brand], display_name="Ada Lindqvist-Montgomery")
     review = open_review(
