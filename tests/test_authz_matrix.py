@@ -162,6 +162,20 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("page", "GET /supervisor/staffing/?brand=acme"): row(
         login("/supervisor/staffing/%3Fbrand%3Dacme"), **{**SUPERVISOR_PAGE, "other_supervisor": "403", "staff": "200"}
     ),
+    # Quality: the world of the quality endpoints below (T resolved by Acme's agent, its
+    # review R, Acme's warning S with the appeal A).
+    ("page", "GET /supervisor/quality/"): row(login("/supervisor/quality/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
+    ("page", "GET /supervisor/reviews/"): row(login("/supervisor/reviews/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
+    ("page", "GET /supervisor/reviews/{review}/"): row(
+        login("/supervisor/reviews/{review}/"), **{**SUPERVISOR_PAGE, "staff": "200", "other_supervisor": "404"}
+    ),
+    ("page", "GET /supervisor/agents/{agent_id}/quality/"): row(
+        login("/supervisor/agents/{agent_id}/quality/"),
+        **{**SUPERVISOR_PAGE, "staff": "200", "other_supervisor": "404"},
+    ),
+    ("page", "GET /supervisor/appeals/{appeal}/"): row(
+        login("/supervisor/appeals/{appeal}/"), **{**SUPERVISOR_PAGE, "staff": "200", "other_supervisor": "404"}
+    ),
     # The agent's pay pages show only the caller's own money; the payout method asks for the
     # password again (none of these sessions entered it recently).
     ("page", "GET /agent/earnings/"): row(login("/agent/earnings/"), **AGENT_PAGE),
@@ -555,7 +569,7 @@ def fund_agent(agent) -> None:
     payout_method_set(agent_id=agent.pk, kind="iban", holder_name="Agent", iban="SE4050000000054910000010")
 
 
-QUALITY_SURFACES = ("/api/v1/me/quality/", "/reviews/", "/sanctions/", "/appeals/", "/quality-flags/")
+QUALITY_SURFACES = ("/quality/", "/reviews/", "/sanctions/", "/appeals/", "/quality-flags/")
 
 
 def prepare_quality(surface: str, world: dict) -> None:
