@@ -86,6 +86,22 @@ urlpatterns = [
     path("agent/shifts/", views_shifts.shifts, name="agent-shifts"),
     path("agent/shifts/<int:shift_id>/book/", views_shifts.shift_book, name="agent-shift-book"),
     path("agent/bookings/<int:booking_id>/cancel/", views_shifts.booking_cancel, name="agent-booking-cancel"),
+    path("agent/quality/", agent_views.agent_quality, name="agent-quality"),
+    path(
+        "agent/quality/reviews/<int:review_id>/acknowledge/",
+        agent_views.agent_quality_acknowledge,
+        name="agent-quality-acknowledge",
+    ),
+    path(
+        "agent/quality/reviews/<int:review_id>/dispute/",
+        agent_views.agent_quality_dispute,
+        name="agent-quality-dispute",
+    ),
+    path(
+        "agent/quality/sanctions/<int:sanction_id>/appeal/",
+        agent_views.agent_quality_appeal,
+        name="agent-quality-appeal",
+    ),
     path("apply/", agent_views.apply_start, name="apply-start"),
     path("apply/review/", agent_views.apply_review, name="apply-review"),
     path("apply/status/", agent_views.apply_status, name="apply-status"),

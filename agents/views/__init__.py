@@ -1,5 +1,5 @@
-"""Pages of the agents app, one module per audience: the agent's app, the applicant's
-journey, the supervisors' vetting desk. Re-exported here for marketplace/urls.py."""
+"""Pages of the agents app, one module per audience: the agent's app and quality screen,
+the applicant's journey, the supervisors' vetting desk. Re-exported here for marketplace/urls.py."""
 
 from .agent import agent_app, service_worker
 from .applicant import (
@@ -11,10 +11,15 @@ from .applicant import (
     assessment_attempt,
     assessment_start,
 )
+from .quality_agent import agent_quality, agent_quality_acknowledge, agent_quality_appeal, agent_quality_dispute
 from .supervisor import assessment_grade, supervisor_home, vetting_detail, vetting_queue
 
 __all__ = [
     "agent_app",
+    "agent_quality",
+    "agent_quality_acknowledge",
+    "agent_quality_appeal",
+    "agent_quality_dispute",
     "apply_restart",
     "apply_review",
     "apply_start",
