@@ -373,6 +373,15 @@ def customer_ticket(token: str) -> Ticket | None:
     return Ticket.objects.select_related("brand", "agent").filter(customer_token=token).first()
 
 
+def customer_window_open(ticket: Ticket) -> bool:
+    """Whether the customer may still rate or reopen this resolved or closed case: until
+    REOPEN_WINDOW_HOURS after its latest resolution (the rule ticket_rate and
+    ticket_reopen apply). The chat page hides stars and "reopen" once it has passed."""
+    if ticket.status not in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED) or ticket.resolved_at is None:
+        return False
+    return timezone.now() <= ticket.resolved_at + timedelta(hours=settings.REOPEN_WINDOW_HOURS)
+
+
 def widening_summary(ticket: Ticket) -> str:
     """What widening dropped from the ticket's matching, in words (reads `ticket.brand`)."""
     dropped = []

@@ -47,6 +47,7 @@ def customer_chat(request, token: str):
         "ws_path": f"/ws/customer/{token}/",
         "language_name": language_name(ticket.language),
         "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+        "window_open": selectors.customer_window_open(ticket),
     }
     return render(request, "chat/customer.html", context)
 

@@ -164,6 +164,15 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ),
     # Quality: the world of the quality endpoints below (T resolved by Acme's agent, its
     # review R, Acme's warning S with the appeal A).
+    ("page", "GET /agent/quality/"): row(login("/agent/quality/"), **AGENT_PAGE),
+    ("page", "POST /agent/quality/reviews/{review}/acknowledge/"): row(
+        login("/agent/quality/reviews/{review}/acknowledge/"),
+        **{**AGENT_PAGE, "agent": "302 /agent/quality/", "other_agent": "200"},
+    ),
+    ("page", "POST /agent/quality/sanctions/{sanction}/appeal/"): row(
+        login("/agent/quality/sanctions/{sanction}/appeal/"),
+        **{**AGENT_PAGE, "agent": "302 /agent/quality/", "other_agent": "200"},
+    ),
     ("page", "GET /supervisor/quality/"): row(login("/supervisor/quality/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
     ("page", "GET /supervisor/reviews/"): row(login("/supervisor/reviews/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
     ("page", "GET /supervisor/reviews/{review}/"): row(
@@ -591,7 +600,7 @@ def prepare_quality(surface: str, world: dict) -> None:
     third = person("sup3@example.test", User.Role.SUPERVISOR, totp=True)
     acme.supervisors.add(third)
     full = {"accuracy": 4, "empathy": 3, "policy": 4, "tone": 3}
-    if "/me/reviews/" in surface or "dispute-decision" in surface:
+    if "/me/reviews/" in surface or "/quality/reviews/" in surface or "dispute-decision" in surface:
         quality.review_score(user=third, review_id=review.pk, scores=full, feedback="Good work.")
     if "dispute-decision" in surface:
         quality.review_dispute(agent=agent, review_id=review.pk, comment="The policy allowed it.")
@@ -697,6 +706,8 @@ def http_request(client: APIClient, surface: str, path: str, world: dict, role: 
             return client.post(path, {f"boost{world['shift_id']}-amount": "10.00"}, format="multipart")
         case "POST /supervisor/shifts/{shift}/cancel/":
             return client.post(path, {f"cancel{world['shift_id']}-reason": "Storm warning"}, format="multipart")
+        case "POST /agent/quality/sanctions/{sanction}/appeal/":
+            return client.post(path, {"statement": "The refund was allowed."}, format="multipart")
         case "POST /api/v1/me/reviews/{review}/dispute/":
             return client.post(path, {"comment": "The customer asked for it."}, format="json")
         case "POST /api/v1/me/sanctions/{sanction}/appeal/":

@@ -147,11 +147,13 @@ def test_rating_refusals_change_nothing(brand, agent):
     ticket = resolve(agent, brand)
     for bad in (0, 6, "5", True, None, 4.5):
         refused("invalid_score", services.ticket_rate, ticket=ticket, score=bad)
+    # Past the window the case closes unrated, and then it can no longer be rated.
     Ticket.objects.filter(pk=ticket.pk).update(resolved_at=timezone.now() - timedelta(hours=73))
+    services.tickets_close_after_window()
     ticket.refresh_from_db()
     refused("rating_window_passed", services.ticket_rate, ticket=ticket, score=5)
     assert Resolution.objects.get(ticket=ticket).rating is None
-    assert Ticket.objects.get(pk=ticket.pk).status == "resolved"
+    assert Ticket.objects.get(pk=ticket.pk).rating is None
 
 
 def test_no_answer_confirms_at_the_end_of_the_window(brand, agent):

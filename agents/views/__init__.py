@@ -1,5 +1,6 @@
-"""Pages of the agents app, one module per audience: the agent's app, the applicant's
-journey, the supervisors' vetting desk and quality pages. Re-exported here for marketplace/urls.py."""
+"""Pages of the agents app, one module per audience: the agent's app and quality screen,
+the applicant's journey, the supervisors' vetting desk and quality pages. Re-exported here
+for marketplace/urls.py."""
 
 from .agent import agent_app, service_worker
 from .applicant import (
@@ -11,12 +12,16 @@ from .applicant import (
     assessment_attempt,
     assessment_start,
 )
-from .quality_supervisor import agent_quality, appeal_detail, quality_desk, review_detail, review_queue
+from .quality_agent import agent_quality, agent_quality_acknowledge, agent_quality_appeal, agent_quality_dispute
+from .quality_supervisor import appeal_detail, quality_desk, review_detail, review_queue, supervisor_agent_quality
 from .supervisor import assessment_grade, supervisor_home, vetting_detail, vetting_queue
 
 __all__ = [
     "agent_app",
     "agent_quality",
+    "agent_quality_acknowledge",
+    "agent_quality_appeal",
+    "agent_quality_dispute",
     "appeal_detail",
     "apply_restart",
     "apply_review",
@@ -31,6 +36,7 @@ __all__ = [
     "review_queue",
     "supervisor_home",
     "service_worker",
+    "supervisor_agent_quality",
     "vetting_detail",
     "vetting_queue",
 ]

@@ -385,7 +385,7 @@ def _lift(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
 
 @supervisor_or_staff_required
 @require_http_methods(["GET", "POST"])
-def agent_quality(request: HttpRequest, agent_id: int) -> HttpResponse:
+def supervisor_agent_quality(request: HttpRequest, agent_id: int) -> HttpResponse:
     """GET: where the agent stands and what they were told. POST `action=sanction`: warn or
     suspend; `action=lift`: end a warning or suspension in force."""
     agent = selectors.supervised_agent(_user(request), agent_id)

@@ -100,7 +100,10 @@
     attach: $("attach"),
     attachInput: $("attach-input"),
     typing: $("typing-indicator"),
+    suspendedBanner: $("suspended-banner"),
   };
+
+  var QUALITY_PATH = root.dataset.qualityUrl || "/agent/quality/";
 
   var state = {
     status: root.dataset.status || "offline",
@@ -141,6 +144,16 @@
     ui.error.textContent = typeof err === "string" ? err : errorText(err);
     ui.errorBox.dataset.code = (err && err.code) || "";
     ui.errorBox.hidden = false;
+    // The reason, the evidence and the appeal are on the quality screen.
+    if (err && err.code === "suspended") {
+      ui.error.appendChild(document.createTextNode(" "));
+      ui.error.appendChild(el("a", { href: QUALITY_PATH + "#sanctions-title", "data-testid": "error-quality-link", text: gettext("See why on your Quality page") }));
+      showSuspended();
+    }
+  }
+
+  function showSuspended() {
+    if (ui.suspendedBanner) ui.suspendedBanner.hidden = false;
   }
 
   function clearError() {
@@ -973,6 +986,7 @@
         if (frame.reason === "missed_offers") {
           showNotice(gettext("You were set away after missing 3 offers in a row"), true);
         }
+        if (frame.reason === "suspended") showSuspended();
         break;
       case "offer":
         addOffer(frame);

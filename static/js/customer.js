@@ -1,5 +1,5 @@
 /*
- * Customer chat: queue position, the conversation, rating and reopening.
+ * Customer chat: queue position, the conversation, confirming, rating and reopening.
  *
  * Each (re)connect replays the status and the end of the conversation, then a history
  * frame saying whether earlier messages exist ("Earlier messages" pages them in); messages
@@ -20,6 +20,8 @@
     already_rated: gettext("You have already rated this conversation."),
     ticket_not_resolved: gettext("You can do that once your case is resolved."),
     reopen_window_passed: gettext("It's too late to reopen this conversation. Please start a new one."),
+    already_confirmed: gettext("You have already told us this is solved. Thank you!"),
+    rating_window_passed: gettext("It's too late to rate this conversation."),
     ticket_not_found: gettext("This chat link is not valid."),
     invalid_email: gettext("Please check your e-mail address."),
     ticket_not_waiting: gettext("An agent has your conversation now: write to them here."),
@@ -44,6 +46,9 @@
     rateSubmit: $("rate-submit"),
     reopenBox: $("reopen-box"),
     reopen: $("reopen"),
+    solved: $("solved-question"),
+    solvedActions: $("solved-actions"),
+    confirm: $("confirm-solved"),
     composer: $("composer"),
     input: $("message-input"),
     counter: $("message-counter"),
@@ -74,6 +79,11 @@
     notifyEmail: null,
     rating: null,
     score: 0,
+    // Rating and reopening stay possible until the reopen window after the latest
+    // resolution ends: the page says where it stands on load, a new resolution opens it.
+    windowOpen: root.dataset.windowOpen === "true",
+    // The customer said "Yes, it's solved" on this page.
+    confirmed: false,
     messages: new Map(),
     history: { more: false, before: null },
     loadingHistory: false,
@@ -92,6 +102,10 @@
     ui.error.textContent = window.UI.errorText(err, ERROR_TEXT);
     ui.errorBox.dataset.code = (err && err.code) || "";
     ui.errorBox.hidden = false;
+    if (err && (err.code === "rating_window_passed" || err.code === "reopen_window_passed")) {
+      state.windowOpen = false;
+      renderStatus();
+    }
   }
 
   function clearError() {
@@ -159,6 +173,14 @@
         line = el("p", { className: "status-closed" }, fill(gettext("Thanks for your feedback! You rated %(score)s/5."), {
           score: el("strong", { "data-testid": "rated-score", text: String(state.rating) }),
         }));
+      } else if (state.confirmed) {
+        line = el("p", {
+          className: "status-closed",
+          "data-testid": "confirmed-thanks",
+          text: canRate()
+            ? gettext("Thank you! We're glad it's solved. You can still rate the help you got below.")
+            : gettext("Thank you! We're glad it's solved."),
+        });
       } else {
         line = el("p", { className: "status-closed", text: gettext("This conversation is closed.") });
       }
@@ -175,10 +197,26 @@
     ui.input.placeholder = ended
       ? (status === "cancelled" || state.invalid ? gettext("This conversation has ended") : gettext("Reopen to write again"))
       : gettext("Write a message…");
-    ui.rating.hidden = status !== "resolved";
+    ui.rating.hidden = !canRate();
     renderLeaveMessage(nobody, waiting);
-    ui.reopenBox.hidden = !(status === "resolved" || status === "closed");
+    renderSolved(status);
     updateCounter();
+  }
+
+  function canRate() {
+    if (state.invalid) return false;
+    return state.status === "resolved" || (state.status === "closed" && state.rating == null && state.windowOpen);
+  }
+
+  // Resolved: "Is your problem solved?" with Yes and "No, reopen" (the reopen button, moved
+  // in). Closed: the reopen button on its own, while the window lasts.
+  function renderSolved(status) {
+    var resolved = status === "resolved" && !state.invalid;
+    ui.solved.hidden = !resolved;
+    var home = resolved ? ui.solvedActions : ui.reopenBox;
+    if (ui.reopen.parentNode !== home) home.appendChild(ui.reopen);
+    ui.reopen.textContent = resolved ? ui.reopen.dataset.labelResolved : ui.reopen.dataset.labelClosed;
+    ui.reopenBox.hidden = !(status === "closed" && state.windowOpen && !state.invalid);
   }
 
   // --- messages ----------------------------------------------------------------------------
@@ -498,7 +536,7 @@
         clearError();
         // The server confirms with a ticket.updated push; don't wait for it to
         // thank the customer.
-        if (state.status === "resolved") {
+        if (state.status === "resolved" || state.status === "closed") {
           state.status = "closed";
           state.rating = frame.score;
           renderStatus();
@@ -508,6 +546,24 @@
       .then(function () {
         ui.rateSubmit.removeAttribute("aria-busy");
         renderStars();
+      });
+  });
+
+  ui.confirm.addEventListener("click", function () {
+    ui.confirm.disabled = true;
+    ui.confirm.setAttribute("aria-busy", "true");
+    socket.send({ type: "confirm" })
+      .then(function () {
+        clearError();
+        // Closed as confirmed; the ticket.updated push says so too.
+        state.confirmed = true;
+        if (state.status === "resolved") state.status = "closed";
+        renderStatus();
+      })
+      .catch(showError)
+      .then(function () {
+        ui.confirm.disabled = false;
+        ui.confirm.removeAttribute("aria-busy");
       });
   });
 
@@ -538,7 +594,10 @@
     if (frame.agent_connection) state.agentConnection = frame.agent_connection;
     if (state.status !== "assigned") state.agentConnection = null;
     if ("rating" in frame) state.rating = frame.rating;
-    if (state.status !== "resolved") {
+    // A new resolution opens a new window to rate or reopen in.
+    if (state.status === "resolved") state.windowOpen = true;
+    if (state.status !== "closed") state.confirmed = false;
+    if (!canRate()) {
       state.score = 0;
       ui.rateComment.value = "";
       renderStars();

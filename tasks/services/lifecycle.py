@@ -88,8 +88,8 @@ def ticket_confirm(*, ticket: Ticket) -> Ticket:
 
 
 def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
-    """The customer rates the latest resolution 1-5, once, until the reopen window ends.
-    Rating a resolved case also confirms it (closed)."""
+    """The customer rates the latest resolution 1-5, once: while it is resolved, and after it
+    closed unrated until the reopen window ends. Rating a resolved case also confirms it."""
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise DomainError("invalid_score", "score must be a whole number from 1 to 5.")
     if comment is not None and not isinstance(comment, str):
@@ -104,7 +104,9 @@ def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
             raise Conflict("already_rated", "You have already rated this conversation.")
         if locked.status not in (Status.RESOLVED, Status.CLOSED) or locked.resolved_at is None:
             raise Conflict("ticket_not_resolved", "You can rate once the agent has resolved your case.")
-        if not _within_window(locked):
+        # A resolved case is open to a rating until it closes; a closed one (confirmed, or
+        # closed when the window ended) until the reopen window ends.
+        if locked.status == Status.CLOSED and not _within_window(locked):
             raise Conflict("rating_window_passed", "The time to rate this conversation has passed.")
         locked.rating = score
         locked.rating_comment = mask_sensitive(comment)
