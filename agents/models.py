@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_countries.fields import CountryField
 
 
@@ -440,7 +441,7 @@ class QualityFlag(models.Model):
         BELOW_TIER = "below_tier", _("Quality below the tier's threshold")
 
     class State(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("state of a case", "Open")
         DISMISSED = "dismissed", _("Dismissed")
         ACTED = "acted", _("Acted on")
 
