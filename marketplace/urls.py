@@ -77,6 +77,7 @@ api_v1 = [
 urlpatterns = [
     path("", core_views.landing, name="landing"),
     path("after-login/", core_views.after_login, name="after-login"),
+    path("after-two-factor-setup/", core_views.after_two_factor_setup, name="after-two-factor-setup"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", core_views.javascript_catalog, name="javascript-catalog"),
