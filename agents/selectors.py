@@ -229,15 +229,6 @@ def supervised_brands(*, user: User) -> QuerySet[Brand]:
     return Brand.objects.filter(pk__in=supervised_brand_ids(user=user)).order_by("name")
 
 
-def supervisor_brand_overview(*, user: User) -> list[dict[str, Any]]:
-    """The supervisor's brands, each with how many applications wait for a decision: one
-    count per brand, and a supervisor has a handful of brands."""
-    return [
-        {"brand": brand, "waiting": vetting_applications(user=user, status="open", brand=str(brand.pk)).count()}
-        for brand in supervised_brands(user=user)
-    ]
-
-
 def vetting_statuses() -> list[tuple[str, str]]:
     """The queue's status filter: waiting, each status an applicant can be in, all."""
     sent = [(value, str(label)) for value, label in Application.Status.choices if value != Application.Status.DRAFT]

@@ -85,6 +85,15 @@ def home_path(user) -> str:
     return reverse("apply-start")
 
 
+def two_factor_setup_done_path(user) -> str:
+    """Where finishing the two-factor setup leads: the supervisor home for those it is
+    compulsory for (supervisors and platform staff), who set it up to reach their work
+    there; anyone else to their usual home."""
+    if user.role == user.Role.SUPERVISOR or user.is_platform_staff:
+        return reverse("supervisor-home")
+    return home_path(user)
+
+
 def logged_in_with_password_recently(request) -> bool:
     """True when this session's password login (or password re-entry) is younger than
     ACCOUNT_REAUTHENTICATION_TIMEOUT. allauth only counts explicit re-entries, so a

@@ -77,6 +77,7 @@ api_v1 = [
 urlpatterns = [
     path("", core_views.landing, name="landing"),
     path("after-login/", core_views.after_login, name="after-login"),
+    path("after-two-factor-setup/", core_views.after_two_factor_setup, name="after-two-factor-setup"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", core_views.javascript_catalog, name="javascript-catalog"),
@@ -117,11 +118,15 @@ urlpatterns = [
     path("supervisor/quality/", agent_views.quality_desk, name="supervisor-quality"),
     path("supervisor/reviews/", agent_views.review_queue, name="supervisor-reviews"),
     path("supervisor/reviews/<int:review_id>/", agent_views.review_detail, name="supervisor-review"),
+    path("supervisor/agents/", agent_views.agents_directory, name="supervisor-agents"),
+    path("supervisor/agents/<int:agent_id>/", agent_views.agent_detail, name="supervisor-agent"),
     path(
         "supervisor/agents/<int:agent_id>/quality/",
         agent_views.supervisor_agent_quality,
         name="supervisor-agent-quality",
     ),
+    path("supervisor/audit/", agent_views.audit_page, name="supervisor-audit"),
+    path("supervisor/audit/export.csv", agent_views.audit_export, name="supervisor-audit-export"),
     path("supervisor/appeals/<int:appeal_id>/", agent_views.appeal_detail, name="supervisor-appeal"),
     path("supervisor/staffing/", tasks_staffing_views.staffing_page, name="supervisor-staffing"),
     path("supervisor/shifts/", shift_planning_views.shift_planning, name="supervisor-shifts"),

@@ -4,7 +4,7 @@ from django.utils import translation
 from django.views.decorators.cache import cache_page
 from django.views.i18n import JavaScriptCatalog
 
-from marketplace.adapters import home_path
+from marketplace.adapters import home_path, two_factor_setup_done_path
 from marketplace.errors import error_body
 from marketplace.i18n import supported_language
 
@@ -19,6 +19,14 @@ def after_login(request):
     if not request.user.is_authenticated:
         return redirect("account_login")
     return redirect(home_path(request.user))
+
+
+def after_two_factor_setup(request):
+    """The recovery codes page's Continue: allauth shows the codes right after the
+    authenticator app is activated, and this is where setting up ends."""
+    if not request.user.is_authenticated:
+        return redirect("account_login")
+    return redirect(two_factor_setup_done_path(request.user))
 
 
 def not_found(request, exception=None):

@@ -106,8 +106,8 @@ def test_a_fresh_login_goes_straight_to_totp_setup_without_a_second_password_pro
     assert activated["Location"] == "/accounts/2fa/recovery-codes/"
     assert Authenticator.objects.filter(user=supervisor, type=Authenticator.Type.TOTP).exists()
     codes = client.get("/accounts/2fa/recovery-codes/").content.decode()
-    assert 'data-testid="recovery-continue"' in codes and 'href="/after-login/"' in codes
-    assert client.get("/after-login/")["Location"] == "/supervisor/"
+    assert 'data-testid="recovery-continue"' in codes and 'href="/after-two-factor-setup/"' in codes
+    assert client.get("/after-two-factor-setup/")["Location"] == "/supervisor/"
     assert client.get("/supervisor/").status_code == 200
 
 

@@ -12,32 +12,41 @@ from django.views.decorators.http import require_POST
 
 from marketplace.errors import DomainError
 from marketplace.models import User
+from payouts.views.supervisor import supervisor_or_staff_required
 
-from .. import selectors, services
+from .. import selectors, services, supervisor_selectors
 from ..models import Application, AssessmentAttempt
 from ..quality import selectors as quality_selectors
+
+
+def may_vet(user) -> bool:
+    """Who may use the vetting desk (and the pages behind `supervisor_required`)."""
+    return user.is_authenticated and (user.role == User.Role.SUPERVISOR or user.is_superuser)
 
 
 def supervisor_required(view):
     @wraps(view)
     @login_required
     def wrapper(request, *args, **kwargs):
-        if request.user.role != User.Role.SUPERVISOR and not request.user.is_superuser:
+        if not may_vet(request.user):
             return render(request, "supervisor/forbidden.html", status=403)
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-@supervisor_required
+@supervisor_or_staff_required
 def supervisor_home(request):
-    """Where a supervisor lands after login and after setting up two-factor authentication."""
+    """The hub a shift is run from: what is happening in each brand now, what waits on the
+    desks, and the way to every supervisor page. Supervisors land here after login, and
+    platform staff too after setting up two-factor authentication."""
     return render(
         request,
         "supervisor/home.html",
         {
-            "brands": selectors.supervisor_brand_overview(user=request.user),
+            "brands": supervisor_selectors.home_brand_counts(request.user),
             "quality": quality_selectors.quality_desk_counts(request.user),
+            "can_vet": may_vet(request.user),
             # Platform staff only; a supervisor flagged staff by mistake is still kept out.
             "show_admin": admin.site.has_permission(request),
         },
