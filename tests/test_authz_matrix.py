@@ -138,7 +138,17 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
         staff=ANSWER_APPLY,
     ),
     ("page", "GET /apply/status/"): row(login("/apply/status/"), **dict.fromkeys(PEOPLE, "200")),
-    ("page", "GET /supervisor/"): row(login("/supervisor/"), **SUPERVISOR_PAGE),
+    ("page", "GET /supervisor/"): row(login("/supervisor/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
+    # The agents directory and the audit log: each supervisor sees their own brands' rows,
+    # platform staff every brand's; another brand's agent is 404.
+    ("page", "GET /supervisor/agents/"): row(login("/supervisor/agents/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
+    ("page", "GET /supervisor/agents/{agent_id}/"): row(
+        login("/supervisor/agents/{agent_id}/"), **{**SUPERVISOR_PAGE, "staff": "200", "other_supervisor": "404"}
+    ),
+    ("page", "GET /supervisor/audit/"): row(login("/supervisor/audit/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
+    ("page", "GET /supervisor/audit/export.csv"): row(
+        login("/supervisor/audit/export.csv"), **{**SUPERVISOR_PAGE, "staff": "200"}
+    ),
     ("page", "GET /supervisor/applications/"): row(login("/supervisor/applications/"), **SUPERVISOR_PAGE),
     ("page", "GET /supervisor/applications/{application}/"): row(
         login("/supervisor/applications/{application}/"),
