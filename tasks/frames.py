@@ -234,10 +234,6 @@ def shift_updated_frame(shift: Shift, change: str, *, my_booking: int | None = N
 # --- Operations group (supervisors of a brand) ------------------------------------------------
 
 
-def waiting_seconds(created_at: datetime, now: datetime | None = None) -> int:
-    return max(0, int(((now or timezone.now()) - created_at).total_seconds()))
-
-
 def ops_ticket_dict(
     *,
     ticket_id: int,
@@ -246,12 +242,12 @@ def ops_ticket_dict(
     language: str,
     status: str,
     agent_id: int | None,
-    created_at: datetime,
+    waited_seconds: float,
     widen_level: int,
     subject: str,
-    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """A ticket as the live view shows it, in `ticket.changed` and in `ops.snapshot`."""
+    """A ticket as the live view shows it, in `ticket.changed` and in `ops.snapshot`;
+    `waiting_seconds` counts from the handover."""
     return {
         "id": ticket_id,
         "brand": brand_id,
@@ -259,7 +255,7 @@ def ops_ticket_dict(
         "language": language,
         "status": status,
         "agent_id": agent_id,
-        "waiting_seconds": waiting_seconds(created_at, now),
+        "waiting_seconds": max(0, int(waited_seconds)),
         "widen_level": widen_level,
         "subject": subject,
     }
@@ -278,7 +274,7 @@ def ops_ticket_changed_frame(ticket: Ticket, offer: Offer | None = None) -> dict
             language=ticket.language,
             status=ticket.status,
             agent_id=ticket.agent_id,
-            created_at=ticket.created_at,
+            waited_seconds=(timezone.now() - ticket.created_at).total_seconds(),
             widen_level=ticket.widen_level,
             subject=ticket.subject,
         ),
