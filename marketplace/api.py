@@ -58,10 +58,9 @@ def exception_handler(exc, context):
     """Every API error becomes `{"error": {"code", "message", "fields"?}}`."""
     if isinstance(exc, DomainError):
         response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
-        # A refusal that says when to come back (intake paused, too many uploads).
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            response["Retry-After"] = str(retry_after)
+        # A refusal that says when to come back (a brand's intake paused, too many uploads).
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

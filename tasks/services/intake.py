@@ -79,21 +79,15 @@ def ticket_create(*, brand: Brand, data: dict[str, Any]) -> Ticket:
     return ticket
 
 
-class IntakePaused(DomainError):
-    """503 with `Retry-After`: the brand's systems keep the conversation and try again."""
-
-    status = 503
-
-    def __init__(self, *, language: str, retry_after: int):
-        super().__init__(
+def _refuse_while_paused(brand: Brand, language: str) -> None:
+    """One indexed read: an open pause of the brand for this language or for every one.
+    A 503 with Retry-After: the brand's system keeps the conversation and tries again."""
+    if IntakePause.objects.filter(brand=brand, resumed_at__isnull=True, language__in=["", language]).exists():
+        seconds = settings.INTAKE_PAUSED_RETRY_SECONDS
+        raise DomainError(
             "intake_paused",
             f"The brand's supervisors have paused new conversations in {language!r} for now; nothing was created. "
-            f"Try again in {retry_after} seconds (a retry with the same Idempotency-Key is safe).",
+            f"Try again in {seconds} seconds (a retry with the same Idempotency-Key is safe).",
+            status=503,
+            retry_after=seconds,
         )
-        self.retry_after = retry_after
-
-
-def _refuse_while_paused(brand: Brand, language: str) -> None:
-    """One indexed read: an open pause of the brand for this language or for every one."""
-    if IntakePause.objects.filter(brand=brand, resumed_at__isnull=True, language__in=["", language]).exists():
-        raise IntakePaused(language=language, retry_after=settings.INTAKE_PAUSED_RETRY_SECONDS)
