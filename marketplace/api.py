@@ -57,7 +57,11 @@ _CODES = {
 def exception_handler(exc, context):
     """Every API error becomes `{"error": {"code", "message", "fields"?}}`."""
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        # A refusal that says when to come back (a brand's intake paused, too many uploads).
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)

@@ -18,14 +18,26 @@ class DomainError(Exception):
     """
 
     status = 400
+    # Seconds after which a retry may succeed; REST sends it as `Retry-After`.
+    retry_after: int | None = None
 
-    def __init__(self, code: str, message: str, *, status: int | None = None, fields: dict | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int | None = None,
+        fields: dict | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.fields = fields
         if status is not None:
             self.status = status
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class NotFound(DomainError):

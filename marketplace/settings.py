@@ -269,6 +269,9 @@ WIDEN_AFTER_SECONDS = _int("WIDEN_AFTER_SECONDS", 60, 1)
 # At most one "tickets are stuck" e-mail per brand in this many minutes; it lists them all.
 WIDEN_ALERT_MINUTES = _int("WIDEN_ALERT_MINUTES", 10, 0)
 AGENT_GRACE_SECONDS = _int("AGENT_GRACE_SECONDS", 60, 0)
+# While a supervisor has paused a brand's intake, a handover is answered 503 intake_paused
+# with this Retry-After (seconds).
+INTAKE_PAUSED_RETRY_SECONDS = _int("INTAKE_PAUSED_RETRY_SECONDS", 120, 1)
 # Every process marks the agent sockets it holds as alive this often; a socket not seen for
 # the TTL (its process was killed, its consumer crashed) is removed by the sweeper.
 AGENT_HEARTBEAT_SECONDS = _float("AGENT_HEARTBEAT_SECONDS", 10.0, 0.1)

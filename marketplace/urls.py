@@ -10,9 +10,10 @@ from marketplace import views as core_views
 from payouts import api as payouts_api
 from payouts import urls as payouts_urls
 from tasks import api as tasks_api
-from tasks import shifts_api, views_shifts
+from tasks import ops_api, shifts_api, views_shifts
 from tasks import staffing_api as tasks_staffing_api
 from tasks import views as tasks_views
+from tasks import views_ops as ops_views
 from tasks import views_shift_planning as shift_planning_views
 from tasks import views_staffing as tasks_staffing_views
 
@@ -60,6 +61,12 @@ api_v1 = [
     path(
         "quality-flags/<int:flag_id>/dismiss/", quality_api.FlagDismissView.as_view(), name="api-quality-flag-dismiss"
     ),
+    path("ops/tickets/<int:ticket_id>/reassign/", ops_api.ReassignView.as_view(), name="api-ops-reassign"),
+    path("ops/agents/<int:agent_id>/note/", ops_api.AgentNoteView.as_view(), name="api-ops-agent-note"),
+    path("ops/agents/<int:agent_id>/away/", ops_api.AgentAwayView.as_view(), name="api-ops-agent-away"),
+    path("ops/intake/pause/", ops_api.IntakePauseView.as_view(), name="api-ops-intake-pause"),
+    path("ops/intake/resume/", ops_api.IntakeResumeView.as_view(), name="api-ops-intake-resume"),
+    path("ops/surge/", ops_api.SurgeView.as_view(), name="api-ops-surge"),
     path("staffing/", tasks_staffing_api.StaffingPlanView.as_view(), name="api-staffing"),
     path("staffing/erlang-c/", tasks_staffing_api.ErlangCView.as_view(), name="api-staffing-erlang-c"),
     path(
@@ -128,6 +135,7 @@ urlpatterns = [
     path("supervisor/audit/", agent_views.audit_page, name="supervisor-audit"),
     path("supervisor/audit/export.csv", agent_views.audit_export, name="supervisor-audit-export"),
     path("supervisor/appeals/<int:appeal_id>/", agent_views.appeal_detail, name="supervisor-appeal"),
+    path("supervisor/live/", ops_views.supervisor_live, name="supervisor-live"),
     path("supervisor/staffing/", tasks_staffing_views.staffing_page, name="supervisor-staffing"),
     path("supervisor/shifts/", shift_planning_views.shift_planning, name="supervisor-shifts"),
     path("supervisor/shifts/<int:shift_id>/edit/", shift_planning_views.shift_edit, name="supervisor-shift-edit"),

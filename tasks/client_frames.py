@@ -258,6 +258,11 @@ CUSTOMER_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
     "ping": lambda f: Ping(),
 }
 
+# The supervisors' live view only listens; its actions are REST calls (audit-logged there).
+SUPERVISOR_FRAMES: dict[str, Callable[[dict[str, Any]], ClientFrame]] = {
+    "ping": lambda f: Ping(),
+}
+
 
 # --- From text to a typed frame ------------------------------------------------------------
 

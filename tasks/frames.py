@@ -234,21 +234,64 @@ def shift_updated_frame(shift: Shift, change: str, *, my_booking: int | None = N
 # --- Operations group (supervisors of a brand) ------------------------------------------------
 
 
-def ops_ticket_changed_frame(ticket: Ticket) -> dict[str, Any]:
+def ops_ticket_dict(
+    *,
+    ticket_id: int,
+    brand_id: int,
+    brand_slug: str,
+    language: str,
+    status: str,
+    agent_id: int | None,
+    waited_seconds: float,
+    widen_level: int,
+    subject: str,
+) -> dict[str, Any]:
+    """A ticket as the live view shows it, in `ticket.changed` and in `ops.snapshot`;
+    `waiting_seconds` counts from the handover."""
     return {
-        "type": "ticket.changed",
-        "ticket": {
-            "id": ticket.pk,
-            "brand": ticket.brand_id,
-            "language": ticket.language,
-            "status": ticket.status,
-            "agent_id": ticket.agent_id,
-            "waiting_seconds": max(0, int((timezone.now() - ticket.created_at).total_seconds())),
-        },
+        "id": ticket_id,
+        "brand": brand_id,
+        "brand_slug": brand_slug,
+        "language": language,
+        "status": status,
+        "agent_id": agent_id,
+        "waiting_seconds": max(0, int(waited_seconds)),
+        "widen_level": widen_level,
+        "subject": subject,
     }
 
 
+def ops_ticket_changed_frame(ticket: Ticket, offer: Offer | None = None) -> dict[str, Any]:
+    """`offer`: the offer just made, when that is the change (its agent and countdown, for
+    the live view's offers in flight). Reads `ticket.brand` for its slug: callers load it
+    with the ticket where they can."""
+    frame: dict[str, Any] = {
+        "type": "ticket.changed",
+        "ticket": ops_ticket_dict(
+            ticket_id=ticket.pk,
+            brand_id=ticket.brand_id,
+            brand_slug=ticket.brand.slug,
+            language=ticket.language,
+            status=ticket.status,
+            agent_id=ticket.agent_id,
+            waited_seconds=(timezone.now() - ticket.created_at).total_seconds(),
+            widen_level=ticket.widen_level,
+            subject=ticket.subject,
+        ),
+    }
+    if offer is not None:
+        frame["offer"] = ops_offer_dict(
+            offer_id=offer.pk, ticket_id=ticket.pk, agent_id=offer.agent_id, expires_at=offer.expires_at
+        )
+    return frame
+
+
+def ops_offer_dict(*, offer_id: int, ticket_id: int, agent_id: int, expires_at: datetime) -> dict[str, Any]:
+    return {"id": offer_id, "ticket_id": ticket_id, "agent_id": agent_id, "expires_at": iso(expires_at)}
+
+
 def ops_agent_changed_frame(agent: AgentProfile) -> dict[str, Any]:
+    """`connected`: whether the agent has a socket open (read from the row, like the rest)."""
     return {
         "type": "agent.changed",
         "agent": {
@@ -257,5 +300,31 @@ def ops_agent_changed_frame(agent: AgentProfile) -> dict[str, Any]:
             "status": agent.status,
             "load": agent.load,
             "capacity": agent.capacity,
+            "connected": agent.connections > 0,
         },
     }
+
+
+def ops_pause_dict(
+    *, pause_id: int, brand_id: int, language: str, reason: str, paused_by: str, created_at: datetime
+) -> dict[str, Any]:
+    """An intake pause in force: `language` "" for every language of the brand."""
+    return {
+        "id": pause_id,
+        "brand": brand_id,
+        "language": language,
+        "reason": reason,
+        "paused_by": paused_by,
+        "created_at": iso(created_at),
+    }
+
+
+def intake_changed_frame(*, brand_id: int, language: str, paused: bool, pause: dict[str, Any] | None) -> dict[str, Any]:
+    """A brand's intake (one language, or all when `language` is "") was paused or resumed;
+    `pause` is the pause now in force (as in the snapshot's `pauses`), null after a resume."""
+    return {"type": "intake.changed", "brand": brand_id, "language": language, "paused": paused, "pause": pause}
+
+
+def supervisor_note_frame(*, note_id: int, text: str, sender: str, sent_at: datetime) -> dict[str, Any]:
+    """A note from a supervisor to an agent; `from` is the supervisor's name as the agent sees it."""
+    return {"type": "supervisor.note", "id": note_id, "text": text, "from": sender, "sent_at": iso(sent_at)}

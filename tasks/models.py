@@ -384,3 +384,53 @@ class ShiftBooking(models.Model):
 
     def __str__(self) -> str:
         return f"booking {self.pk} of agent {self.agent_id} on shift {self.shift_id} ({self.status})"
+
+
+# --- Supervision (the live view's actions) --------------------------------------------------------
+
+
+class SupervisorNote(models.Model):
+    """A short note a supervisor sent an agent from the live view: pushed to the agent's
+    socket at once, and repeated in their snapshot for an hour so a reconnect still shows it."""
+
+    agent = models.ForeignKey("agents.AgentProfile", on_delete=models.CASCADE, related_name="supervisor_notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "-created_at"], name="supervisor_note_agent_idx")]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} to agent {self.agent_id}"
+
+
+class IntakePause(models.Model):
+    """A brand's intake paused by a supervisor: new conversations (all languages when
+    `language` is blank, else that one) are refused until someone resumes it. The open
+    pause of a brand and language is the one without `resumed_at`; there is at most one."""
+
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.PROTECT, related_name="intake_pauses")
+    language = models.CharField(max_length=8, blank=True, help_text="Blank: every language of the brand")
+    reason = models.CharField(max_length=300)
+    paused_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resumed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "language"], condition=Q(resumed_at__isnull=True), name="intake_pause_one_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.language or "all languages"
+        return f"{self.brand_id} intake paused ({scope})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resumed_at is None

@@ -6,8 +6,9 @@ commit (tasks.realtime.push_many), in order, in one hop. Three audiences:
 - the customer of a ticket (`customer.<ticket id>`),
 - the agent concerned (`agent.<agent id>`),
 - the brand's operations group (`ops.brand.<brand id>`), where the supervisors' live
-  dashboard listens: `ticket.changed` on every ticket status change and `agent.changed`
-  on every presence change.
+  view listens (`/ws/supervisor/`): `ticket.changed` on every ticket status change (a new
+  ticket included), `agent.changed` on every presence change and when an agent's first
+  socket opens or last one closes, `intake.changed` when intake is paused or resumed.
 
 Shifts reach agents too (`shift.updated`): a new or boosted shift every agent who could
 book it, a changed or cancelled one the agents booked on it.
@@ -36,7 +37,7 @@ def notify_offer_made(*, offer: Offer, ticket: Ticket) -> None:
         [
             (agent_group(offer.agent_id), frames.offer_frame(offer, ticket)),
             (customer_group(ticket.pk), frames.customer_ticket_updated_frame(ticket, queue_position=1)),
-            (ops_group(ticket.brand_id), frames.ops_ticket_changed_frame(ticket)),
+            (ops_group(ticket.brand_id), frames.ops_ticket_changed_frame(ticket, offer)),
         ]
     )
     if settings.WEB_PUSH_ENABLED and offer.agent.has_push:
@@ -70,6 +71,12 @@ def notify_ticket_assigned(*, ticket: Ticket, agent: AgentProfile, messages: lis
             (ops_group(ticket.brand_id), frames.ops_ticket_changed_frame(ticket)),
         ]
     )
+
+
+def notify_ticket_queued(*, ticket: Ticket) -> None:
+    """A new ticket nobody could be offered yet: only the operations group hears of it (an
+    offer, when there is one, tells everyone through notify_offer_made)."""
+    push_many([(ops_group(ticket.brand_id), frames.ops_ticket_changed_frame(ticket))])
 
 
 def notify_message(*, message: Message, agent_id: int | None) -> None:
@@ -134,6 +141,35 @@ def notify_presence(*, agent: AgentProfile, brand_ids: list[int], reason: str | 
     events = [(agent_group(agent.pk), frames.presence_frame(agent.status, reason=reason))]
     events += [(ops_group(brand_id), frames.ops_agent_changed_frame(agent)) for brand_id in brand_ids]
     push_many(events)
+
+
+def notify_agent_connection_changed(*, agent: AgentProfile, brand_ids: list[int]) -> None:
+    """The agent's first socket opened or their last one closed: the live view's
+    `connected` follows it (the agent's own screen knows already)."""
+    push_many([(ops_group(brand_id), frames.ops_agent_changed_frame(agent)) for brand_id in brand_ids])
+
+
+def notify_ticket_reassigned(
+    *, ticket: Ticket, old_agent_id: int | None, new_agent: AgentProfile, messages: list[Message], note: Message | None
+) -> None:
+    """A supervisor gave the ticket to `new_agent`: the previous agent's chat closes
+    (`ticket.updated` with status `reassigned`), the customer sees the takeover note and the
+    new agent's name, the new agent gets the whole case, the operations group the change."""
+    events = []
+    if old_agent_id:
+        events.append((agent_group(old_agent_id), frames.agent_ticket_updated_frame(ticket.pk, "reassigned")))
+    if note is not None:
+        events.append((customer_group(ticket.pk), frames.message_frame(note)))
+    push_many(events)
+    notify_ticket_assigned(ticket=ticket, agent=new_agent, messages=messages)
+
+
+def notify_supervisor_note(*, agent_id: int, frame: dict[str, Any]) -> None:
+    push_many([(agent_group(agent_id), frame)])
+
+
+def notify_intake_changed(*, brand_id: int, frame: dict[str, Any]) -> None:
+    push_many([(ops_group(brand_id), frame)])
 
 
 def notify_queue_position(*, ticket: Ticket, position: int, wait: Wait) -> None:

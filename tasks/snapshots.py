@@ -5,15 +5,17 @@ relies on what it heard before. Conversations are sent by their end (the newest
 SNAPSHOT_MESSAGES), with a cursor to page back.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from agents.models import AgentProfile
 from marketplace.errors import NotFound
 
 from . import frames
-from .models import Ticket
+from .models import SupervisorNote, Ticket
 from .selectors import (
     agent_open_tickets,
     agent_pending_offers,
@@ -78,13 +80,33 @@ def agent_history(*, agent: AgentProfile, ticket_id: int, before: int | None, li
     return frames.history_frame(ticket_id, messages, more=more)
 
 
+# A supervisor's note is repeated to a reconnecting agent for this long.
+NOTE_REPEAT = timedelta(hours=1)
+
+
+def supervisor_note_frame(note: SupervisorNote) -> dict[str, Any]:
+    author = note.author
+    return frames.supervisor_note_frame(
+        note_id=note.pk, text=note.text, sender=author.get_full_name() or author.email, sent_at=note.created_at
+    )
+
+
 def agent_snapshot(agent_id: int) -> list[dict[str, Any]]:
     """What an agent socket receives on (re)connect: presence, open offers, open chats (each
-    with the end of its conversation; see frames.ticket_assigned_frame)."""
+    with the end of its conversation; see frames.ticket_assigned_frame), and the latest
+    supervisor's note of the last hour (the app remembers which notes were dismissed)."""
     agent = AgentProfile.objects.get(pk=agent_id)
     snapshot = [frames.presence_frame(agent.status)]
     for offer in agent_pending_offers(agent):
         snapshot.append(frames.offer_frame(offer, offer.ticket))
     for ticket in agent_open_tickets(agent):
         snapshot.append(frames.ticket_assigned_frame(ticket, ticket_messages(ticket.pk)))
+    note = (
+        SupervisorNote.objects.filter(agent_id=agent_id, created_at__gte=timezone.now() - NOTE_REPEAT)
+        .select_related("author")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if note is not None:
+        snapshot.append(supervisor_note_frame(note))
     return snapshot

@@ -30,10 +30,11 @@ CODE_TAKERS = {
 # Sent by the REST error handler for any framework error without a code of its own; it is
 # a default argument, not a literal any parser can tell from other strings.
 CODES_NOT_LITERAL_IN_SOURCES = {"error"}
-# Frames built for the brand operations group, which no routed socket joins yet: nobody
-# outside the server can receive them. A socket that serves them gets its own section in
-# the contract (the route check below asks for it), and they leave this set.
-FRAMES_ON_NO_SOCKET = {"ticket.changed", "agent.changed"}
+# Frames built for a group no routed socket joins: nobody outside the server can receive
+# them. A socket that serves them gets its own section in the contract (the route check
+# below asks for it), and they leave this set. The operations group's `ticket.changed` and
+# `agent.changed` left it with `/ws/supervisor/`.
+FRAMES_ON_NO_SOCKET: set[str] = set()
 
 
 # --- Reading the sources ---------------------------------------------------------------------

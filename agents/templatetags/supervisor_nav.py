@@ -1,8 +1,5 @@
 """The supervisors' navigation bar (templates/supervisor/_nav.html): the same links on every
-supervisor page, the current section marked, and only links the viewer may open.
-
-The live view and the analytics pages are linked by path: they are built alongside and
-their URL names may not exist in every checkout."""
+supervisor page, the current section marked, and only links the viewer may open."""
 
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +14,6 @@ from ..views.supervisor import may_vet
 
 register = template.Library()
 
-LIVE_VIEW_PATH = "/supervisor/live/"
 ANALYTICS_PATH = "/supervisor/analytics/"
 
 
@@ -37,7 +33,7 @@ def nav_items(user: Any) -> list[NavItem]:
     home = reverse("supervisor-home")
     items = [
         NavItem("home", _("Home"), home, ()),
-        NavItem("live", _("Live view"), LIVE_VIEW_PATH, (LIVE_VIEW_PATH,)),
+        NavItem("live", _("Live view"), reverse("supervisor-live"), ("/supervisor/live/",)),
     ]
     if may_vet(user):
         items.append(NavItem("vetting", _("Vetting"), reverse("vetting-queue"), ("/supervisor/applications/",)))

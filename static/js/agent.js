@@ -77,6 +77,10 @@
     noticeBox: $("notice-box"),
     notice: $("notice"),
     noticeDismiss: $("notice-dismiss"),
+    noteBox: $("supervisor-note"),
+    noteFrom: $("supervisor-note-from"),
+    noteText: $("supervisor-note-text"),
+    noteDismiss: $("supervisor-note-dismiss"),
     offers: $("offers"),
     empty: $("empty-state"),
     emptyText: $("empty-state-text"),
@@ -891,7 +895,7 @@
     var id = frame.ticket_id;
     var status = frame.status;
     if (frame.earning) showEarning(frame.earning);
-    if (status === "resolved" || status === "closed" || status === "queued" || status === "cancelled") {
+    if (status === "resolved" || status === "closed" || status === "queued" || status === "cancelled" || status === "reassigned") {
       var chat = state.chats.get(id);
       var name = chat && chat.ticket.customer && chat.ticket.customer.name;
       var removed = removeChat(id);
@@ -899,6 +903,10 @@
         showNotice(name
           ? interpolate(gettext("%(name)s rated the chat %(score)s/5."), { name: name, score: frame.rating }, true)
           : interpolate(gettext("The customer rated the chat %(score)s/5."), { score: frame.rating }, true));
+      } else if (status === "reassigned" && removed) {
+        showNotice(name
+          ? interpolate(gettext("A supervisor handed %(name)s's chat to another agent."), { name: name }, true)
+          : gettext("A supervisor handed a chat to another agent."), true);
       } else if (status === "queued") {
         showNotice(name
           ? interpolate(gettext("%(name)s's case was reopened and went back to the queue."), { name: name }, true)
@@ -978,6 +986,42 @@
     shiftBatch.shifts.push(frame.shift);
   }
 
+  // --- supervisor's notes (extension) ------------------------------------------------------
+  // Shown until dismissed. The snapshot repeats the latest note of the last hour, so the ids
+  // dismissed on this device are remembered and not shown again after a reconnect.
+
+  var NOTES_SEEN_KEY = "agent-notes-dismissed";
+
+  function dismissedNotes() {
+    try {
+      return JSON.parse(window.localStorage.getItem(NOTES_SEEN_KEY) || "[]");
+    } catch (err) {
+      return [];
+    }
+  }
+
+  function showSupervisorNote(frame) {
+    if (!ui.noteBox || dismissedNotes().indexOf(frame.id) !== -1) return;
+    ui.noteBox.dataset.noteId = String(frame.id);
+    ui.noteFrom.textContent = interpolate(gettext("Note from %(name)s:"), { name: frame.from || gettext("your supervisor") }, true);
+    ui.noteText.textContent = frame.text;
+    ui.noteBox.hidden = false;
+    buzz();
+  }
+
+  if (ui.noteDismiss) {
+    ui.noteDismiss.addEventListener("click", function () {
+      var id = parseInt(ui.noteBox.dataset.noteId, 10);
+      ui.noteBox.hidden = true;
+      if (isNaN(id)) return;
+      try {
+        window.localStorage.setItem(NOTES_SEEN_KEY, JSON.stringify(dismissedNotes().concat([id]).slice(-20)));
+      } catch (err) {
+        // Private mode: the note may come back after a reconnect; nothing worse.
+      }
+    });
+  }
+
   function onFrame(frame) {
     switch (frame.type) {
       case "presence":
@@ -985,8 +1029,13 @@
         renderStatus();
         if (frame.reason === "missed_offers") {
           showNotice(gettext("You were set away after missing 3 offers in a row"), true);
+        } else if (frame.reason === "supervisor") {
+          showNotice(gettext("A supervisor set you away. Go available again when you are ready."), true);
         }
         if (frame.reason === "suspended") showSuspended();
+        break;
+      case "supervisor.note":
+        showSupervisorNote(frame);
         break;
       case "offer":
         addOffer(frame);

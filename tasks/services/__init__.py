@@ -12,7 +12,9 @@ group:
 - `widening`: tickets nobody took in time (widen, surge, alert the supervisors);
 - `waiting`: what a waiting customer leaves (the address to e-mail when an agent answers);
 - `shifts`: publish, change and boost, book, cancel, check in, no-shows;
-- `shift_pay`: the hourly floor settled after a shift, compensation for a late withdrawal.
+- `shift_pay`: the hourly floor settled after a shift, compensation for a late withdrawal;
+- `supervision`: the live view's actions (reassign a ticket, a note to an agent, set an agent
+  away, pause and resume intake, raise a surge bonus), each audit-logged.
 
 Concurrency rules (docs/architecture.md, "Lock order"):
 - A state change is one transaction. Work is claimed with `select_for_update(skip_locked=True)`
@@ -66,10 +68,24 @@ from .shifts import (
     shift_update,
     shifts_mark_no_shows,
 )
+from .supervision import (
+    agent_note_send,
+    agent_set_away_by_supervisor,
+    intake_pause,
+    intake_resume,
+    surge_raise,
+    ticket_reassign,
+)
 from .waiting import ticket_notify_email_set
 from .widening import supervisors_alert, ticket_widen, tickets_widen_due
 
 __all__ = [
+    "agent_note_send",
+    "agent_set_away_by_supervisor",
+    "intake_pause",
+    "intake_resume",
+    "surge_raise",
+    "ticket_reassign",
     "UNCHANGED",
     "ShiftTerms",
     "booking_cancel",

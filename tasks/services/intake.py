@@ -3,12 +3,15 @@
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from marketplace.errors import DomainError
 from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
 
-from ..models import Customer, Ticket
+from ..models import Customer, IntakePause, Ticket
+from ..notify import notify_ticket_queued
 from .dispatch import _offer_to_best_agent
 
 log = logging.getLogger(__name__)
@@ -23,7 +26,11 @@ def ticket_create(*, brand: Brand, data: dict[str, Any]) -> Ticket:
     `data` is already validated (see tasks.api.TicketCreateSerializer). Runs in the
     caller's transaction when there is one (the API stores the idempotency record in it),
     so the ticket, its first offer and the stored response commit together.
+
+    Refused with `503 intake_paused` (and nothing written) while a supervisor has paused
+    the brand's intake for this language or for all of them.
     """
+    _refuse_while_paused(brand, data["language"])
     with transaction.atomic():
         customer_data = data["customer"]
         # One upsert round trip instead of select-then-insert/update.
@@ -61,9 +68,26 @@ def ticket_create(*, brand: Brand, data: dict[str, Any]) -> Ticket:
         # Offer it in the same transaction: the new row is ours alone until commit, so it
         # needs no lock, and the agent hears of it the moment it exists. A savepoint keeps
         # a failed dispatch from losing the ticket: it stays queued for the sweeper.
+        offer = None
         try:
             with transaction.atomic():
-                _offer_to_best_agent(ticket)
+                offer = _offer_to_best_agent(ticket)
         except DatabaseError:
             log.exception("dispatch of new ticket %s failed; left for the sweeper", ticket.pk)
+        if offer is None:
+            notify_ticket_queued(ticket=ticket)
     return ticket
+
+
+def _refuse_while_paused(brand: Brand, language: str) -> None:
+    """One indexed read: an open pause of the brand for this language or for every one.
+    A 503 with Retry-After: the brand's system keeps the conversation and tries again."""
+    if IntakePause.objects.filter(brand=brand, resumed_at__isnull=True, language__in=["", language]).exists():
+        seconds = settings.INTAKE_PAUSED_RETRY_SECONDS
+        raise DomainError(
+            "intake_paused",
+            f"The brand's supervisors have paused new conversations in {language!r} for now; nothing was created. "
+            f"Try again in {seconds} seconds (a retry with the same Idempotency-Key is safe).",
+            status=503,
+            retry_after=seconds,
+        )

@@ -76,7 +76,7 @@ def ticket_confirm(*, ticket: Ticket) -> Ticket:
     """The customer says the case is solved: closed now, instead of when the window ends.
     Rating stays possible (until the reopen window ends), and so does reopening."""
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        locked = Ticket.objects.select_for_update(of=("self",)).select_related("brand").get(pk=ticket.pk)
         if locked.status == Status.CLOSED:
             raise Conflict("already_confirmed", "You have already confirmed that this is solved.")
         if locked.status != Status.RESOLVED:
@@ -98,7 +98,7 @@ def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
     if len(comment) > settings.MESSAGE_MAX_CHARS:
         raise DomainError("text_too_long", f"Comments are limited to {settings.MESSAGE_MAX_CHARS} characters.")
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        locked = Ticket.objects.select_for_update(of=("self",)).select_related("brand").get(pk=ticket.pk)
         resolution = _latest_resolution(locked) if locked.status in (Status.RESOLVED, Status.CLOSED) else None
         if locked.rating is not None or (resolution is not None and resolution.rating is not None):
             raise Conflict("already_rated", "You have already rated this conversation.")
@@ -134,7 +134,7 @@ def ticket_reopen(*, ticket: Ticket) -> Ticket:
     """
     window = timedelta(hours=settings.REOPEN_WINDOW_HOURS)
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        locked = Ticket.objects.select_for_update(of=("self",)).select_related("brand").get(pk=ticket.pk)
         if locked.status not in (Status.RESOLVED, Status.CLOSED):
             raise Conflict("ticket_not_resolved", "Only a resolved conversation can be reopened.")
         if locked.resolved_at and timezone.now() > locked.resolved_at + window:
@@ -191,7 +191,12 @@ def ticket_cancel(*, ticket_id: int, brand: Brand) -> Ticket:
     for _ in range(5):
         with transaction.atomic():
             offer = Offer.objects.select_for_update().filter(ticket_id=ticket_id, state=Offer.State.PENDING).first()
-            ticket = Ticket.objects.select_for_update().filter(pk=ticket_id, brand=brand).first()
+            ticket = (
+                Ticket.objects.select_for_update(of=("self",))
+                .select_related("brand")
+                .filter(pk=ticket_id, brand=brand)
+                .first()
+            )
             if ticket is None:
                 raise NotFound("ticket_not_found", "There is no such ticket for this brand.")
             if not ticket.is_open:

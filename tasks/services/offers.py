@@ -91,7 +91,7 @@ def _close_offer(offer: Offer, *, state: Offer.State, reason: str = "", count_ti
         agent.consecutive_timeouts = 0
         fields.append("consecutive_timeouts")
     agent.save(update_fields=fields)
-    ticket = Ticket.objects.get(pk=offer.ticket_id)
+    ticket = Ticket.objects.select_related("brand").get(pk=offer.ticket_id)
     # A declined offer is already off the agent's screen: they closed it themselves.
     closed_reason = None if state == Offer.State.DECLINED else {Offer.State.EXPIRED: "expired"}.get(state, "cancelled")
     notify_offer_closed(offer=offer, ticket=ticket, reason=closed_reason)

@@ -1,5 +1,6 @@
 """Available / away / offline, the agent's open sockets and what happens when they are gone."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,13 @@ from agents.models import AgentConnection, AgentProfile, AgentStatusChange
 from marketplace.errors import DomainError, Forbidden
 
 from ..models import Offer, Ticket
-from ..notify import notify_agent_connection, notify_message, notify_presence, notify_ticket_changed
+from ..notify import (
+    notify_agent_connection,
+    notify_agent_connection_changed,
+    notify_message,
+    notify_presence,
+    notify_ticket_changed,
+)
 from .conversation import _system_message
 from .dispatch import agent_dispatch, ticket_dispatch
 from .offers import _close_offer
@@ -38,8 +45,19 @@ def _rescind_pending_offers(agent_id: int) -> list[int]:
     return requeued
 
 
-def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
+def presence_set(
+    *,
+    agent: AgentProfile,
+    status: str,
+    reason: str | None = None,
+    before_change: Callable[[AgentProfile], None] | None = None,
+) -> AgentProfile:
     """Set available / away / offline. Leaving `available` withdraws pending offers.
+
+    `reason` goes with the presence frame when someone else changed the status (a
+    supervisor). `before_change(locked agent)` runs inside the status change's
+    transaction, on the locked row as it was: it may refuse (a DomainError changes
+    nothing) or write its record of the change (the audit log) in the same commit.
 
     Locks: the agent row alone for the status change, which commits before the pending
     offers are withdrawn (each offer -> ticket -> agent, like accept), so going away can
@@ -50,6 +68,8 @@ def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
         raise DomainError("invalid_status", "Status must be available, away or offline.")
     with transaction.atomic():
         locked = AgentProfile.objects.select_for_update().get(pk=agent.pk)
+        if before_change is not None:
+            before_change(locked)
         if status == AgentProfile.Status.AVAILABLE and locked.suspended:
             raise Forbidden("suspended", "Your account is suspended; you cannot take tickets.")
         if locked.status != status:
@@ -60,7 +80,7 @@ def presence_set(*, agent: AgentProfile, status: str) -> AgentProfile:
             locked.consecutive_timeouts = 0
             shift_check_in(agent_id=locked.pk, at=timezone.now())
         locked.save(update_fields=["status", "status_changed_at", "consecutive_timeouts"])
-        notify_presence(agent=locked, brand_ids=list(locked.brands.values_list("pk", flat=True)))
+        notify_presence(agent=locked, brand_ids=list(locked.brands.values_list("pk", flat=True)), reason=reason)
     if status != AgentProfile.Status.AVAILABLE:
         for ticket_id in _rescind_pending_offers(locked.pk):
             ticket_dispatch(ticket_id=ticket_id)
@@ -85,8 +105,12 @@ def _recount_connections(agent: AgentProfile, *, gone_since: datetime | None = N
 
 def _tell_customers(agent: AgentProfile, *, was: int, now: int) -> None:
     """Inside the transaction holding the agent row: when the agent's last socket went, or
-    the first came back after that, the customers of their open chats hear of it. The
-    tickets are only read, not locked, so the lock order stays agent -> connection rows."""
+    the first came back after that, the customers of their open chats hear of it, and the
+    brands' live views see the agent (dis)connected. The tickets are only read, not
+    locked, so the lock order stays agent -> connection rows."""
+    if bool(was) != bool(now):
+        agent.connections = now
+        notify_agent_connection_changed(agent=agent, brand_ids=list(agent.brands.values_list("pk", flat=True)))
     if was and not now:
         state = "lost"
     elif not was and now and agent.disconnected_at is not None:
@@ -210,7 +234,10 @@ def _requeue_assigned(agent_id: int, *, reason: str, note: str, unless_connected
     requeued: list[int] = []
     with transaction.atomic():
         tickets = list(
-            Ticket.objects.select_for_update().filter(agent_id=agent_id, status=Status.ASSIGNED).order_by("pk")
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("brand")
+            .filter(agent_id=agent_id, status=Status.ASSIGNED)
+            .order_by("pk")
         )
         agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
         if unless_connected and agent.connections:

@@ -72,8 +72,10 @@ def ticket_widen(*, ticket_id: int) -> bool:
         else:
             # Nothing (left) to drop: the ticket is as wide as it gets.
             ticket.widen_level = WIDEST
-        if brand.surge_bonus_minor and not ticket.surge_bonus_minor:
-            ticket.surge_bonus_minor = brand.surge_bonus_minor
+        # Once per ticket: the first step is taken once. Added to what a supervisor may
+        # already have raised by hand (services.supervision.surge_raise).
+        if brand.surge_bonus_minor and first_step:
+            ticket.surge_bonus_minor += brand.surge_bonus_minor
             events.append(
                 TicketEvent(
                     ticket=ticket,
