@@ -183,6 +183,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
         login("/agent/quality/sanctions/{sanction}/appeal/"),
         **{**AGENT_PAGE, "agent": "302 /agent/quality/", "other_agent": "200"},
     ),
+    ("page", "GET /supervisor/live/"): row(login("/supervisor/live/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
     ("page", "GET /supervisor/quality/"): row(login("/supervisor/quality/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
     ("page", "GET /supervisor/reviews/"): row(login("/supervisor/reviews/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
     ("page", "GET /supervisor/reviews/{review}/"): row(
@@ -372,6 +373,38 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("rest", "POST /api/v1/quality-flags/{flag}/dismiss/"): row(
         UNAUTHENTICATED, **{**QUALITY_ACTION, "other_supervisor": "404 flag_not_found"}
     ),
+    # The supervisor's actions on the live view: T waits in Acme's English queue and Acme's
+    # agent is available (see prepare_http for the intake pause that resume needs).
+    ("rest", "POST /api/v1/ops/tickets/{ticket}/reassign/"): row(
+        UNAUTHENTICATED, **{**QUALITY_ACTION, "other_supervisor": "404 ticket_not_found"}
+    ),
+    ("rest", "POST /api/v1/ops/agents/{agent_id}/note/"): row(
+        UNAUTHENTICATED,
+        **{**QUALITY_ACTION, "supervisor": "201", "staff": "201", "other_supervisor": "404 agent_not_found"},
+    ),
+    ("rest", "POST /api/v1/ops/agents/{agent_id}/away/"): row(
+        UNAUTHENTICATED, **{**QUALITY_ACTION, "other_supervisor": "404 agent_not_found"}
+    ),
+    ("rest", "POST /api/v1/ops/intake/pause/"): row(
+        UNAUTHENTICATED,
+        **{**QUALITY_ACTION, "supervisor": "201", "staff": "201", "other_supervisor": "404 brand_not_found"},
+    ),
+    ("rest", "POST /api/v1/ops/intake/resume/"): row(
+        UNAUTHENTICATED, **{**QUALITY_ACTION, "other_supervisor": "404 brand_not_found"}
+    ),
+    ("rest", "POST /api/v1/ops/surge/"): row(
+        UNAUTHENTICATED, **{**QUALITY_ACTION, "other_supervisor": "404 brand_not_found"}
+    ),
+    # --- Supervisor socket -----------------------------------------------------------------------
+    ("socket", "/ws/supervisor/ connect"): row(
+        "refused 4401 unauthenticated",
+        **{
+            **dict.fromkeys(PEOPLE, "refused 4403 forbidden"),
+            "supervisor": "open",
+            "other_supervisor": "open",
+            "staff": "open",
+        },
+    ),
     # --- Agent socket ----------------------------------------------------------------------------
     ("socket", "/ws/agent/ connect"): row(**agent_socket, agent="open", other_agent="open"),
     ("socket", "/ws/agent/ presence"): row(**agent_socket, agent="ack", other_agent="ack"),
@@ -422,7 +455,7 @@ T_STATE = {
 }
 # Who may change T with an action (when the table says ack), and the actions that change
 # nothing even then (typing is relayed, never stored).
-MAY_CHANGE_T = {"/ws/agent/": {"agent"}, "/ws/customer/{token}/": {"customer"}}
+MAY_CHANGE_T = {"/ws/agent/": {"agent"}, "/ws/customer/{token}/": {"customer"}, "/ws/supervisor/": set()}
 CHANGES_NOTHING = {"presence", "typing"}
 UNKNOWN_CHAT_TOKEN = "no-such-chat-token"
 PUSH_HOST = "fcm.googleapis.com"
@@ -659,6 +692,11 @@ def prepare_http(surface: str, world: dict) -> None:
         services.shift_book(agent=world["agent"], shift_id=shift.pk)
         world["shift_id"], world["shift_date"] = shift.pk, tuesday
         world["week"] = (tuesday - timedelta(days=1)).isoformat()
+    if surface == "POST /api/v1/ops/intake/resume/":
+        from tasks.models import IntakePause
+
+        acme = world["agent"].brands.get()
+        IntakePause.objects.create(brand=acme, language="", reason="Storm", paused_by=world["users"]["supervisor"])
     if surface == "DELETE /api/v1/me/push-subscriptions/":
         # Acme's agent has subscribed a browser; everyone tries to remove that endpoint.
         body = push_subscription()
@@ -718,6 +756,18 @@ def http_request(client: APIClient, surface: str, path: str, world: dict, role: 
             return client.post(path, {f"cancel{world['shift_id']}-reason": "Storm warning"}, format="multipart")
         case "POST /agent/quality/sanctions/{sanction}/appeal/":
             return client.post(path, {"statement": "The refund was allowed."}, format="multipart")
+        case "POST /api/v1/ops/tickets/{ticket}/reassign/":
+            return client.post(path, {"agent_id": world["agent"].pk}, format="json")
+        case "POST /api/v1/ops/agents/{agent_id}/note/":
+            return client.post(path, {"text": "Please take the Swedish queue."}, format="json")
+        case "POST /api/v1/ops/agents/{agent_id}/away/":
+            return client.post(path, {"reason": "Break"}, format="json")
+        case "POST /api/v1/ops/intake/pause/":
+            return client.post(path, {"brand": "acme", "reason": "Storm"}, format="json")
+        case "POST /api/v1/ops/intake/resume/":
+            return client.post(path, {"brand": "acme"}, format="json")
+        case "POST /api/v1/ops/surge/":
+            return client.post(path, {"brand": "acme", "language": "en", "amount": "10.00"}, format="json")
         case "POST /api/v1/me/reviews/{review}/dispute/":
             return client.post(path, {"comment": "The customer asked for it."}, format="json")
         case "POST /api/v1/me/sanctions/{sanction}/appeal/":
