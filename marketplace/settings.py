@@ -285,7 +285,7 @@ EXPERT_CAPACITY = _int("EXPERT_CAPACITY", 3, 1)
 REOPEN_WINDOW_HOURS = _int("REOPEN_WINDOW_HOURS", 72, 0)
 # The analytics rollup job re-reads source rows stamped up to this long before its previous
 # run: a transaction that stamped a row before that run but committed after it is still seen.
-ANALYTICS_ROLLUP_OVERLAP_SECONDS = _int("ANALYTICS_ROLLUP_OVERLAP_SECONDS", 300, 0)
+ANALYTICS_ROLLUP_OVERLAP_SECONDS = _int("ANALYTICS_ROLLUP_OVERLAP_SECONDS", 120, 0)
 MESSAGE_MAX_CHARS = _int("MESSAGE_MAX_CHARS", 4000, 1)
 # Messages a (re)connecting socket gets per chat; older ones are paged with a history frame.
 SNAPSHOT_MESSAGES = _int("SNAPSHOT_MESSAGES", 50, 1)

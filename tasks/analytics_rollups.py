@@ -101,32 +101,48 @@ class Selection:
     agent_id: int | None = None
     keys: Sequence[Key] | None = None
 
-    def sql(self, time: str, brand: str, agent: str | None) -> tuple[str, str, list[Any]]:
-        """(join, where, params) choosing the rows; `time`, `brand` and `agent` are the
-        columns that hold the row's time, brand and agent."""
-        join, where, params = "", ["TRUE"], []
-        if self.keys is not None:
-            join = (
-                f" JOIN unnest(%s::bigint[], %s::timestamptz[]) AS k(brand_id, hour)"
-                f" ON {brand} = k.brand_id AND {time} >= k.hour AND {time} < k.hour + interval '1 hour'"
-            )
-            params += [[b for b, _h in self.keys], [h for _b, h in self.keys]]
+    def query(
+        self, select: str, source: str, *, time: str, brand: str, agent: str | None, where: str = "TRUE"
+    ) -> tuple[str, list[Any]]:
+        """SELECT `select` FROM `source` WHERE `where`, of the rows chosen; `time`, `brand` and
+        `agent` are the expressions of the row's own time and brand and the condition (with
+        %s) that it is the agent's."""
+        conditions, params = [where], []
         if self.start is not None:
-            where.append(f"{time} >= %s")
+            conditions.append(f"{time} >= %s")
             params.append(self.start)
         if self.end is not None:
-            where.append(f"{time} < %s")
+            conditions.append(f"{time} < %s")
             params.append(self.end)
         if self.brand_ids is not None:
-            where.append(f"{brand} = ANY(%s)")
+            conditions.append(f"{brand} = ANY(%s)")
             params.append(list(self.brand_ids))
         if self.agent_id is not None:
             if agent is None:
-                where.append("FALSE")
+                conditions.append("FALSE")
             else:
-                where.append(agent)
+                conditions.append(agent)
                 params += [self.agent_id] * agent.count("%s")
-        return join, " AND ".join(where), params
+        if self.keys is None:
+            return f"SELECT {select} FROM {source} WHERE {' AND '.join(conditions)}", params  # noqa: S608 (only fixed SQL and placeholders are interpolated)
+        # The job's brand-hours, an hour at a time with its brands: a lateral subquery, so
+        # each hour is an index range scan (a join on the keys is planned as a hash join over
+        # the whole table).
+        brands: dict[datetime, list[int]] = defaultdict(list)
+        for brand_id, hour in self.keys:
+            brands[hour].append(brand_id)
+        hours = sorted(brands)
+        conditions.append(
+            f"{time} >= k.hour AND {time} < k.hour + interval '1 hour' AND {brand} = ANY(k.brands::bigint[])"
+        )
+        sql = (
+            "SELECT x.* FROM unnest(%s::timestamptz[], %s::text[]) AS k(hour, brands)"  # noqa: S608 (only fixed SQL and placeholders are interpolated)
+            f" CROSS JOIN LATERAL (SELECT {select} FROM {source} WHERE {' AND '.join(conditions)}) x"
+        )
+        # Each hour's brands as an array literal: unnest cannot take an array of arrays
+        # of different lengths.
+        lists = ["{" + ",".join(str(b) for b in sorted(brands[hour])) + "}" for hour in hours]
+        return sql, [hours, lists, *params]
 
 
 # A ticket's agent: the one assigned, or the one it was taken from when it went back to the queue.
@@ -150,55 +166,59 @@ def _epoch(column: str) -> str:
 def ticket_facts(selection: Selection) -> Iterator[tuple[Any, ...]]:
     """(brand, language, agent, created, status, assigned, resolved, first offer made, first
     agent message) per ticket created in the selection; times in epoch seconds."""
-    join, where, params = selection.sql("t.created_at", "t.brand_id", TICKET_AGENT_IS)
     first_offer = "(SELECT min(o.created_at) FROM tasks_offer o WHERE o.ticket_id = t.id)"
     first_reply = "(SELECT min(m.sent_at) FROM tasks_message m WHERE m.ticket_id = t.id AND m.sender = 'agent')"
     return _fetch(
-        f"""
-        SELECT t.brand_id, t.language, {TICKET_AGENT}, {_epoch("t.created_at")}, t.status,
-               {_epoch("t.assigned_at")}, {_epoch("t.resolved_at")}, {_epoch(first_offer)}, {_epoch(first_reply)}
-        FROM tasks_ticket t{join} WHERE {where}
-        """,  # noqa: S608 (only fixed SQL and placeholders are interpolated)
-        params,
+        *selection.query(
+            f"""t.brand_id, t.language, {TICKET_AGENT}, {_epoch("t.created_at")}, t.status,
+                {_epoch("t.assigned_at")}, {_epoch("t.resolved_at")}, {_epoch(first_offer)}, {_epoch(first_reply)}""",
+            "tasks_ticket t",
+            time="t.created_at",
+            brand="t.brand_id",
+            agent=TICKET_AGENT_IS,
+        )
     )
 
 
 def resolution_facts(selection: Selection) -> Iterator[tuple[Any, ...]]:
     """(brand, language, agent, resolved, outcome, rating) per resolution in the selection."""
-    join, where, params = selection.sql("r.resolved_at", "t.brand_id", "r.agent_id = %s")
     return _fetch(
-        f"""
-        SELECT t.brand_id, t.language, r.agent_id, {_epoch("r.resolved_at")}, r.outcome, r.rating
-        FROM tasks_resolution r JOIN tasks_ticket t ON t.id = r.ticket_id{join} WHERE {where}
-        """,  # noqa: S608 (only fixed SQL and placeholders are interpolated)
-        params,
+        *selection.query(
+            f"t.brand_id, t.language, r.agent_id, {_epoch('r.resolved_at')}, r.outcome, r.rating",
+            "tasks_resolution r JOIN tasks_ticket t ON t.id = r.ticket_id",
+            time="r.resolved_at",
+            brand="t.brand_id",
+            agent="r.agent_id = %s",
+        )
     )
 
 
 def offer_facts(selection: Selection) -> Iterator[tuple[Any, ...]]:
     """(brand, language, agent, made, state) per offer made in the selection."""
-    join, where, params = selection.sql("o.created_at", "t.brand_id", "o.agent_id = %s")
     return _fetch(
-        f"""
-        SELECT t.brand_id, t.language, o.agent_id, {_epoch("o.created_at")}, o.state
-        FROM tasks_offer o JOIN tasks_ticket t ON t.id = o.ticket_id{join} WHERE {where}
-        """,  # noqa: S608 (only fixed SQL and placeholders are interpolated)
-        params,
+        *selection.query(
+            f"t.brand_id, t.language, o.agent_id, {_epoch('o.created_at')}, o.state",
+            "tasks_offer o JOIN tasks_ticket t ON t.id = o.ticket_id",
+            time="o.created_at",
+            brand="t.brand_id",
+            agent="o.agent_id = %s",
+        )
     )
 
 
 def earning_facts(selection: Selection) -> Iterator[tuple[Any, ...]]:
     """(brand, language or "", agent, written, kind, amount, currency) per earning counted in
     the cost per case (case pay, reversals, floor top-ups) written in the selection."""
-    join, where, params = selection.sql("e.created_at", "e.brand_id", "e.agent_id = %s")
     return _fetch(
-        f"""
-        SELECT e.brand_id, COALESCE(t.language, ''), e.agent_id, {_epoch("e.created_at")}, e.kind, e.amount_minor,
-               e.currency
-        FROM payouts_earning e LEFT JOIN tasks_ticket t ON t.id = e.ticket_id{join}
-        WHERE e.kind IN ('case', 'reversal', 'floor_topup') AND {where}
-        """,  # noqa: S608 (only fixed SQL and placeholders are interpolated)
-        params,
+        *selection.query(
+            f"""e.brand_id, COALESCE(t.language, ''), e.agent_id, {_epoch("e.created_at")}, e.kind, e.amount_minor,
+                e.currency""",
+            "payouts_earning e LEFT JOIN tasks_ticket t ON t.id = e.ticket_id",
+            time="e.created_at",
+            brand="e.brand_id",
+            agent="e.agent_id = %s",
+            where="e.kind IN ('case', 'reversal', 'floor_topup')",
+        )
     )
 
 

@@ -578,7 +578,9 @@ class AgentTimeHourlyRollup(models.Model):
     An agent counts once in the row of each brand they are certified for and once in the
     all-brands row (`brand` empty), so several brands together are never double counted."""
 
-    brand = models.ForeignKey("marketplace.Brand", null=True, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    brand = models.ForeignKey(
+        "marketplace.Brand", null=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     hour = models.DateTimeField()
     language = models.CharField(max_length=8)
     tier = models.CharField(max_length=16)
