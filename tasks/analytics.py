@@ -193,16 +193,7 @@ class Sums:
     time: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
 
     def add_tickets(self, row: dict[str, Any]) -> None:
-        mine = self.tickets
-        for name, value in row.items():
-            if value is None:
-                continue
-            if name.endswith("_min"):
-                mine[name] = value if mine[name] is None else min(mine[name], value)
-            elif name.endswith("_max"):
-                mine[name] = value if mine[name] is None else max(mine[name], value)
-            else:
-                mine[name] += value
+        rollups.merge_row(self.tickets, row)
 
     def add_earnings(self, currency: str, row: dict[str, int]) -> None:
         mine = self.earnings.setdefault(currency, dict.fromkeys(rollups.EARNING_FIELDS, 0))

@@ -219,9 +219,15 @@ def _audit_export(request: HttpRequest, scope: Scope, table: str, **extra: str) 
         )
 
 
+def _text_cell(value: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (as the pay exports do)."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def _csv_response(filename: str, rows: Iterator[list[Any]]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
     csv.writer(response).writerows(rows)
     return response
 
@@ -733,9 +739,9 @@ def _ticket_rows(filters: analytics.Filters, bucket: datetime, figure: str, tick
             yield [
                 ticket.pk,
                 ticket.created_at.astimezone(filters.zone).isoformat(),
-                ticket.brand.name,
-                ticket.language,
-                line.agent,
+                _text_cell(ticket.brand.name),
+                _text_cell(ticket.language),
+                _text_cell(line.agent),
                 ticket.status,
-                "" if value is None else value,
+                _text_cell(value) if isinstance(value, str) else "" if value is None else value,
             ]

@@ -630,3 +630,12 @@ def test_a_supervisor_without_brands_is_told_so(client):
 def test_other_brands_make_no_difference_to_one_brands_figures(brand, day):
     BrandFactory(slug="initech")
     assert by_hour(analytics.figures(filters(brand)))[10]["created"] == 4
+
+
+def test_exported_text_never_starts_a_spreadsheet_formula(sup_client, day, ada):
+    AgentProfile.objects.filter(pk=ada.pk).update(display_name="=HYPERLINK(1)")
+    response = sup_client.get(
+        TICKETS, {**QUERY, "bucket": "2026-03-02T10:00:00+00:00", "figure": "created", "format": "csv"}
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[1][4] == "'=HYPERLINK(1)" and response["Cache-Control"] == "private, no-store"
