@@ -83,9 +83,10 @@ def scope_brands(user: User) -> list[Brand]:
     return list(Brand.objects.filter(pk__in=supervised_brand_ids(user)).order_by("name"))
 
 
-def scope_agents(brand_ids: Iterable[int]) -> QuerySet[AgentProfile]:
-    """The agents certified for any of these brands: the ones a filter may name."""
-    return AgentProfile.objects.filter(brands__in=list(brand_ids)).distinct().order_by("display_name", "pk")
+def scope_agents(brand_ids: Iterable[int]) -> list[tuple[int, str]]:
+    """(id, name) of the agents certified for any of these brands: the ones a filter may name."""
+    agents = AgentProfile.objects.filter(brands__in=list(brand_ids)).order_by("display_name", "pk")
+    return list(dict.fromkeys(agents.values_list("pk", "display_name")))
 
 
 def scope_languages(brand_ids: Iterable[int]) -> list[str]:

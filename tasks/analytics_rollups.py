@@ -107,7 +107,8 @@ class Selection:
         """SELECT `select` FROM `source` WHERE `where`, of the rows chosen; `time`, `brand` and
         `agent` are the expressions of the row's own time and brand and the condition (with
         %s) that it is the agent's."""
-        conditions, params = [where], []
+        conditions: list[str] = [where]
+        params: list[Any] = []
         if self.start is not None:
             conditions.append(f"{time} >= %s")
             params.append(self.start)

@@ -91,7 +91,7 @@ class AnalyticsFilterForm(forms.Form):
         help_text=gettext_lazy("An IANA name such as Europe/Stockholm: days and hours follow its clock."),
     )
 
-    def __init__(self, data: Any, *, brands: list[Brand], agents: list[AgentProfile], languages: list[str]) -> None:
+    def __init__(self, data: Any, *, brands: list[Brand], agents: list[tuple[int, str]], languages: list[str]) -> None:
         super().__init__(data, label_suffix="")
         self.brands = {brand.slug: brand for brand in brands}
         cast(forms.ChoiceField, self.fields["brand"]).choices = [("", gettext("All my brands"))] + [
@@ -101,7 +101,7 @@ class AnalyticsFilterForm(forms.Form):
             (code, code) for code in languages
         ]
         cast(forms.ChoiceField, self.fields["agent"]).choices = [("", gettext("All agents"))] + [
-            (str(a.pk), a.display_name) for a in agents
+            (str(pk), name) for pk, name in agents
         ]
         cast(forms.ChoiceField, self.fields["tier"]).choices = [("", gettext("All tiers"))] + list(
             AgentProfile.Tier.choices
@@ -191,11 +191,11 @@ def _scope(request: HttpRequest) -> Scope:
     assert isinstance(user, User)  # supervisor_or_staff_required let only people through
     brands = analytics.scope_brands(user)
     brand_ids = [b.pk for b in brands]
-    agents = list(analytics.scope_agents(brand_ids))
+    agents = analytics.scope_agents(brand_ids)
     data = _filter_data(request)
     if data["brand"] and data["brand"] not in {b.slug for b in brands}:
         raise Http404
-    if data["agent"] and data["agent"] not in {str(a.pk) for a in agents}:
+    if data["agent"] and data["agent"] not in {str(pk) for pk, _name in agents}:
         if data["agent"].isdigit():
             raise Http404
     form = AnalyticsFilterForm(data, brands=brands, agents=agents, languages=analytics.scope_languages(brand_ids))
@@ -682,9 +682,12 @@ def analytics_tickets(request: HttpRequest) -> HttpResponse:
     filters = scope.filters
     figure = request.GET.get("figure", "")
     bucket = _bucket(request.GET.get("bucket", ""))
-    context: dict[str, Any] = {"form": scope.form, "brands": scope.brands, "figure": figure}
-    if filters is None or not analytics_rollups.supported():
-        return render(request, "supervisor/analytics_tickets.html", context, status=400 if scope.brands else 200)
+    supported = analytics_rollups.supported()
+    context: dict[str, Any] = {"form": scope.form, "brands": scope.brands, "figure": figure, "supported": supported}
+    if not supported or not scope.brands:
+        return render(request, "supervisor/analytics_tickets.html", context)
+    if filters is None:
+        return render(request, "supervisor/analytics_tickets.html", context, status=400)
     if figure not in analytics.FIGURES or bucket is None:
         context["error"] = gettext("This link does not name a point of a chart; open one from the analytics page.")
         return render(request, "supervisor/analytics_tickets.html", context, status=400)
