@@ -114,7 +114,11 @@ class AgentStatusChange(models.Model):
     at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["agent", "at"], name="agent_status_change_idx")]
+        indexes = [
+            models.Index(fields=["agent", "at"], name="agent_status_change_idx"),
+            # Analytics (tasks.analytics_rollups): every agent's changes in a window.
+            models.Index(fields=["at"], name="agent_status_change_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent_id} {self.status} at {self.at:%Y-%m-%d %H:%M:%S}"

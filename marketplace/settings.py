@@ -242,6 +242,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "mark-shift-no-shows": {"task": "tasks.jobs.shifts_mark_no_shows", "schedule": 60.0},
     "settle-ended-shifts": {"task": "tasks.jobs.shifts_settle_due", "schedule": 60.0},
+    # The supervisors' analytics: the hours whose source rows changed, every minute; and at
+    # night the last two days from scratch, in case a change slipped past the minute job.
+    "roll-up-analytics": {"task": "tasks.jobs.analytics_rollup", "schedule": 60.0},
+    "repair-analytics": {"task": "tasks.jobs.analytics_rollup_repair", "schedule": crontab(minute=45, hour=3)},
     "resend-stuck-payouts": {"task": "payouts.jobs.payouts_resend_stuck", "schedule": 300.0},
     # Monday morning: propose each currency's payout batch for the supervisors to approve.
     "propose-weekly-payouts": {
@@ -282,6 +286,9 @@ DEFAULT_CAPACITY = _int("DEFAULT_CAPACITY", 2, 1)
 PROBATION_CAPACITY = _int("PROBATION_CAPACITY", 1, 1)
 EXPERT_CAPACITY = _int("EXPERT_CAPACITY", 3, 1)
 REOPEN_WINDOW_HOURS = _int("REOPEN_WINDOW_HOURS", 72, 0)
+# The analytics rollup job re-reads source rows stamped up to this long before its previous
+# run: a transaction that stamped a row before that run but committed after it is still seen.
+ANALYTICS_ROLLUP_OVERLAP_SECONDS = _int("ANALYTICS_ROLLUP_OVERLAP_SECONDS", 120, 0)
 MESSAGE_MAX_CHARS = _int("MESSAGE_MAX_CHARS", 4000, 1)
 # Messages a (re)connecting socket gets per chat; older ones are paged with a history frame.
 SNAPSHOT_MESSAGES = _int("SNAPSHOT_MESSAGES", 50, 1)

@@ -13,6 +13,7 @@ from tasks import api as tasks_api
 from tasks import ops_api, shifts_api, views_shifts
 from tasks import staffing_api as tasks_staffing_api
 from tasks import views as tasks_views
+from tasks import views_analytics as analytics_views
 from tasks import views_ops as ops_views
 from tasks import views_shift_planning as shift_planning_views
 from tasks import views_staffing as tasks_staffing_views
@@ -137,6 +138,8 @@ urlpatterns = [
     path("supervisor/appeals/<int:appeal_id>/", agent_views.appeal_detail, name="supervisor-appeal"),
     path("supervisor/live/", ops_views.supervisor_live, name="supervisor-live"),
     path("supervisor/staffing/", tasks_staffing_views.staffing_page, name="supervisor-staffing"),
+    path("supervisor/analytics/", analytics_views.analytics_page, name="supervisor-analytics"),
+    path("supervisor/analytics/tickets/", analytics_views.analytics_tickets, name="supervisor-analytics-tickets"),
     path("supervisor/shifts/", shift_planning_views.shift_planning, name="supervisor-shifts"),
     path("supervisor/shifts/<int:shift_id>/edit/", shift_planning_views.shift_edit, name="supervisor-shift-edit"),
     path("supervisor/shifts/<int:shift_id>/boost/", shift_planning_views.shift_boost, name="supervisor-shift-boost"),

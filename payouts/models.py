@@ -140,6 +140,8 @@ class Earning(models.Model):
                 name="earning_names_its_ticket_or_booking",
             ),
         ]
+        # Analytics (tasks.analytics_rollups): pay by the hour it was earned.
+        indexes = [models.Index(fields=["created_at"], name="earning_created_idx")]
 
     def __str__(self) -> str:
         what = f"ticket {self.ticket_id}" if self.ticket_id else f"booking {self.booking_id}"

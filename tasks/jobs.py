@@ -4,6 +4,7 @@ take ids, are enqueued from `transaction.on_commit` and own their retries."""
 
 import smtplib
 import zoneinfo
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -18,7 +19,7 @@ from marketplace.adapters import site_url as absolute_url
 from marketplace.i18n import supported_language
 from marketplace.models import Brand
 from payouts.models import minor_to_decimal
-from tasks import selectors, services
+from tasks import analytics_rollups, selectors, services
 
 from .models import Shift, ShiftBooking, SupervisorAlert, Ticket
 from .notify import SHIFT_CANCELLED
@@ -47,6 +48,21 @@ def shifts_mark_no_shows() -> int:
 def shifts_settle_due() -> int:
     """Pay the hourly floor of shifts that have ended; returns how many shifts were settled."""
     return services.shifts_settle_due()
+
+
+@shared_task
+def analytics_rollup() -> dict:
+    """Bring the analytics rollups up to date with the hours whose source rows changed."""
+    return analytics_rollups.rollup_run()
+
+
+@shared_task
+def analytics_rollup_repair() -> dict:
+    """Recompute the last two days of analytics rollups from scratch (nightly safety net)."""
+    if not analytics_rollups.supported():
+        return {"skipped": "the analytics need PostgreSQL"}
+    now = timezone.now()
+    return analytics_rollups.rebuild(now - timedelta(days=2), now)
 
 
 @shared_task

@@ -3,7 +3,10 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Greatest
 from django.utils.translation import gettext_lazy as _
+
+from .histogram import HistogramField
 
 
 def new_customer_token() -> str:
@@ -99,6 +102,14 @@ class Ticket(models.Model):
                 condition=Q(status__in=["queued", "offered"]),
             ),
             models.Index(fields=["agent", "status"], name="ticket_agent_status_idx"),
+            # Analytics (tasks.analytics): a brand's tickets by creation time, the tickets
+            # anything happened to since a moment (the rollup job), and the open chats.
+            models.Index(fields=["brand", "created_at"], name="ticket_brand_created_idx"),
+            models.Index(
+                Greatest("created_at", "assigned_at", "resolved_at", "queued_at", "closed_at"),
+                name="ticket_activity_idx",
+            ),
+            models.Index(fields=["assigned_at"], name="ticket_assigned_idx", condition=Q(status="assigned")),
         ]
 
     def __str__(self) -> str:
@@ -158,6 +169,7 @@ class Resolution(models.Model):
         indexes = [
             models.Index(fields=["agent", "-resolved_at"], name="resolution_agent_idx"),
             models.Index(fields=["resolved_at"], name="resolution_qa_due_idx", condition=Q(qa_considered=False)),
+            models.Index(fields=["resolved_at"], name="resolution_resolved_idx"),
         ]
 
     def __str__(self) -> str:
@@ -220,7 +232,11 @@ class Message(models.Model):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["ticket", "id"], name="message_ticket_idx")]
+        indexes = [
+            models.Index(fields=["ticket", "id"], name="message_ticket_idx"),
+            # The analytics rollup job's "agent replies since": first replies move a ticket's figures.
+            models.Index(fields=["sent_at"], name="message_agent_sent_idx", condition=Q(sender="agent")),
+        ]
         constraints = [
             # One stored message per client ref and author; the customer has no author row,
             # so NULLs must compare equal here.
@@ -285,6 +301,7 @@ class Offer(models.Model):
         indexes = [
             models.Index(fields=["expires_at"], name="offer_pending_expiry_idx", condition=Q(state="pending")),
             models.Index(fields=["ticket", "agent"], name="offer_ticket_agent_idx"),
+            models.Index(fields=["created_at"], name="offer_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -384,6 +401,215 @@ class ShiftBooking(models.Model):
 
     def __str__(self) -> str:
         return f"booking {self.pk} of agent {self.agent_id} on shift {self.shift_id} ({self.status})"
+
+
+# --- Analytics rollups (tasks.analytics_rollups) --------------------------------------------------
+# Sums per hour that the supervisors' analytics page adds up instead of reading a million
+# source rows. Derived data only: rebuilt from the source rows at any time
+# (`manage.py analytics_rebuild`), kept current by the `analytics_rollup` job. A brand's row is
+# one UTC hour of one brand for one language and agent tier; "*" in `language` or `tier` is the
+# row that counts every language or tier (grouping sets), so a page filtered on neither, one
+# or both reads one row per brand and hour. `tier` "" is a ticket no agent has worked. An
+# agent's row is one UTC hour of one agent's work for one brand in one language.
+
+ROLLUP_ALL = "*"
+# Their brand and agent keys are plain indexed columns without a database constraint: the
+# rows are derived, millions of them are rewritten by a rebuild, and checking each one's
+# keys at commit took longer than computing it. Django still deletes them with the brand
+# or agent.
+
+
+class TicketFigures(models.Model):
+    """Tickets by the hour they were created (volume, times, resolution rate), resolutions by
+    the hour they were resolved (CSAT, reopen rate) and offers by the hour they were made
+    (declined, timed out). Each duration has a count, a sum and min/max in seconds, and a
+    packed histogram (tasks.histogram) for its percentiles."""
+
+    DURATIONS = ("offer", "assign", "reply", "handle", "resolve")
+
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    hour = models.DateTimeField(help_text="Start of the UTC hour")
+    language = models.CharField(max_length=8)
+    tickets = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0, help_text="Of those tickets, resolved or closed now")
+    offer_count = models.PositiveIntegerField(default=0)
+    offer_sum = models.FloatField(default=0)
+    offer_min = models.FloatField(null=True)
+    offer_max = models.FloatField(null=True)
+    offer_hist = HistogramField()
+    assign_count = models.PositiveIntegerField(default=0)
+    assign_sum = models.FloatField(default=0)
+    assign_min = models.FloatField(null=True)
+    assign_max = models.FloatField(null=True)
+    assign_hist = HistogramField()
+    reply_count = models.PositiveIntegerField(default=0)
+    reply_sum = models.FloatField(default=0)
+    reply_min = models.FloatField(null=True)
+    reply_max = models.FloatField(null=True)
+    reply_hist = HistogramField()
+    handle_count = models.PositiveIntegerField(default=0)
+    handle_sum = models.FloatField(default=0)
+    handle_min = models.FloatField(null=True)
+    handle_max = models.FloatField(null=True)
+    handle_hist = HistogramField()
+    resolve_count = models.PositiveIntegerField(default=0)
+    resolve_sum = models.FloatField(default=0)
+    resolve_min = models.FloatField(null=True)
+    resolve_max = models.FloatField(null=True)
+    resolve_hist = HistogramField()
+    resolutions = models.PositiveIntegerField(default=0)
+    reopened = models.PositiveIntegerField(default=0)
+    rated = models.PositiveIntegerField(default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
+    rating_high = models.PositiveIntegerField(default=0, help_text="Ratings of 4 or 5")
+    offers = models.PositiveIntegerField(default=0)
+    offers_declined = models.PositiveIntegerField(default=0)
+    offers_expired = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class TicketHourlyRollup(TicketFigures):
+    """A brand's ticket figures of one hour, language and tier."""
+
+    tier = models.CharField(max_length=16)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "hour", "language", "tier"], name="ticket_rollup_unique"),
+        ]
+        # The page's read: one language/tier row per brand over a range of hours.
+        indexes = [models.Index(fields=["language", "tier", "brand", "hour"], name="ticket_rollup_read_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id} {self.hour:%Y-%m-%d %H}h {self.language}/{self.tier}"
+
+
+class AgentTicketHourlyRollup(TicketFigures):
+    """One agent's ticket figures of one hour, brand and language: the page filtered to one
+    agent reads a thousand of these for three months instead of their source rows."""
+
+    agent = models.ForeignKey("agents.AgentProfile", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "brand", "hour", "language"], name="agent_ticket_rollup_unique"),
+        ]
+        # The job replaces a brand's hours.
+        indexes = [models.Index(fields=["brand", "hour"], name="agent_ticket_rollup_hour_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.brand_id} {self.hour:%Y-%m-%d %H}h {self.language}"
+
+
+class EarningFigures(models.Model):
+    """Agent pay by the hour it was earned, per currency: case pay, reversals and shift floor
+    top-ups, and how many cases were paid. A floor top-up belongs to no ticket and so to no
+    language (`language` "")."""
+
+    brand = models.ForeignKey("marketplace.Brand", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    hour = models.DateTimeField()
+    language = models.CharField(max_length=8)
+    currency = models.CharField(max_length=3)
+    case_minor = models.BigIntegerField(default=0)
+    reversal_minor = models.BigIntegerField(default=0)
+    floor_minor = models.BigIntegerField(default=0)
+    cases = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class EarningHourlyRollup(EarningFigures):
+    """A brand's pay of one hour, language, tier and currency."""
+
+    tier = models.CharField(max_length=16)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "hour", "language", "tier", "currency"], name="earning_rollup_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["language", "tier", "brand", "hour"], name="earning_rollup_read_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id} {self.hour:%Y-%m-%d %H}h {self.currency}"
+
+
+class AgentEarningHourlyRollup(EarningFigures):
+    """One agent's pay of one hour, brand, language and currency."""
+
+    agent = models.ForeignKey("agents.AgentProfile", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "brand", "hour", "language", "currency"], name="agent_earning_rollup_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["brand", "hour"], name="agent_earning_rollup_hour_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.brand_id} {self.hour:%Y-%m-%d %H}h {self.currency}"
+
+
+class AgentHourlyRollup(models.Model):
+    """One agent's hour: seconds online (available or away), staffed (available, or away
+    with a chat) and busy (online with at least one chat). Occupancy is busy / staffed."""
+
+    agent = models.ForeignKey("agents.AgentProfile", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    hour = models.DateTimeField()
+    online_seconds = models.FloatField(default=0)
+    staffed_seconds = models.FloatField(default=0)
+    busy_seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "hour"], name="agent_rollup_unique")]
+        indexes = [models.Index(fields=["hour"], name="agent_rollup_hour_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.hour:%Y-%m-%d %H}h"
+
+
+class AgentTimeHourlyRollup(models.Model):
+    """AgentHourlyRollup added up by the agents' brands, languages and tier as they are now.
+    An agent counts once in the row of each brand they are certified for and once in the
+    all-brands row (`brand` empty), so several brands together are never double counted."""
+
+    brand = models.ForeignKey(
+        "marketplace.Brand", null=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    hour = models.DateTimeField()
+    language = models.CharField(max_length=8)
+    tier = models.CharField(max_length=16)
+    online_seconds = models.FloatField(default=0)
+    staffed_seconds = models.FloatField(default=0)
+    busy_seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "hour", "language", "tier"], nulls_distinct=False, name="agent_time_rollup_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["language", "tier", "brand", "hour"], name="agent_time_rollup_read_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id or 'all'} {self.hour:%Y-%m-%d %H}h {self.language}/{self.tier}"
+
+
+class AnalyticsRollupState(models.Model):
+    """Where the rollup job got to: the database clock when its last run started, and the
+    agents' tier, brands and languages then (a change re-files their past hours)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    ran_at = models.DateTimeField(null=True, blank=True)
+    agents = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.ran_at}"
 
 
 # --- Supervision (the live view's actions) --------------------------------------------------------

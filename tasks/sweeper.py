@@ -16,6 +16,7 @@ from django.conf import settings
 from payouts.services import earnings_release_due
 
 from . import selectors, services
+from .analytics_rollups import rollup_run as analytics_rollup_run
 from .models import Ticket
 from .notify import notify_queue_position
 
@@ -93,6 +94,7 @@ class Sweeper:
             result["earnings_released"] = earnings_release_due()
             result["no_shows"] = services.shifts_mark_no_shows()
             result["shifts_settled"] = services.shifts_settle_due()
+            result["analytics_rows"] = int(analytics_rollup_run().get("rows", 0))
         if settings.CELERY_TASK_ALWAYS_EAGER and self._due("widen", WIDEN_EVERY_SECONDS):
             result["widened"] = services.tickets_widen_due()
         return result

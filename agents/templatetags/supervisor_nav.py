@@ -14,9 +14,6 @@ from ..views.supervisor import may_vet
 
 register = template.Library()
 
-ANALYTICS_PATH = "/supervisor/analytics/"
-
-
 @dataclass(frozen=True)
 class NavItem:
     key: str
@@ -47,7 +44,7 @@ def nav_items(user: Any) -> list[NavItem]:
             ("/supervisor/quality/", "/supervisor/reviews/", "/supervisor/appeals/"),
         ),
         NavItem("payouts", _("Payouts"), reverse("supervisor-payouts"), ("/supervisor/payouts/",)),
-        NavItem("analytics", _("Analytics"), ANALYTICS_PATH, (ANALYTICS_PATH,)),
+        NavItem("analytics", _("Analytics"), reverse("supervisor-analytics"), ("/supervisor/analytics/",)),
         NavItem("agents", _("Agents"), reverse("supervisor-agents"), ("/supervisor/agents/",)),
         NavItem("audit", _("Audit log"), reverse("supervisor-audit"), ("/supervisor/audit/",)),
     ]

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('agents', '0012_quality_reviews'),
         ('marketplace', '0009_brand_quality_terms'),
-        ('tasks', '0008_resolutions_from_tickets'),
+        ('tasks', '0010_analytics_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
