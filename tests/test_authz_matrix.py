@@ -183,6 +183,11 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
         login("/agent/quality/sanctions/{sanction}/appeal/"),
         **{**AGENT_PAGE, "agent": "302 /agent/quality/", "other_agent": "200"},
     ),
+    ("page", "GET /supervisor/analytics/"): row(login("/supervisor/analytics/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
+    ("page", "GET /supervisor/analytics/?brand=acme&format=csv"): row(
+        login("/supervisor/analytics/%3Fbrand%3Dacme%26format%3Dcsv"),
+        **{**SUPERVISOR_PAGE, "staff": "200", "other_supervisor": "404"},
+    ),
     ("page", "GET /supervisor/live/"): row(login("/supervisor/live/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
     ("page", "GET /supervisor/quality/"): row(login("/supervisor/quality/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
     ("page", "GET /supervisor/reviews/"): row(login("/supervisor/reviews/"), **{**SUPERVISOR_PAGE, "staff": "200"}),
