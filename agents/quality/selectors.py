@@ -199,15 +199,24 @@ def supervised_agent(user: User, agent_id: int) -> AgentProfile | None:
 
 
 def agent_recent_tickets(user: User, agent: AgentProfile, *, limit: int = 30) -> QuerySet[Ticket]:
-    """Tickets of the user's brands the agent worked, newest first: the evidence to pick from."""
-    worked = Q(agent=agent) | Q(previous_agent=agent) | Q(resolutions__agent=agent)
-    return (
-        Ticket.objects.filter(brand_id__in=supervised_brand_ids(user))
-        .filter(worked)
-        .distinct()
-        .select_related("brand")
-        .order_by("-created_at", "-pk")[:limit]
-    )
+    """Tickets of the user's brands the agent worked (assigned, handed back, or resolved),
+    newest first: the evidence to pick from, and the agent's history.
+
+    One OR over the three ways (with the join to resolutions and a DISTINCT) reads every
+    ticket of the brand at a million tickets; instead each way takes its newest `limit` ids
+    from its own index, and the newest `limit` of those are loaded. Ticket ids grow with
+    creation time, so the newest ids are the newest tickets."""
+    brands = supervised_brand_ids(user)
+    mine = Ticket.objects.filter(brand_id__in=brands)
+    ids = {
+        *mine.filter(agent=agent).order_by("-pk").values_list("pk", flat=True)[:limit],
+        *mine.filter(previous_agent=agent).order_by("-pk").values_list("pk", flat=True)[:limit],
+        *Resolution.objects.filter(agent=agent, ticket__brand_id__in=brands)
+        .order_by("-ticket_id")
+        .values_list("ticket_id", flat=True)[:limit],
+    }
+    newest = sorted(ids, reverse=True)[:limit]
+    return Ticket.objects.filter(pk__in=newest).select_related("brand").order_by("-created_at", "-pk")
 
 
 def quality_desk_counts(user: User) -> dict[str, int]:

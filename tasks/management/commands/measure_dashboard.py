@@ -130,6 +130,18 @@ class Command(BaseCommand):
                 {"agent": agent_id, "granularity": "day", "from": quarter, "to": to, "bucket": day, "figure": "csat"},
             ),
         ]
+        # The other supervisor pages, on the same data.
+        pages += [
+            ("supervisor home", supervisor, "/supervisor/", {}),
+            ("live view page", supervisor, "/supervisor/live/", {}),
+            ("agents directory", supervisor, "/supervisor/agents/", {}),
+            ("agents directory, search", staff, "/supervisor/agents/", {"q": "agent 1"}),
+            ("agent page", supervisor, f"/supervisor/agents/{agent_id}/", {}),
+            ("agent quality page", supervisor, f"/supervisor/agents/{agent_id}/quality/", {}),
+            ("audit log", staff, "/supervisor/audit/", {}),
+            ("quality desk", supervisor, "/supervisor/quality/", {}),
+            ("review queue, all", supervisor, "/supervisor/reviews/", {"status": "all"}),
+        ]
         self.stdout.write(
             f"Data: {Ticket.objects.count():,} tickets, last created {last:%Y-%m-%d %H:%M} UTC; {runs} runs each "
             f"after one warm-up; database {connection.settings_dict['NAME']}."
@@ -186,6 +198,12 @@ class Command(BaseCommand):
         ):
             analytics.figures(filters)
             self._row(label, self._time(functools.partial(analytics.figures, filters), runs), None)
+        # The live view's snapshot on the same data, for one brand and for every brand.
+        from tasks.ops_selectors import ops_snapshot
+
+        for label, ids in (("live snapshot, one brand", (brand.pk,)), ("live snapshot, all brands", brand_ids)):
+            ops_snapshot(ids)
+            self._row(label, self._time(functools.partial(ops_snapshot, ids), runs), None)
 
     def _time(self, call: Callable[[], Any], runs: int) -> list[float]:
         timings = []
