@@ -220,7 +220,7 @@ def agent_overview(user: User, agent: AgentProfile) -> dict[str, Any]:
     agent's history is: each list is the latest few, and counts are counted in the database."""
     brand_ids = quality_selectors.supervised_brand_ids(user)
     inputs, standing = quality_selectors.agent_standing(agent)
-    upcoming = quality_selectors.next_tier(agent, standing)
+    upcoming = quality_selectors.next_tier(agent, standing, inputs)
     flags = list(quality_selectors.open_flags(user).filter(agent=agent))
     sanctions_in_force = list(
         quality_selectors.agent_sanctions(agent, brand_ids=brand_ids).filter(state=Sanction.State.ACTIVE)

@@ -171,12 +171,12 @@ def flag_dict(flag: QualityFlag) -> dict[str, Any]:
 
 def agent_quality_dict(agent: AgentProfile) -> dict[str, Any]:
     """What `GET /api/v1/me/quality/` answers (and what the agent's quality screen shows)."""
-    _, standing = selectors.agent_standing(agent)
+    inputs, standing = selectors.agent_standing(agent)
     return {
         "score": str(agent.quality_score),
         "tier": agent.tier,
         "capacity": agent.capacity,
-        "next_tier": selectors.next_tier(agent, standing),
+        "next_tier": selectors.next_tier(agent, standing, inputs),
         "ratings": [rating_dict(r) for r in selectors.agent_ratings(agent)],
         "reviews": [review_dict(r) for r in selectors.agent_reviews(agent)],
         "score_history": [

@@ -71,7 +71,9 @@ def agent_standing(agent: AgentProfile) -> tuple[QualityInputs, rules.Standing]:
     return inputs, standing
 
 
-def next_tier(agent: AgentProfile, standing: rules.Standing) -> dict[str, Any] | None:
+def next_tier(
+    agent: AgentProfile, standing: rules.Standing, inputs: QualityInputs | None = None
+) -> dict[str, Any] | None:
     """The tier above the agent's and what it takes, criterion by criterion. An agent is
     never shown less than their tier: promotions are kept when numbers dip (a human looks)."""
     order = list(rules.TIERS)
@@ -80,7 +82,8 @@ def next_tier(agent: AgentProfile, standing: rules.Standing) -> dict[str, Any] |
         return None
     name = order[current + 1]
     thresholds = agent_thresholds(agent)
-    inputs = quality_inputs(agent)
+    # The caller usually read the inputs for `standing` already (agent_standing).
+    inputs = inputs or quality_inputs(agent)
     needs = rules.needs_for(
         thresholds[name], cases=inputs.cases, score=agent.quality_score, reviews=len(inputs.review_percents)
     )

@@ -261,8 +261,8 @@ def _sample_note(agent: AgentProfile) -> str:
 
 
 def _quality_page(request: HttpRequest, agent: AgentProfile, refusal: Refusal | None = None) -> HttpResponse:
-    _, standing = selectors.agent_standing(agent)
-    next_tier = selectors.next_tier(agent, standing)
+    inputs, standing = selectors.agent_standing(agent)
+    next_tier = selectors.next_tier(agent, standing, inputs)
     page = QualityPage(agent=agent, counts=selectors.quality_counts(agent))
     if next_tier is not None:
         page.next_tier = str(AgentProfile.Tier(next_tier["name"]).label)

@@ -288,7 +288,7 @@ def _agent_page(
     user = _user(request)
     brand_ids = selectors.supervised_brand_ids(user)
     inputs, standing = selectors.agent_standing(agent)
-    upcoming = selectors.next_tier(agent, standing)
+    upcoming = selectors.next_tier(agent, standing, inputs)
     if upcoming is not None:
         upcoming["label"] = AgentProfile.Tier(upcoming["name"]).label
         for need in upcoming["needs"]:
