@@ -5,6 +5,7 @@ With no DATABASE_URL / REDIS_URL the product runs embedded: SQLite, an in-proces
 channel layer and an in-process sweeper, so one process on a bare machine works.
 """
 
+import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,26 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery ------------------------------------------------
+def _isolate_test_worker() -> None:
+    """The suite runs in parallel processes (pytest-xdist), and each clears its cache and
+    listens on its channel layer: give each worker a Redis database and channel prefix of
+    its own. Written back to the environment, so the servers a test starts inherit them,
+    and marked, so a child process does not shift them a second time."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if ENVIRONMENT != "test" or not worker.startswith("gw") or os.environ.get("TEST_WORKER_ISOLATED") == worker:
+        return
+    index = int(worker[2:])
+    url = os.environ.get("REDIS_URL", "")
+    if url.startswith("redis://"):
+        parts = urlsplit(url)
+        base = int(parts.path.lstrip("/") or 0)
+        os.environ["REDIS_URL"] = parts._replace(path=f"/{(base - index) % 16}").geturl()
+    os.environ["CHANNEL_PREFIX"] = f"{os.environ.get('CHANNEL_PREFIX', 'mkt')}-{worker}"
+    os.environ["TEST_WORKER_ISOLATED"] = worker
+
+
+_isolate_test_worker()
+
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, got {REDIS_URL!r}")

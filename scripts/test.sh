@@ -13,4 +13,7 @@ ensure_chromium
 ensure_gettext
 export ENVIRONMENT=test CHANNEL_PREFIX="mkt-test-$$"
 mkdir -p test-output
-exec "$VENV/bin/pytest" "$@"
+# One worker per core (TEST_WORKERS to change it); a file's tests stay on one worker, in
+# order, since some share module-level fixtures. Each worker has its own test database,
+# Redis database and channel prefix (marketplace/settings.py).
+exec "$VENV/bin/pytest" -n "${TEST_WORKERS:-auto}" --dist loadfile "$@"
