@@ -186,8 +186,10 @@ if EMBEDDED_DB:
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = _int("DB_CONN_MAX_AGE", 0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    if _bool("DB_POOL", default=False):
-        # psycopg's pool; CONN_MAX_AGE must be 0 with it.
+    # psycopg's pool, on unless DB_POOL=false: under ASGI each request runs in a thread of
+    # its own, so a persistent connection per thread is never reused and every request
+    # would open one. CONN_MAX_AGE must be 0 with the pool.
+    if _bool("DB_POOL", default=True):
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": _int("DB_POOL_MIN", 2, 1),

@@ -12,6 +12,10 @@ ensure_services "$DATABASE_URL" "$REDIS_URL"
 ensure_chromium
 ensure_gettext
 export ENVIRONMENT=test CHANNEL_PREFIX="mkt-test-$$"
+# The test process itself opens and drops its test database and keeps a connection per
+# thread of each test: no pool there. The servers tests start use it, as production does
+# (tests/live.py).
+export DB_POOL="${DB_POOL:-false}"
 mkdir -p test-output
 # One worker per core (TEST_WORKERS to change it); a file's tests stay on one worker, in
 # order, since some share module-level fixtures. Each worker has its own test database,

@@ -41,6 +41,7 @@ def asgi_server(*, sweeper: bool = True, log_path: Path | None = None, **env):
         "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "mkt"),
         "SWEEPER_IN_PROCESS": "true" if sweeper else "false",
         "ENVIRONMENT": "test",
+        "DB_POOL": "true",
         "DEMO_MODE": "true",
         # The log is read while the server runs (e-mails from the console backend).
         "PYTHONUNBUFFERED": "1",

@@ -282,3 +282,32 @@ def test_only_the_test_environment_uses_the_fast_password_hasher(environment):
         timeout=60,
     )
     assert result.stdout.strip() == "pbkdf2_sha256", result.stderr
+
+
+@pytest.mark.parametrize(
+    "env, pooled",
+    [
+        ({}, True),
+        ({"DB_POOL": "false"}, False),
+        ({"DB_POOL": "true", "DB_POOL_MAX": "7"}, True),
+    ],
+)
+def test_a_postgresql_database_is_pooled_unless_turned_off(env, pooled):
+    clean = {k: v for k, v in django_env().items() if not k.startswith("DB_POOL")}
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "from django.conf import settings; db = settings.DATABASES['default']; "
+         "print(db.get('OPTIONS', {}).get('pool'), db['CONN_MAX_AGE'])"],
+        cwd=ROOT,
+        env={**clean, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/anything", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    pool, max_age = result.stdout.rsplit(" ", 1)
+    if pooled:
+        assert pool == f"{{'min_size': 2, 'max_size': {env.get('DB_POOL_MAX', '10')}}}"
+        assert max_age.strip() == "0"
+    else:
+        assert pool == "None"
