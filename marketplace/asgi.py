@@ -15,6 +15,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from marketplace.admission import AdmissionMiddleware  # noqa: E402
 from marketplace.ws_auth import BrowserOriginValidator, TokenAuthMiddleware  # noqa: E402
 from tasks.routing import websocket_urlpatterns  # noqa: E402
 
@@ -56,7 +57,7 @@ class Lifespan:
 application = Lifespan(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": AdmissionMiddleware(django_asgi_app),
             # Channels' stubs want their own type-check-only pattern class, which path() cannot
             # return (tasks/routing.py).
             "websocket": BrowserOriginValidator(

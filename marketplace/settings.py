@@ -287,6 +287,13 @@ SWEEPER_INTERVAL_SECONDS = _float("SWEEPER_INTERVAL_SECONDS", 0.5, 0.05)
 # --- Dispatch rules (defaults; brands may override some) --------------------------------
 OFFER_TIMEOUT_SECONDS = _int("OFFER_TIMEOUT_SECONDS", 20, 1)
 MAX_TIMEOUTS_IN_ROW = _int("MAX_TIMEOUTS_IN_ROW", 3, 1)
+# An accept is judged by the time its frame arrived, not by when a busy server got to it:
+# the sweeper expires an offer only this long after its countdown ended, so an accept that
+# arrived in time and waited for a thread still wins.
+OFFER_EXPIRY_GRACE_SECONDS = _float("OFFER_EXPIRY_GRACE_SECONDS", 2.0, 0.0)
+# An offer frame that reaches the agent's socket this late (the server was busy) starts its
+# countdown again from delivery: server delay never expires an offer.
+OFFER_LATE_DELIVERY_SECONDS = _float("OFFER_LATE_DELIVERY_SECONDS", 0.5, 0.0)
 # An agent who missed or declined a ticket is asked again after this, if nobody else has
 # taken it: with few agents online, a missed offer must not strand the customer.
 OFFER_RETRY_COOLDOWN_SECONDS = _int("OFFER_RETRY_COOLDOWN_SECONDS", 120, 0)
@@ -299,6 +306,11 @@ AGENT_GRACE_SECONDS = _int("AGENT_GRACE_SECONDS", 60, 0)
 # While a supervisor has paused a brand's intake, a handover is answered 503 intake_paused
 # with this Retry-After (seconds).
 INTAKE_PAUSED_RETRY_SECONDS = _int("INTAKE_PAUSED_RETRY_SECONDS", 120, 1)
+# Graceful overload (marketplace/admission.py): a web process with this much work in flight
+# (HTTP requests and socket frames being handled) answers new handovers 429 overloaded with
+# this Retry-After, so agents' actions, already admitted work, go first.
+INTAKE_MAX_IN_FLIGHT = _int("INTAKE_MAX_IN_FLIGHT", 32, 1)
+OVERLOAD_RETRY_SECONDS = _int("OVERLOAD_RETRY_SECONDS", 1, 1)
 # Every process marks the agent sockets it holds as alive this often; a socket not seen for
 # the TTL (its process was killed, its consumer crashed) is removed by the sweeper.
 AGENT_HEARTBEAT_SECONDS = _float("AGENT_HEARTBEAT_SECONDS", 10.0, 0.1)

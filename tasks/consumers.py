@@ -11,12 +11,15 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
+from marketplace import admission
 from marketplace.errors import DomainError, NotFound
 from marketplace.unavailable import MESSAGE as UNAVAILABLE_MESSAGE
 from marketplace.unavailable import UNAVAILABLE_ERRORS
@@ -45,6 +48,7 @@ from .client_frames import (
     parse_typed,
     type_name,
 )
+from .frames import iso
 from .models import Message, Ticket
 from .notify import notify_typing
 from .realtime import agent_group, customer_group
@@ -166,6 +170,12 @@ class FrameConsumer(AsyncWebsocketConsumer):
         ref. Nothing a client sends closes the socket, except flooding it."""
         if self.flooded:
             return
+        # An offer is judged by when its accept arrived, not by when a busy process got to it.
+        self.received_at = timezone.now()
+        with admission.work.working():
+            await self._receive(text_data)
+
+    async def _receive(self, text_data) -> None:
         allowed = self.take_frame_token()
         ref = None
         wants_answer = False
@@ -191,7 +201,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         else:
             if wants_answer:
                 await self.send_frame({"type": "ack", "ref": ref, **(answer or {})})
-        if not allowed and self.bucket.refused >= FLOOD_REFUSALS_BEFORE_CLOSE:
+        if not allowed and self.bucket is not None and self.bucket.refused >= FLOOD_REFUSALS_BEFORE_CLOSE:
             self.flooded = True
             log.warning("closing a socket that sent %d frames over its budget", self.bucket.refused)
             await self.close(code=FLOOD_CLOSE_CODE)
@@ -225,7 +235,28 @@ class AgentConsumer(FrameConsumer):
             self.working.add(frame["ticket"]["id"])
         elif kind == "ticket.updated" and frame.get("status") != Ticket.Status.ASSIGNED:
             self.working.discard(frame.get("ticket_id"))
+        elif kind == "offer":
+            on_time = await self._on_time(frame)
+            if on_time is None:
+                return
+            frame = on_time
         await super().send_frame(frame)
+
+    async def _on_time(self, frame: dict) -> dict | None:
+        """An offer frame that reaches the socket late, because the server was busy, starts
+        its countdown again now: the agent gets the whole time the frame promises
+        (`expires_in`), and so does the sweeper. None when the offer closed meanwhile."""
+        promised = frame["expires_in"]
+        built_at = datetime.fromisoformat(frame["expires_at"]) - timedelta(seconds=promised)
+        now = timezone.now()
+        if (now - built_at).total_seconds() <= settings.OFFER_LATE_DELIVERY_SECONDS:
+            return frame
+        expires_at = now + timedelta(seconds=promised)
+        if not await database_sync_to_async(services.offer_countdown_restart)(
+            offer_id=frame["offer_id"], expires_at=expires_at
+        ):
+            return None
+        return {**frame, "expires_at": iso(expires_at)}
 
     async def connect(self):
         user = self.scope.get("user")
@@ -279,7 +310,9 @@ class AgentConsumer(FrameConsumer):
             case Presence(status=status):
                 await database_sync_to_async(services.presence_set)(agent=agent, status=status)
             case OfferAccept(offer_id=offer_id):
-                await database_sync_to_async(services.offer_accept)(agent=agent, offer_id=offer_id)
+                await database_sync_to_async(services.offer_accept)(
+                    agent=agent, offer_id=offer_id, received_at=self.received_at
+                )
             case OfferDecline(offer_id=offer_id, reason=reason):
                 await database_sync_to_async(services.offer_decline)(agent=agent, offer_id=offer_id, reason=reason)
             case AgentMessage(ticket_id=ticket_id, text=text):

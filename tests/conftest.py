@@ -113,6 +113,10 @@ def handover(brand):
 def _fast_and_isolated(settings):
     settings.REOPEN_WINDOW_HOURS = 72
     settings.OFFER_TIMEOUT_SECONDS = 20
+    # Expiry exactly at the end of the countdown, and no restart of a countdown for a push
+    # that a slow test machine delivered late: tests/test_overload.py covers both.
+    settings.OFFER_EXPIRY_GRACE_SECONDS = 0
+    settings.OFFER_LATE_DELIVERY_SECONDS = 60
 
 
 @pytest.fixture(scope="session", autouse=True)

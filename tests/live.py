@@ -42,6 +42,7 @@ def asgi_server(*, sweeper: bool = True, log_path: Path | None = None, **env):
         "SWEEPER_IN_PROCESS": "true" if sweeper else "false",
         "ENVIRONMENT": "test",
         "DB_POOL": "true",
+        "OFFER_EXPIRY_GRACE_SECONDS": "0",
         "DEMO_MODE": "true",
         # The log is read while the server runs (e-mails from the console backend).
         "PYTHONUNBUFFERED": "1",

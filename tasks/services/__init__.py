@@ -42,7 +42,7 @@ from .lifecycle import (
     ticket_resolve,
     tickets_close_after_window,
 )
-from .offers import offer_accept, offer_decline, offers_expire_due
+from .offers import offer_accept, offer_countdown_restart, offer_decline, offers_expire_due
 from .presence import (
     agent_connected,
     agent_connections_expire,
@@ -112,6 +112,7 @@ __all__ = [
     "message_send_agent",
     "message_send_customer",
     "offer_accept",
+    "offer_countdown_restart",
     "offer_decline",
     "offer_push_send",
     "offers_expire_due",

@@ -1,9 +1,12 @@
 """An offer's end: accepted, declined, expired or rescinded. Locks: offer -> ticket -> agent."""
 
+from datetime import datetime, timedelta
 from typing import NoReturn
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentStatusChange
@@ -30,18 +33,22 @@ def _refuse_offer(agent: AgentProfile, offer_id: int) -> NoReturn:
     raise Conflict("offer_closed", f"This offer is no longer open ({offer.state}).")
 
 
-def offer_accept(*, agent: AgentProfile, offer_id: int) -> Ticket:
+def offer_accept(*, agent: AgentProfile, offer_id: int, received_at: datetime | None = None) -> Ticket:
     """Accept a pending, unexpired offer made to `agent`: the ticket is assigned to them.
 
     The claim is `UPDATE offer SET state=accepted WHERE id=.. AND agent=.. AND state=pending
-    AND expires_at > now`; only one caller can see a row count of 1, so however many
-    accepts race, one wins and the others get a clear refusal.
+    AND expires_at > received`; only one caller can see a row count of 1, so however many
+    accepts race, one wins and the others get a clear refusal. `received_at` is when the
+    accept reached the server (the socket frame's arrival): time it then spent waiting for a
+    busy process does not count against the agent (the sweeper leaves the offer pending for
+    OFFER_EXPIRY_GRACE_SECONDS past its countdown).
     """
     now = timezone.now()
+    deadline = min(received_at, now) if received_at else now
     with transaction.atomic():
-        claimed = Offer.objects.filter(pk=offer_id, agent=agent, state=Offer.State.PENDING, expires_at__gt=now).update(
-            state=Offer.State.ACCEPTED, responded_at=now
-        )
+        claimed = Offer.objects.filter(
+            pk=offer_id, agent=agent, state=Offer.State.PENDING, expires_at__gt=deadline
+        ).update(state=Offer.State.ACCEPTED, responded_at=now)
         if claimed != 1:
             _refuse_offer(agent, offer_id)
         offer = Offer.objects.get(pk=offer_id)
@@ -111,6 +118,17 @@ def offer_decline(*, agent: AgentProfile, offer_id: int, reason: str = "") -> No
     agent_dispatch(agent_id=agent.pk)
 
 
+def offer_countdown_restart(*, offer_id: int, expires_at: datetime) -> bool:
+    """Give a pending offer, delivered late, its countdown again from delivery (never
+    shorter than it was). False when it is no longer pending: it is not shown then."""
+    return (
+        Offer.objects.filter(pk=offer_id, state=Offer.State.PENDING).update(
+            expires_at=Greatest(F("expires_at"), Value(expires_at))
+        )
+        == 1
+    )
+
+
 def offers_expire_due(*, batch: int = 200) -> int:
     """Expire pending offers whose countdown ran out and offer their tickets to the next agent.
 
@@ -123,7 +141,10 @@ def offers_expire_due(*, batch: int = 200) -> int:
         with transaction.atomic():
             offer = (
                 Offer.objects.select_for_update(skip_locked=True)
-                .filter(state=Offer.State.PENDING, expires_at__lte=timezone.now())
+                .filter(
+                    state=Offer.State.PENDING,
+                    expires_at__lte=timezone.now() - timedelta(seconds=settings.OFFER_EXPIRY_GRACE_SECONDS),
+                )
                 .order_by("expires_at")
                 .first()
             )
