@@ -143,3 +143,12 @@ def _close_stray_connections(django_db_setup):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             [db["NAME"]],
         )
+
+
+def pytest_collection_modifyitems(items):
+    """schemathesis names every operation's test alike; pytest-xdist schedules tests by node
+    id, so it would run one of them. The operation goes into the id, as in the report."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and not item.nodeid.endswith(f"[{label}]"):
+            item._id = item.parent.id.child(item.name)
