@@ -314,6 +314,7 @@ async def drive(args, stack: Stack, seeded: dict) -> dict:
             "frames_received": run.customer_frames,
             "agent_messages_received": len(run.customer_msg),
             "replies_acked": len(run.customer_reply_acked),
+            "replies_waited_out_by_agents": run.answers_waited_out,
             "ratings_acked": len(run.rated),
         },
         "_run": run,

@@ -16,6 +16,11 @@ from typing import Any
 # more than this, so a run cannot stall on one answer) and sends the same request again.
 RETRY_AFTER_CAP_SECONDS = 5.0
 INTAKE_MAX_ATTEMPTS = 10
+# The customer's answer to the agent's message. The agent resolves only once it has arrived
+# (or after this long, should the customer's socket have failed): resolving first would
+# refuse a late answer and leave the ticket's life a step short.
+CUSTOMER_ANSWER = "Thanks!"
+ANSWER_WAIT_SECONDS = 15.0
 
 
 class Run:
@@ -45,6 +50,7 @@ class Run:
         self.offers_received = 0
         self.intake_429s = 0  # 429 answers to handovers
         self.intake_retries = 0  # handovers sent again after a 429
+        self.answers_waited_out = 0  # resolved without the customer's answer having arrived
 
     def note_offer(self, ticket_id: int, at: float) -> None:
         self.offers_received += 1
@@ -61,6 +67,7 @@ class Agent:
         self.ref = 0
         self.active = 0
         self.tasks: set = set()
+        self.answered: dict[int, asyncio.Event] = {}  # the customer's answer, per ticket worked
 
     async def connect(self):
         import websockets
@@ -103,6 +110,8 @@ class Agent:
                         self.run.overlapping_assignments += 1
                     self.run.holder[ticket_id] = self
                     self.spawn(self.work(ticket_id))
+                elif kind == "message" and frame["sender"] == "customer" and frame["text"] == CUSTOMER_ANSWER:
+                    self.answered.setdefault(frame["ticket_id"], asyncio.Event()).set()
                 elif kind == "ack" and frame["ref"].startswith("message:"):
                     self.run.msg_acked.add(int(frame["ref"].split(":")[1]))
                 elif kind == "error":
@@ -118,9 +127,15 @@ class Agent:
         await self.send({"type": "offer.accept", "offer_id": offer_id})
 
     async def work(self, ticket_id: int):
+        answered = self.answered.setdefault(ticket_id, asyncio.Event())
         self.run.msg_sent[ticket_id] = time.perf_counter()
         await self.send({"type": "message", "ticket_id": ticket_id, "text": f"Hello, this is {self.name}."})
         await asyncio.sleep(random.uniform(*self.handle))
+        try:
+            await asyncio.wait_for(answered.wait(), timeout=ANSWER_WAIT_SECONDS)
+        except asyncio.TimeoutError:
+            self.run.answers_waited_out += 1
+        del self.answered[ticket_id]
         if self.track_freed:
             self.freed_at = time.perf_counter()
         await self.send({"type": "ticket.resolve", "ticket_id": ticket_id})
@@ -211,7 +226,8 @@ async def customer(run: Run, http, base: str, ws_base: str, key: str, n: int, st
                     run.customer_msg.setdefault(ticket_id, now)
                     if not replied:
                         replied = True
-                        await ws.send(json.dumps({"type": "message", "text": "Thanks!", "ref": f"message:{ticket_id}"}))
+                        answer = {"type": "message", "text": CUSTOMER_ANSWER, "ref": f"message:{ticket_id}"}
+                        await ws.send(json.dumps(answer))
                 elif kind == "ack":
                     if frame["ref"].startswith("message:"):
                         run.customer_reply_acked.add(ticket_id)

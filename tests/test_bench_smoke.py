@@ -54,6 +54,7 @@ def test_benchmark_smoke_run_keeps_integrity(tmp_path):
     assert customers["frames_received"] > 0 and customers["agent_messages_received"] > 0
     # Every ticket lived its whole life: the customer answered the agent and rated the case.
     assert customers["replies_acked"] == customers["ratings_acked"] == customers["started"]
+    assert customers["replies_waited_out_by_agents"] == 0
     assert integrity["tickets_rated"] == integrity["tickets_created"]
     assert integrity["ratings_lost"] == 0
 
