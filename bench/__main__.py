@@ -5,8 +5,9 @@
 Starts two uvicorn processes and the sweeper on a fresh PostgreSQL database and Redis,
 connects simulated agents (real websocket clients, spread over the processes) and
 simulated customers (REST + their own sockets, on the other process), and measures
-dispatch latency, memory per idle agent and throughput. Writes a JSON file and appends a table to
-docs/benchmarks.md. Exits non-zero when an integrity check fails.
+dispatch latency, memory per idle agent, throughput and CPU per ticket. With --scale-out,
+the steady phase runs again on a fresh stack per number of web processes. Writes a JSON
+file and appends a table to docs/benchmarks.md. Exits non-zero when an integrity check fails.
 """
 
 import argparse
@@ -17,11 +18,11 @@ import platform
 import random
 import sys
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
+from . import cpu
+from .clients import Agent, Run, customer
 from .report import markdown, summary, versions
 from .setup import django_setup, integrity, measure_floor, seed
 from .stack import ROOT, Stack, recreate_database
@@ -32,6 +33,25 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 # overloaded run reports what is still unfinished instead of waiting it out, so the
 # default run stays under 3 minutes.
 DRAIN_SECONDS = 45
+# CPU and completion are measured over the steady phase after its first seconds: until a
+# ticket's whole life (accept after at most 0.15 s, resolve at most 3 s later) has passed
+# once, the phase holds intakes without the resolves and ratings that follow them.
+WARMUP_SECONDS = 4.0
+# Kept up: tickets created (answered 201) and tickets resolved per second in the measured
+# window each at least this share of the offered rate (arrivals are evenly spaced, handle
+# times random).
+KEPT_UP_SHARE = 0.9
+FAILING = ("tickets_missing_from_db", "double_assignments", "tickets_lost", "messages_lost", "ratings_lost")
+
+
+def web_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma list of web process counts, such as 1,2,4") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("a comma list of web process counts, each at least 1")
+    return counts
 
 
 def parse_args(argv=None):
@@ -43,6 +63,14 @@ def parse_args(argv=None):
     parser.add_argument("--overload-rate", type=float, default=20, help="tickets/s in the overload phase (default 20)")
     parser.add_argument("--overload-seconds", type=float, default=10, help="length of the overload phase (default 10)")
     parser.add_argument("--web", type=int, default=2, help="uvicorn processes (default 2)")
+    parser.add_argument(
+        "--scale-out",
+        type=web_counts,
+        default=None,
+        metavar="1,2,4",
+        help="after the run, the steady phase (--agents, --rate, --seconds) again on a fresh stack and database "
+        "for each of these numbers of web processes; pick a rate above saturation to see what each count reaches",
+    )
     parser.add_argument("--port", type=int, default=8400, help="first web port (default 8400; 0 = any free ports)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
@@ -52,162 +80,171 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-# --- Simulated agents and customers -------------------------------------------------------
+def database_name(database_url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(database_url).path.lstrip("/")
 
 
-class Run:
-    """Everything the clients observe, keyed by ticket id; times from time.perf_counter()."""
-
-    def __init__(self):
-        self.sent_at: dict[int, float] = {}  # POST sent
-        self.created: dict[int, float] = {}  # POST answered
-        self.offer_at: dict[int, float] = {}  # first offer for the ticket received
-        self.accept_sent: dict[int, float] = {}
-        self.agent_assigned: dict[int, float] = {}
-        self.customer_assigned: dict[int, float] = {}
-        self.customer_connected: dict[int, float] = {}
-        self.msg_sent: dict[int, float] = {}
-        self.msg_acked: set[int] = set()
-        self.customer_msg: dict[int, float] = {}
-        self.resolved: set[int] = set()
-        self.holder: dict[int, "Agent"] = {}  # who is working the ticket now
-        self.overlapping_assignments = 0
-        self.customer_failed: set[int] = set()
-        self.freed_to_offer: list[float] = []
-        self.errors: Counter = Counter()
-        self.customers_started = 0  # handovers attempted
-        self.customer_frames = 0  # frames received on customer sockets
-        self.offers_received = 0
-        self.pending_offers: dict[int, float] = {}  # offer received before the POST answer
-
-    def note_offer(self, ticket_id: int, at: float) -> None:
-        self.offers_received += 1
-        self.offer_at.setdefault(ticket_id, at)
+# --- Phases -----------------------------------------------------------------------------
 
 
-class Agent:
-    def __init__(self, run: Run, url: str, token: str, name: str, handle: tuple, think: tuple, track_freed: bool):
-        self.run, self.url, self.token, self.name = run, url, token, name
-        self.handle, self.think, self.track_freed = handle, think, track_freed
-        self.ws: Any = None  # the websockets client connection, once connected
-        self.alive = True
-        self.freed_at: float | None = None
-        self.ref = 0
-        self.active = 0
-        self.tasks: set = set()
+class Driver:
+    """The clients of one stack: its agents, the customers arriving, and the measurements of
+    the steady phase."""
 
-    async def connect(self):
-        import websockets
+    def __init__(self, args, stack: Stack, run: Run, http, agents: list[Agent]):
+        self.args, self.stack, self.run, self.http = args, stack, run, http
+        self.bases = [base for base, _ in stack.web]
+        self.ws_bases = [base.replace("http://", "ws://") for base in self.bases]
+        self.agents = agents
+        self.stop = asyncio.Event()
+        self.customers: set = set()
 
-        self.ws = await websockets.connect(
-            self.url, additional_headers={"Authorization": f"Token {self.token}"}, open_timeout=60, max_queue=None
+    def progress(self, phase: str, started: float) -> None:
+        run = self.run
+        print(
+            f"  [{phase} {time.perf_counter() - started:5.1f}s] created {len(run.created)}, "
+            f"offers {run.offers_received}, assigned {len(run.agent_assigned)}, resolved {len(run.resolved)}, "
+            f"rated {len(run.rated)}, errors {sum(run.errors.values())}",
+            flush=True,
         )
-        self.reader = asyncio.create_task(self.read())
 
-    async def send(self, frame: dict) -> None:
-        self.ref += 1
-        frame["ref"] = f"{frame['type']}:{frame.get('ticket_id', frame.get('offer_id', ''))}:{self.ref}"
-        await self.ws.send(json.dumps(frame))
+    async def arrivals(self, rate: float, seconds: float, key: str, phase: str, offset: int) -> tuple[int, float]:
+        started = time.perf_counter()
+        n = 0
+        next_progress = started + 5
+        bases, ws_bases = self.bases, self.ws_bases
+        while (now := time.perf_counter()) - started < seconds:
+            due = int((now - started) * rate)
+            while n < due:
+                i = offset + n
+                base, ws_base = bases[i % len(bases)], ws_bases[(i + 1) % len(bases)]
+                task = asyncio.create_task(customer(self.run, self.http, base, ws_base, key, i, self.stop))
+                self.customers.add(task)
+                task.add_done_callback(self.customers.discard)
+                n += 1
+            if now >= next_progress:
+                self.progress(phase, started)
+                next_progress += 5
+            await asyncio.sleep(0.002)
+        return n, time.perf_counter() - started
 
-    def spawn(self, coro) -> None:
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+    async def steady(self, key: str) -> dict:
+        """The steady phase, with CPU read from /proc at the start of its measured window and
+        at its end."""
+        args, run = self.args, self.run
+        warmup = min(WARMUP_SECONDS, args.seconds / 2)
+        app = self.stack.pids()
+        database = database_name(args.database_url)
 
-    async def read(self):
-        import websockets
+        async def window_start():
+            await asyncio.sleep(warmup)
+            return time.perf_counter(), cpu.snapshot(app, database)
 
-        try:
-            async for raw in self.ws:
-                now = time.perf_counter()
-                frame = json.loads(raw)
-                kind = frame["type"]
-                if kind == "offer":
-                    ticket_id = frame["ticket"]["id"]
-                    self.run.note_offer(ticket_id, now)
-                    if self.freed_at is not None:
-                        self.run.freed_to_offer.append(now - self.freed_at)
-                        self.freed_at = None
-                    self.spawn(self.accept(frame["offer_id"], ticket_id))
-                elif kind == "ticket.assigned":
-                    ticket_id = frame["ticket"]["id"]
-                    self.run.agent_assigned.setdefault(ticket_id, now)
-                    holder = self.run.holder.get(ticket_id)
-                    if holder is not None and holder is not self and holder.alive:
-                        self.run.overlapping_assignments += 1
-                    self.run.holder[ticket_id] = self
-                    self.spawn(self.work(ticket_id))
-                elif kind == "ack" and frame["ref"].startswith("message:"):
-                    self.run.msg_acked.add(int(frame["ref"].split(":")[1]))
-                elif kind == "error":
-                    self.run.errors[f"agent:{frame['code']}"] += 1
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            self.alive = False
+        mark = asyncio.create_task(window_start())
+        resolved_before = len(run.resolved)
+        steady_n, steady_s = await self.arrivals(args.rate, args.seconds, key, "steady", 0)
+        end, after = time.perf_counter(), cpu.snapshot(app, database)
+        start, before = await mark
+        steady_resolved = len(run.resolved) - resolved_before
+        window = end - start
 
-    async def accept(self, offer_id: int, ticket_id: int):
-        await asyncio.sleep(random.uniform(*self.think))
-        self.run.accept_sent.setdefault(ticket_id, time.perf_counter())
-        await self.send({"type": "offer.accept", "offer_id": offer_id})
+        def within(times: dict) -> int:
+            return sum(1 for t in times.values() if start <= t <= end)
 
-    async def work(self, ticket_id: int):
-        self.run.msg_sent[ticket_id] = time.perf_counter()
-        await self.send({"type": "message", "ticket_id": ticket_id, "text": f"Hello, this is {self.name}."})
-        await asyncio.sleep(random.uniform(*self.handle))
-        if self.track_freed:
-            self.freed_at = time.perf_counter()
-        await self.send({"type": "ticket.resolve", "ticket_id": ticket_id})
-        self.run.resolved.add(ticket_id)
-        if self.run.holder.get(ticket_id) is self:
-            del self.run.holder[ticket_id]
+        created, offered, resolved = within(run.created), within(run.offer_at), within(run.resolved)
+        spent = cpu.per_ticket(before, after, created)
+        completion = {
+            "window_after_seconds": round(warmup, 2),
+            "window_seconds": round(window, 2),
+            "offered_rate": args.rate,
+            "created_per_s": round(created / window, 2),
+            "first_offers_per_s": round(offered / window, 2),
+            "resolved_per_s": round(resolved / window, 2),
+            "kept_up": min(created, resolved) / window >= KEPT_UP_SHARE * args.rate,
+        }
+        throughput = {
+            "steady_tickets_created": steady_n,
+            "steady_seconds": round(steady_s, 2),
+            "created_per_s": round(steady_n / steady_s, 2),
+            "resolved_per_s_during_steady": round(steady_resolved / steady_s, 2),
+        }
+        return {"throughput": throughput, "completion": completion, "cpu": spent, "ids": set(run.created)}
+
+    async def drain(self) -> None:
+        print("drain: waiting for every ticket to be resolved and rated", flush=True)
+        run = self.run
+        started = time.perf_counter()
+        while time.perf_counter() - started < DRAIN_SECONDS:
+            if self.customers == set() and len(run.resolved) >= len(run.created):
+                break
+            await asyncio.sleep(0.5)
+            if int(time.perf_counter() - started) % 5 == 0:
+                self.progress("drain", started)
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(1)  # last resolves land in the database
+        self.stop.set()
+        await asyncio.gather(*self.customers, return_exceptions=True)
+        for agent in self.agents:
+            await agent.ws.close()
 
 
-async def customer(run: Run, http, base: str, ws_base: str, key: str, n: int, stop: asyncio.Event):
-    import websockets
+def make_agents(
+    run: Run, ws_bases: list[str], tokens: list[str], prefix: str, handle: tuple, think: tuple, freed: bool
+):
+    return [
+        Agent(run, f"{ws_bases[i % len(ws_bases)]}/ws/agent/", token, f"{prefix}{i}", handle, think, freed)
+        for i, token in enumerate(tokens)
+    ]
 
-    body = {
-        "customer": {"external_id": f"bench-{n}", "name": f"Customer {n}"},
-        "language": "en",
-        "subject": f"Benchmark case {n}",
-        "summary": "Simulated handover",
-        "transcript": [{"role": "customer", "text": "I want a human"}],
+
+async def connect_all(agents: list[Agent]) -> None:
+    gate = asyncio.Semaphore(50)
+
+    async def connect(agent):
+        async with gate:
+            await agent.connect()
+
+    await asyncio.gather(*(connect(a) for a in agents))
+
+
+async def go_available(agents: list[Agent]) -> None:
+    for agent in agents:
+        await agent.send({"type": "presence", "status": "available"})
+    await asyncio.sleep(1)
+
+
+def diffs(start: dict, end: dict, ids=None) -> list[float]:
+    keys = (ids if ids is not None else start.keys()) & start.keys() & end.keys()
+    return [end[k] - start[k] for k in keys if end[k] >= start[k]]
+
+
+def client_figures(run: Run) -> dict:
+    return {
+        "errors": dict(run.errors),
+        "error_count": sum(run.errors.values()),
+        "rest_errors": sum(n for kind, n in run.errors.items() if kind.startswith("http:")),
+        # An accept that reached the server after the offer's countdown: under load the
+        # offer came late, or the accept waited in the server's queues.
+        "offers_expired_by_server_delay": run.errors.get("agent:offer_expired", 0),
+        "intake": {"answers_429": run.intake_429s, "retries": run.intake_retries},
     }
-    run.customers_started += 1
-    sent = time.perf_counter()
-    try:
-        response = await http.post(f"{base}/api/v1/tickets/", json=body, headers={"Authorization": f"Bearer {key}"})
-    except Exception as exc:
-        run.errors[f"http:{exc.__class__.__name__}"] += 1
-        return
-    if response.status_code != 201:
-        run.errors[f"http:{response.status_code}"] += 1
-        return
-    created = response.json()
-    ticket_id = created["id"]
-    run.sent_at[ticket_id] = sent
-    run.created[ticket_id] = time.perf_counter()
-    try:
-        async with websockets.connect(f"{ws_base}/ws/customer/{created['customer_token']}/", open_timeout=30) as ws:
-            run.customer_connected[ticket_id] = time.perf_counter()
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), timeout=1)
-                except asyncio.TimeoutError:
-                    continue
-                now = time.perf_counter()
-                run.customer_frames += 1
-                frame = json.loads(raw)
-                if frame["type"] == "ticket.updated":
-                    if frame["status"] == "assigned":
-                        run.customer_assigned.setdefault(ticket_id, now)
-                    elif frame["status"] in ("resolved", "closed", "cancelled"):
-                        return
-                elif frame["type"] == "message" and frame["sender"] == "agent":
-                    run.customer_msg.setdefault(ticket_id, now)
-    except Exception as exc:
-        run.customer_failed.add(ticket_id)
-        run.errors[f"customer_ws:{exc.__class__.__name__}"] += 1
+
+
+def saturation(cpu_figures: dict) -> dict:
+    per = cpu_figures["per_ticket_ms"]
+    cores = os.cpu_count() or 1
+
+    def rate(ms: float | None) -> float | None:
+        return round(cores * 1000 / ms, 1) if ms else None
+
+    server, clients = per["server"], per["clients"]
+    return {
+        "cores": cores,
+        "estimated_per_s_with_clients": rate(server + clients if server is not None and clients is not None else None),
+        "estimated_per_s_servers_only": rate(server),
+    }
 
 
 async def drive(args, stack: Stack, seeded: dict) -> dict:
@@ -218,36 +255,16 @@ async def drive(args, stack: Stack, seeded: dict) -> dict:
     bases = [base for base, _ in stack.web]
     ws_bases = [base.replace("http://", "ws://") for base in bases]
 
-    def progress(phase: str, started: float):
-        print(
-            f"  [{phase} {time.perf_counter() - started:5.1f}s] created {len(run.created)}, "
-            f"offers {run.offers_received}, assigned {len(run.agent_assigned)}, resolved {len(run.resolved)}, "
-            f"errors {sum(run.errors.values())}",
-            flush=True,
-        )
-
     print(f"floor: {args.web} web processes up; measuring PostgreSQL lock + Redis round trip", flush=True)
     floor = await measure_floor(args.database_url, args.redis_url)
 
     # Idle sockets: memory per connected agent before anyone works.
     rss_before = stack.web_rss_kb()
-    main_agents = [
-        Agent(run, f"{ws_bases[i % len(ws_bases)]}/ws/agent/", token, f"agent{i}", (1.0, 3.0), (0.05, 0.15), False)
-        for i, token in enumerate(seeded["main_tokens"])
-    ]
-    over_agents = [
-        Agent(run, f"{ws_bases[i % len(ws_bases)]}/ws/agent/", token, f"over{i}", (1.0, 2.0), (0.02, 0.05), True)
-        for i, token in enumerate(seeded["over_tokens"])
-    ]
+    main_agents = make_agents(run, ws_bases, seeded["main_tokens"], "agent", (1.0, 3.0), (0.05, 0.15), False)
+    over_agents = make_agents(run, ws_bases, seeded["over_tokens"], "over", (1.0, 2.0), (0.02, 0.05), True)
     everyone = main_agents + over_agents
     print(f"connecting {len(everyone)} agents over {len(bases)} processes", flush=True)
-    gate = asyncio.Semaphore(50)
-
-    async def connect(agent):
-        async with gate:
-            await agent.connect()
-
-    await asyncio.gather(*(connect(a) for a in everyone))
+    await connect_all(everyone)
     await asyncio.sleep(3)
     rss_after = stack.web_rss_kb()
     memory = {
@@ -257,73 +274,26 @@ async def drive(args, stack: Stack, seeded: dict) -> dict:
         "per_idle_agent_kb": round((rss_after - rss_before) / max(1, len(everyone)), 1),
     }
     print(f"memory: {memory['per_idle_agent_kb']} KB per idle connected agent", flush=True)
+    await go_available(everyone)
 
-    for agent in everyone:
-        await agent.send({"type": "presence", "status": "available"})
-    await asyncio.sleep(1)
-
-    stop = asyncio.Event()
-    customers: set = set()
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-
-        async def arrivals(rate: float, seconds: float, key: str, phase: str, offset: int) -> tuple[int, float]:
-            started = time.perf_counter()
-            n = 0
-            next_progress = started + 5
-            while (now := time.perf_counter()) - started < seconds:
-                due = int((now - started) * rate)
-                while n < due:
-                    i = offset + n
-                    task = asyncio.create_task(
-                        customer(run, http, bases[i % len(bases)], ws_bases[(i + 1) % len(bases)], key, i, stop)
-                    )
-                    customers.add(task)
-                    task.add_done_callback(customers.discard)
-                    n += 1
-                if now >= next_progress:
-                    progress(phase, started)
-                    next_progress += 5
-                await asyncio.sleep(0.002)
-            return n, time.perf_counter() - started
-
+        driver = Driver(args, stack, run, http, everyone)
         print(f"steady: {args.rate} tickets/s for {args.seconds}s to {len(main_agents)} agents", flush=True)
-        resolved_before = len(run.resolved)
-        steady_n, steady_s = await arrivals(args.rate, args.seconds, seeded["main_key"], "steady", 0)
-        steady_resolved = len(run.resolved) - resolved_before
-        steady_ids = set(run.created)
+        steady = await driver.steady(seeded["main_key"])
         print(
             f"overload: {args.overload_rate} tickets/s for {args.overload_seconds}s to {len(over_agents)} agents "
             "(capacity 1 each)",
             flush=True,
         )
-        await arrivals(args.overload_rate, args.overload_seconds, seeded["over_key"], "overload", 10**6)
-
-        print("drain: waiting for every ticket to be resolved", flush=True)
-        started = time.perf_counter()
-        while time.perf_counter() - started < DRAIN_SECONDS:
-            if customers == set() and len(run.resolved) >= len(run.created):
-                break
-            await asyncio.sleep(0.5)
-            if int(time.perf_counter() - started) % 5 == 0:
-                progress("drain", started)
-                await asyncio.sleep(0.5)
-        await asyncio.sleep(1)  # last resolves land in the database
-        stop.set()
-        await asyncio.gather(*customers, return_exceptions=True)
-
-    for agent in everyone:
-        await agent.ws.close()
-
-    def diffs(start: dict, end: dict, ids=None) -> list[float]:
-        keys = (ids if ids is not None else start.keys()) & start.keys() & end.keys()
-        return [end[k] - start[k] for k in keys if end[k] >= start[k]]
+        await driver.arrivals(args.overload_rate, args.overload_seconds, seeded["over_key"], "overload", 10**6)
+        await driver.drain()
 
     # Customer-side accept samples only where the customer was listening before the accept.
     cust_ids = {t for t in run.accept_sent if run.customer_connected.get(t, float("inf")) < run.accept_sent[t]}
     msg_ids = {t for t in run.msg_sent if run.customer_connected.get(t, float("inf")) < run.msg_sent[t]}
     latency = {
-        "created_to_offer": summary(diffs(run.sent_at, run.offer_at, steady_ids)),
+        "created_to_offer": summary(diffs(run.sent_at, run.offer_at, steady["ids"])),
         "accept_to_assigned_agent": summary(diffs(run.accept_sent, run.agent_assigned)),
         "accept_to_assigned_customer": summary(diffs(run.accept_sent, run.customer_assigned, cust_ids)),
         "message_agent_to_customer": summary(diffs(run.msg_sent, run.customer_msg, msg_ids)),
@@ -333,23 +303,122 @@ async def drive(args, stack: Stack, seeded: dict) -> dict:
         "floor": floor,
         "memory": memory,
         "latency": latency,
-        "throughput": {
-            "steady_tickets_created": steady_n,
-            "steady_seconds": round(steady_s, 2),
-            "created_per_s": round(steady_n / steady_s, 2),
-            "resolved_per_s_during_steady": round(steady_resolved / steady_s, 2),
-        },
-        "errors": dict(run.errors),
-        "error_count": sum(run.errors.values()),
-        "rest_errors": sum(n for kind, n in run.errors.items() if kind.startswith("http:")),
+        "throughput": steady["throughput"],
+        "completion": steady["completion"],
+        "cpu": steady["cpu"],
+        "saturation": saturation(steady["cpu"]),
+        **client_figures(run),
         "customers": {
             "started": run.customers_started,
             "sockets_connected": len(run.customer_connected),
             "frames_received": run.customer_frames,
             "agent_messages_received": len(run.customer_msg),
+            "replies_acked": len(run.customer_reply_acked),
+            "replies_waited_out_by_agents": run.answers_waited_out,
+            "ratings_acked": len(run.rated),
         },
         "_run": run,
     }
+
+
+async def drive_steady_only(args, stack: Stack, seeded: dict) -> dict:
+    """One step of --scale-out: the main brand's agents, the steady phase, the drain."""
+    import httpx
+
+    random.seed(args.seed)
+    run = Run()
+    ws_bases = [base.replace("http://", "ws://") for base, _ in stack.web]
+    agents = make_agents(run, ws_bases, seeded["main_tokens"], "agent", (1.0, 3.0), (0.05, 0.15), False)
+    print(f"connecting {len(agents)} agents over {len(ws_bases)} processes", flush=True)
+    await connect_all(agents)
+    await go_available(agents)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        driver = Driver(args, stack, run, http, agents)
+        print(f"steady: {args.rate} tickets/s for {args.seconds}s", flush=True)
+        steady = await driver.steady(seeded["main_key"])
+        await driver.drain()
+    return {
+        "web_processes": len(ws_bases),
+        "offered_rate": args.rate,
+        "completion": steady["completion"],
+        "throughput": steady["throughput"],
+        "created_to_offer": summary(diffs(run.sent_at, run.offer_at, steady["ids"])),
+        "cpu": steady["cpu"],
+        "saturation": saturation(steady["cpu"]),
+        **client_figures(run),
+        "_run": run,
+    }
+
+
+def scale_out_step(args, web: int) -> dict:
+    from django.db import connections
+
+    print(f"\nscale-out: {web} web process(es), fresh database", flush=True)
+    connections.close_all()  # the database is dropped under this process's connection
+    recreate_database(args.database_url)
+    prefix = f"bench{os.getpid()}w{web}"
+    stack = Stack(args.database_url, args.redis_url, web_processes=web, base_port=args.port, channel_prefix=prefix)
+    stack.migrate()
+    seeded = seed(args.agents, 0)
+    try:
+        stack.start()
+        import uvloop
+
+        step = uvloop.run(drive_steady_only(args, stack, seeded))
+    finally:
+        stack.stop()
+    step["integrity"] = integrity(step.pop("_run"))
+    return step
+
+
+# --- Output -----------------------------------------------------------------------------
+
+
+def print_cpu(result: dict, indent: str = "  ") -> None:
+    c, per = result["cpu"], result["cpu"]["per_ticket_ms"]
+    s = result["saturation"]
+    print(
+        f"{indent}CPU per ticket (ms, {c['tickets']} tickets in {result['completion']['window_seconds']} s): "
+        f"app {per['app']}, data {per['data']}, server {per['server']}, clients {per['clients']}"
+    )
+    print(
+        f"{indent}estimated saturation ({s['cores']} cores): {s['estimated_per_s_with_clients']} tickets/s with the "
+        f"clients on board, {s['estimated_per_s_servers_only']} servers only"
+    )
+
+
+def print_results(result: dict) -> None:
+    floor = result["floor"]["total"]["p50_ms"]
+    print("\nresults (ms; ratio to the floor's p50 of %.2f ms):" % floor)
+    for name, s in result["latency"].items():
+        if s.get("n"):
+            print(
+                f"  {name:30s} n={s['n']:6d} p50={s['p50_ms']:8.2f} ({s['p50_ms'] / floor:5.1f}x) "
+                f"p95={s['p95_ms']:8.2f} p99={s['p99_ms']:8.2f} ({s['p99_ms'] / floor:5.1f}x) max={s['max_ms']:8.2f}"
+            )
+        else:
+            print(f"  {name:30s} no samples")
+    print(f"  throughput: {result['throughput']}")
+    print(f"  completion: {result['completion']}")
+    print_cpu(result)
+    print(f"  memory: {result['memory']['per_idle_agent_kb']} KB per idle agent")
+    print(f"  errors: {result['error_count']} (REST {result['rest_errors']}) {result['errors']}")
+    print(
+        f"  intake 429s: {result['intake']['answers_429']} (retries {result['intake']['retries']}); "
+        f"offers expired by server delay: {result['offers_expired_by_server_delay']}"
+    )
+    print(f"  customers: {result['customers']}")
+    print(f"  integrity: {result['integrity']}")
+    for step in result.get("scale_out", []):
+        c, lat = step["completion"], step["created_to_offer"]
+        print(
+            f"  scale-out {step['web_processes']} web: offered {step['offered_rate']}/s, created {c['created_per_s']}/s, "
+            f"first offers {c['first_offers_per_s']}/s, resolved {c['resolved_per_s']}/s; created->offer "
+            f"p50 {lat.get('p50_ms')} p99 {lat.get('p99_ms')} ms; server CPU/ticket "
+            f"{step['cpu']['per_ticket_ms']['server']} ms; errors {step['error_count']} {step['errors']}"
+        )
+    print(f"  wall time: {result['wall_seconds']} s")
 
 
 def main(argv=None) -> int:
@@ -361,6 +430,8 @@ def main(argv=None) -> int:
         f"agents {args.agents}, rate {args.rate}/s, {args.seconds} s; overload {args.overload_agents} agents at "
         f"{args.overload_rate}/s for {args.overload_seconds} s; {args.web} web processes"
     )
+    if args.scale_out:
+        effective += f"; scale-out over {', '.join(map(str, args.scale_out))} web processes"
     t0 = time.perf_counter()
     print(f"database {args.database_url} (recreated), redis {args.redis_url}", flush=True)
     recreate_database(args.database_url)
@@ -384,24 +455,11 @@ def main(argv=None) -> int:
         args=vars(args) | {"json": str(args.json) if args.json else None},
         machine={"cpus": os.cpu_count(), "platform": platform.platform()},
         versions=versions(),
-        wall_seconds=round(time.perf_counter() - t0, 1),
     )
-    floor = result["floor"]["total"]["p50_ms"]
-    print("\nresults (ms; ratio to the floor's p50 of %.2f ms):" % floor)
-    for name, s in result["latency"].items():
-        if s.get("n"):
-            print(
-                f"  {name:30s} n={s['n']:6d} p50={s['p50_ms']:8.2f} ({s['p50_ms'] / floor:5.1f}x) "
-                f"p95={s['p95_ms']:8.2f} p99={s['p99_ms']:8.2f} ({s['p99_ms'] / floor:5.1f}x) max={s['max_ms']:8.2f}"
-            )
-        else:
-            print(f"  {name:30s} no samples")
-    print(f"  throughput: {result['throughput']}")
-    print(f"  memory: {result['memory']['per_idle_agent_kb']} KB per idle agent")
-    print(f"  errors: {result['error_count']} (REST {result['rest_errors']}) {result['errors']}")
-    print(f"  customers: {result['customers']}")
-    print(f"  integrity: {result['integrity']}")
-    print(f"  wall time: {result['wall_seconds']} s")
+    if args.scale_out:
+        result["scale_out"] = [scale_out_step(args, web) for web in args.scale_out]
+    result["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    print_results(result)
 
     out = args.json or ROOT / "test-output" / "bench" / "result.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -416,8 +474,9 @@ def main(argv=None) -> int:
         print(f"appended to {docs}")
     # Unfinished tickets after the drain are a symptom of overload, reported but not a
     # failure; anything doubled or lost is.
-    failing = ("tickets_missing_from_db", "double_assignments", "tickets_lost", "messages_lost")
-    bad = {k: result["integrity"][k] for k in failing if result["integrity"][k]}
+    bad = {k: result["integrity"][k] for k in FAILING if result["integrity"][k]}
+    for step in result.get("scale_out", []):
+        bad |= {f"{k} ({step['web_processes']} web)": step["integrity"][k] for k in FAILING if step["integrity"][k]}
     if bad:
         print(f"INTEGRITY FAILED: {bad}", file=sys.stderr)
         return 1

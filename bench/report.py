@@ -95,6 +95,60 @@ def markdown(result: dict) -> str:
         "Integrity: " + ", ".join(f"{k} {v}" for k, v in result["integrity"].items()),
         "",
     ]
+    lines += capacity_table(result)
+    if result.get("scale_out"):
+        lines += scale_out_table(result["scale_out"])
     return "\n".join(lines)
+
+
+def _ms(value) -> str:
+    return "" if value is None else f"{value}"
+
+
+def capacity_table(result: dict) -> list[str]:
+    cpu, c, s = result["cpu"], result["completion"], result["saturation"]
+    per, cores = cpu["per_ticket_ms"], s["cores"]
+    kept_up = "kept up" if c["kept_up"] else "did not keep up"
+    return [
+        f"CPU from /proc over the steady phase after its first {c['window_after_seconds']} s ({cpu['tickets']} "
+        f"tickets created in the {c['window_seconds']} s left); a ticket's life is intake, offer, accept, agent message, customer answer, "
+        "resolve, rating. Data services are every PostgreSQL and Redis process on the machine.",
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        f"| CPU ms per ticket: app processes (web + sweeper) | {_ms(per['app'])} |",
+        f"| CPU ms per ticket: data services (PostgreSQL + Redis) | {_ms(per['data'])} |",
+        f"| server CPU ms per ticket, all processes | {_ms(per['server'])} |",
+        f"| CPU ms per ticket: benchmark clients | {_ms(per['clients'])} |",
+        f"| estimated CPU-bound saturation, clients on board ({cores} cores x 1000 / (server + clients ms)) | "
+        f"{_ms(s['estimated_per_s_with_clients'])} tickets/s |",
+        f"| estimated saturation, servers only ({cores} cores x 1000 / server ms) | "
+        f"{_ms(s['estimated_per_s_servers_only'])} tickets/s |",
+        f"| offered rate; created / first offers / resolved per s in the window | {c['offered_rate']}/s; "
+        f"{c['created_per_s']} / {c['first_offers_per_s']} / {c['resolved_per_s']}: {kept_up} |",
+        f"| intake 429s (retries) | {result['intake']['answers_429']} ({result['intake']['retries']}) |",
+        f"| offers expired by server delay | {result['offers_expired_by_server_delay']} |",
+        "",
+    ]
+
+
+def scale_out_table(steps: list[dict]) -> list[str]:
+    lines = [
+        "Scale-out: the steady phase again on a fresh stack and database per number of web processes "
+        "(rates per second of the window after the first seconds).",
+        "",
+        "| web processes | offered rate | throughput reached | created->offer p50/p99 | server CPU/ticket | errors |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for step in steps:
+        c, lat = step["completion"], step["created_to_offer"]
+        latency = f"{lat['p50_ms']} / {lat['p99_ms']} ms" if lat.get("n") else "no samples"
+        lines.append(
+            f"| {step['web_processes']} | {step['offered_rate']}/s | {c['resolved_per_s']} resolved/s, "
+            f"{c['first_offers_per_s']} offered/s | {latency} | {_ms(step['cpu']['per_ticket_ms']['server'])} ms | "
+            f"{step['error_count']} |"
+        )
+    lines.append("")
+    return lines
 
 

@@ -110,6 +110,14 @@ def integrity(run: Any) -> dict:
         for t in acked
         if t in run.customer_connected and run.customer_connected[t] < run.msg_sent[t] and t not in run.customer_failed
     } - set(run.customer_msg)
+    # The customers' answers and ratings, acked on their sockets, must be stored too.
+    replies = set(
+        Message.objects.filter(ticket_id__in=created, sender="customer", client_ref__startswith="message:").values_list(
+            "ticket_id", flat=True
+        )
+    )
+    replies_missing = set(run.customer_reply_acked) - replies
+    rated = set(Ticket.objects.filter(pk__in=created, rating__isnull=False).values_list("pk", flat=True))
     unfinished = Ticket.objects.filter(pk__in=created).exclude(status__in=["resolved", "closed"]).count()
     return {
         "tickets_created": len(created),
@@ -118,8 +126,10 @@ def integrity(run: Any) -> dict:
         "tickets_missing_from_db": len(answered - created),
         "double_assignments": double_db + double_clients,
         "tickets_lost": lost.count() + len(answered - created),
-        "messages_lost": len(missing_in_db) + len(undelivered),
+        "messages_lost": len(missing_in_db) + len(undelivered) + len(replies_missing),
+        "ratings_lost": len(set(run.rated) - rated),
         "tickets_resolved": len(created) - unfinished,
+        "tickets_rated": len(rated),
         "tickets_unfinished_after_drain": unfinished,
     }
 

@@ -71,15 +71,22 @@ class Stack:
     web_processes: int = 2
     base_port: int = 8400
     log_dir: Path = ROOT / "test-output" / "bench"
+    # Channel-layer groups of one stack must not reach the sockets of an earlier one.
+    channel_prefix: str = f"bench{os.getpid()}"
     procs: list = field(default_factory=list)
     web: list = field(default_factory=list)  # (base_url, Popen)
+    sweeper: subprocess.Popen | None = None
 
     def env(self) -> dict:
         return {
             **os.environ,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
-            "CHANNEL_PREFIX": f"bench{os.getpid()}",
+            "CHANNEL_PREFIX": self.channel_prefix,
+            # No Celery worker runs here: the jobs a ticket causes (the quality recompute a
+            # rating starts) stay in each process's memory instead of piling up on a Redis
+            # queue that a development worker might later run against its own database.
+            "CELERY_BROKER_URL": "memory://localhost/",
             "SWEEPER_IN_PROCESS": "false",
             "ENVIRONMENT": "production",
             "SECRET_KEY": SECRET_KEY,
@@ -117,11 +124,15 @@ class Stack:
                  "--port", str(port), "--lifespan", "on", "--no-access-log", "--log-level", "warning", "--ws-per-message-deflate", "false"],
             )
             self.web.append((f"http://127.0.0.1:{port}", proc))
-        self._spawn("sweeper", [sys.executable, "manage.py", "run_sweeper"])
+        self.sweeper = self._spawn("sweeper", [sys.executable, "manage.py", "run_sweeper"])
         for base, proc in self.web:
             problem = wait_until_healthy(base, proc, timeout=60)
             if problem:
                 raise SystemExit(f"web process {base} {problem}; see {self.log_dir}")
+
+    def pids(self) -> dict[str, list[int]]:
+        """The app's processes by role, for CPU accounting."""
+        return {"web": [proc.pid for _, proc in self.web], "sweeper": [self.sweeper.pid] if self.sweeper else []}
 
     def web_rss_kb(self) -> int:
         return sum(rss_kb(proc.pid) for _, proc in self.web)
