@@ -1,7 +1,8 @@
 """Graceful overload: a bound on the work in flight in one web process.
 
 Every HTTP request and every socket frame being handled counts while it runs. Past
-INTAKE_MAX_IN_FLIGHT, new work from outside, a brand handing a conversation over, is
+INTAKE_MAX_IN_FLIGHT, or with INTAKE_MAX_FRAMES_IN_FLIGHT socket frames in flight, new work
+from outside, a brand handing a conversation over, is
 refused at the door with `429 overloaded` and `Retry-After` before anything is read or
 written, so a retry with the same Idempotency-Key is safe. Agents' and customers' actions
 are never refused: they finish work already admitted, and refusing intake is what keeps
@@ -34,26 +35,38 @@ MESSAGE = (
 class Counter:
     def __init__(self) -> None:
         self.in_flight = 0
+        self.frames = 0
         self.refused = 0
         self._logged_at = 0.0
 
     @contextmanager
-    def working(self) -> Iterator[None]:
+    def working(self, *, frame: bool = False) -> Iterator[None]:
         self.in_flight += 1
+        self.frames += frame
         try:
             yield
         finally:
             self.in_flight -= 1
+            self.frames -= frame
 
     def full(self) -> bool:
-        return self.in_flight >= settings.INTAKE_MAX_IN_FLIGHT
+        """Too busy for new intake: too much work in flight, or agents' and customers'
+        frames already waiting for their turn. HTTP requests get a thread each while
+        socket frames share the process's pool, so without the second bound a stream of
+        handovers would crowd out the accepts and resolves that finish work."""
+        return self.in_flight >= settings.INTAKE_MAX_IN_FLIGHT or self.frames >= settings.INTAKE_MAX_FRAMES_IN_FLIGHT
 
     def note_refusal(self) -> None:
         self.refused += 1
         now = time.monotonic()
         if now - self._logged_at >= 10:  # a line per ten seconds of overload, not per request
             self._logged_at = now
-            log.warning("overloaded: %d in flight; %d handovers refused so far", self.in_flight, self.refused)
+            log.warning(
+                "overloaded: %d in flight (%d socket frames); %d handovers refused so far",
+                self.in_flight,
+                self.frames,
+                self.refused,
+            )
 
 
 work = Counter()

@@ -307,9 +307,11 @@ AGENT_GRACE_SECONDS = _int("AGENT_GRACE_SECONDS", 60, 0)
 # with this Retry-After (seconds).
 INTAKE_PAUSED_RETRY_SECONDS = _int("INTAKE_PAUSED_RETRY_SECONDS", 120, 1)
 # Graceful overload (marketplace/admission.py): a web process with this much work in flight
-# (HTTP requests and socket frames being handled) answers new handovers 429 overloaded with
-# this Retry-After, so agents' actions, already admitted work, go first.
+# (HTTP requests and socket frames being handled), or this many socket frames in flight,
+# answers new handovers 429 overloaded with this Retry-After, so agents' actions, already
+# admitted work, go first.
 INTAKE_MAX_IN_FLIGHT = _int("INTAKE_MAX_IN_FLIGHT", 32, 1)
+INTAKE_MAX_FRAMES_IN_FLIGHT = _int("INTAKE_MAX_FRAMES_IN_FLIGHT", 8, 1)
 OVERLOAD_RETRY_SECONDS = _int("OVERLOAD_RETRY_SECONDS", 1, 1)
 # Every process marks the agent sockets it holds as alive this often; a socket not seen for
 # the TTL (its process was killed, its consumer crashed) is removed by the sweeper.

@@ -172,7 +172,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
             return
         # An offer is judged by when its accept arrived, not by when a busy process got to it.
         self.received_at = timezone.now()
-        with admission.work.working():
+        with admission.work.working(frame=True):
             await self._receive(text_data)
 
     async def _receive(self, text_data) -> None:

@@ -4,6 +4,7 @@ while agents' actions still go through; an accept is judged by when it arrived, 
 offer delivered late starts its countdown from delivery."""
 
 from datetime import timedelta
+from unittest import mock
 
 import httpx
 import pytest
@@ -213,3 +214,52 @@ async def test_an_offer_delivered_on_time_keeps_its_countdown_and_costs_no_write
         await comm.disconnect()
     assert delivered["expires_at"] == frames.iso(offer.expires_at)
     assert (await Offer.objects.aget(pk=offer.pk)).expires_at == offer.expires_at
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_socket_frames_waiting_for_their_turn_hold_back_intake_before_the_overall_bound(api_key, settings):
+    settings.INTAKE_MAX_IN_FLIGHT = 100
+    settings.INTAKE_MAX_FRAMES_IN_FLIGHT = 2
+    requests = [admission.work.working() for _ in range(5)]
+    for slot in requests:
+        slot.__enter__()
+    try:
+        # Five HTTP requests in flight are well below the overall bound...
+        assert (await post_ticket(api_key, "first")).status_code == 201
+        frames = [admission.work.working(frame=True) for _ in range(2)]
+        for slot in frames:
+            slot.__enter__()
+        try:
+            # ...but two agents' frames waiting are enough to refuse the next handover.
+            refused = await post_ticket(api_key, "second")
+        finally:
+            for slot in frames:
+                slot.__exit__(None, None, None)
+    finally:
+        for slot in requests:
+            slot.__exit__(None, None, None)
+    assert refused.status_code == 429
+    assert admission.work.in_flight == 0 and admission.work.frames == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_an_agent_frame_counts_as_a_socket_frame_while_it_is_handled(brand):
+    agent = await database_sync_to_async(AgentFactory)(brands=[brand], available=True)
+    seen = []
+    original = services.presence_set
+
+    def presence_set(**kwargs):
+        seen.append((admission.work.in_flight, admission.work.frames))
+        return original(**kwargs)
+
+    comm = await agent_socket(agent.user)
+    try:
+        with mock.patch.object(services, "presence_set", presence_set):
+            answer = await request(comm, {"type": "presence", "status": "away"})
+    finally:
+        await comm.disconnect()
+    assert answer["type"] == "ack"
+    assert seen == [(1, 1)]
+    assert admission.work.in_flight == 0 and admission.work.frames == 0
