@@ -221,11 +221,20 @@ _isolate_test_worker()
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, got {REDIS_URL!r}")
+# The channel layer may be spread over several Redis servers (comma-separated URLs): each
+# group lives on one of them, by a hash of its name (docs/deployment.md, "Going past one
+# machine"). The cache and Celery stay on REDIS_URL.
+CHANNEL_REDIS_URLS = env.list("CHANNEL_REDIS_URLS", default=[REDIS_URL] if REDIS_URL else [])
+for _url in CHANNEL_REDIS_URLS:
+    if not _url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"CHANNEL_REDIS_URLS must be redis://, rediss:// or unix:// URLs, got {_url!r}")
+if CHANNEL_REDIS_URLS and not REDIS_URL:
+    raise ImproperlyConfigured("CHANNEL_REDIS_URLS needs REDIS_URL too (the cache and Celery use it)")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="mkt")},
+            "CONFIG": {"hosts": CHANNEL_REDIS_URLS, "prefix": env.str("CHANNEL_PREFIX", default="mkt")},
         }
     }
     # django-redis keeps one connection pool per process. Django's own Redis cache builds a
