@@ -31,6 +31,7 @@ from agents.models import AgentProfile
 from marketplace.parsers import has_forbidden_characters
 from marketplace.unavailable import UNAVAILABLE_ERRORS
 
+from . import rows
 from .models import Attachment, Message, Offer, Ticket
 from .shift_selectors import checked_in_now, shift_bonus_now
 
@@ -344,10 +345,7 @@ def message_page(ticket_id: int, *, before: int | None = None, limit: int) -> tu
 def ticket_messages(ticket_id: int) -> list[Message]:
     """The end of a conversation for a snapshot, oldest first: the newest SNAPSHOT_MESSAGES,
     plus one more when earlier ones exist, so frames.ticket_assigned_frame can say so."""
-    newest_first = (Message.objects.filter(ticket_id=ticket_id).select_related("attachment").order_by("-id"))[
-        : settings.SNAPSHOT_MESSAGES + 1
-    ]
-    return list(newest_first)[::-1]
+    return rows.newest_messages(ticket_id, settings.SNAPSHOT_MESSAGES + 1)[::-1]
 
 
 def agent_open_tickets(agent: AgentProfile) -> list[Ticket]:

@@ -1,10 +1,13 @@
 """Guards on the number of queries of the hot dispatch path (no timing asserted here)."""
 
+from contextlib import contextmanager
+
 import pytest
+from django.db.models.sql.compiler import SQLCompiler
 
 from payouts.ledger import Owner, Purpose, account_for
 from tasks import services
-from tasks.models import Offer
+from tasks.models import Message, Offer
 
 from .conftest import TICKET_BODY
 from .factories import AgentFactory
@@ -40,12 +43,15 @@ def test_accept_message_resolve_query_counts(busy_brand, handover, django_assert
     ticket = handover()
     offer = Offer.objects.select_related("agent").get(ticket=ticket, state="pending")
     agent = offer.agent
-    with django_assert_max_num_queries(8):
+    # Savepoint, claim the offer, assign the ticket, update the agent, load the ticket with
+    # its customer and brand, load its newest messages, release.
+    with django_assert_max_num_queries(7):
         services.offer_accept(agent=agent, offer_id=offer.pk)
-    with django_assert_max_num_queries(5):
+    # Savepoint, lock the ticket, store the message, release.
+    with django_assert_max_num_queries(4):
         services.message_send_agent(agent=agent, ticket_id=ticket.pk, text="Hello")
     # A ref (kept so a resend is recognised) costs one indexed lookup more, no more.
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(5):
         services.message_send_agent(agent=agent, ticket_id=ticket.pk, text="Hello again", client_ref="r-2")
     # The ledger posts the case's pay in three statements: find both accounts, write the
     # transaction, write its postings. Opening the accounts (two more) happens once per agent
@@ -59,3 +65,48 @@ def test_accept_message_resolve_query_counts(busy_brand, handover, django_assert
     # INSERT more.
     with django_assert_max_num_queries(13):
         services.ticket_resolve(agent=agent, ticket_id=ticket.pk)
+
+
+@contextmanager
+def orm_compilations(monkeypatch):
+    """The models of every query the ORM compiles inside the block."""
+    compiled: list = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        compiled.append(self.query.model)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    try:
+        yield compiled
+    finally:
+        monkeypatch.undo()
+
+
+def test_accept_and_chat_messages_compile_no_orm_query(busy_brand, handover, monkeypatch):
+    """These run fixed SQL (tasks/rows.py): the ORM's compiler, which cost most of their CPU,
+    is not used at all, from the first statement to the frames pushed."""
+    ticket = handover()
+    offer = Offer.objects.select_related("agent").get(ticket=ticket, state="pending")
+    agent = offer.agent
+    services.message_send_customer(ticket=ticket, text="Are you there?")
+    with orm_compilations(monkeypatch) as compiled:
+        accepted = services.offer_accept(agent=agent, offer_id=offer.pk)
+        mine = services.message_send_agent(agent=agent, ticket_id=ticket.pk, text="Hello", client_ref="a-1")
+        again = services.message_send_agent(agent=agent, ticket_id=ticket.pk, text="Hello", client_ref="a-1")
+        theirs = services.message_send_customer(ticket=ticket, text="Hi!", client_ref="c-1")
+        theirs_again = services.message_send_customer(ticket=ticket, text="Hi!", client_ref="c-1")
+    assert compiled == []
+    assert accepted.status == "assigned" and accepted.agent_id == agent.pk
+    assert accepted.customer == ticket.customer and accepted.brand == busy_brand
+    assert accepted.pay_calculation == offer.pay_calculation and accepted.tags == ticket.tags
+    assert again.pk == mine.pk and theirs_again.pk == theirs.pk
+    stored = Message.objects.get(pk=mine.pk)
+    assert (stored.sender, stored.author_id, stored.text, stored.sent_at) == (
+        "agent",
+        agent.user_id,
+        "Hello",
+        mine.sent_at,
+    )
+    assert Message.objects.get(pk=theirs.pk).author_id is None

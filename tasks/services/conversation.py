@@ -10,6 +10,7 @@ from agents.models import AgentProfile
 from marketplace.errors import Conflict, DomainError, NotFound
 from marketplace.masking import mask_sensitive
 
+from .. import rows
 from ..models import Message, Ticket
 from ..notify import notify_message, notify_read
 
@@ -37,9 +38,7 @@ def _agent_ticket(agent: AgentProfile, ticket_id: Any, *, assigned: bool = True)
         ticket_id = int(ticket_id)
     except (TypeError, ValueError):
         raise DomainError("invalid_ticket_id", "ticket_id must be an integer.") from None
-    ticket = (
-        Ticket.objects.select_for_update(of=("self",)).select_related("brand").filter(pk=ticket_id, agent=agent).first()
-    )
+    ticket = rows.ticket_locked(ticket_id, agent_id=agent.pk)
     if ticket is None:
         raise NotFound("ticket_not_found", "There is no such ticket assigned to you.")
     if assigned:
@@ -58,7 +57,7 @@ def _resent(ticket: Ticket, *, sender: str, author_id: int | None, client_ref: s
     connections are looked up one after the other; the unique constraint is the backstop."""
     if not client_ref:
         return None
-    first = Message.objects.filter(ticket=ticket, sender=sender, author_id=author_id, client_ref=client_ref).first()
+    first = rows.message_with_ref(ticket=ticket, sender=sender, author_id=author_id, client_ref=client_ref)
     if first is not None and first.text != text:
         raise Conflict("ref_reused", "This ref was already used for a different message; use a new ref per message.")
     return first
@@ -76,7 +75,7 @@ def message_send_agent(*, agent: AgentProfile, ticket_id: int, text: str, client
         if first is not None:
             return first
         _check_assigned(ticket)
-        message = Message.objects.create(
+        message = rows.message_insert(
             ticket=ticket, sender=Message.Sender.AGENT, author_id=agent.user_id, text=clean, client_ref=client_ref
         )
         notify_message(message=message, agent_id=agent.pk)
@@ -88,14 +87,15 @@ def message_send_customer(*, ticket: Ticket, text: str, client_ref: str = "") ->
     answered with its first copy, as for agents. Locks the ticket row."""
     clean = _clean_text(text)
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        locked = rows.ticket_locked(ticket.pk)
+        assert locked is not None  # tickets are never deleted
         first = _resent(locked, sender=Message.Sender.CUSTOMER, author_id=None, client_ref=client_ref, text=clean)
         if first is not None:
             return first
         if not locked.is_open:
             raise Conflict("ticket_not_open", f"This conversation is {locked.status}; reopen it to write again.")
-        message = Message.objects.create(
-            ticket=locked, sender=Message.Sender.CUSTOMER, text=clean, client_ref=client_ref
+        message = rows.message_insert(
+            ticket=locked, sender=Message.Sender.CUSTOMER, author_id=None, text=clean, client_ref=client_ref
         )
         notify_message(message=message, agent_id=locked.agent_id if locked.status == Status.ASSIGNED else None)
     return message

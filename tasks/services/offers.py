@@ -13,7 +13,7 @@ from agents.models import AgentProfile, AgentStatusChange
 from marketplace.errors import Conflict, NotFound
 from marketplace.masking import mask_sensitive
 
-from .. import jobs, selectors
+from .. import jobs, rows, selectors
 from ..models import Offer, Ticket
 from ..notify import notify_offer_closed, notify_presence, notify_ticket_assigned
 from .dispatch import agent_dispatch, ticket_dispatch
@@ -46,24 +46,14 @@ def offer_accept(*, agent: AgentProfile, offer_id: int, received_at: datetime | 
     now = timezone.now()
     deadline = min(received_at, now) if received_at else now
     with transaction.atomic():
-        claimed = Offer.objects.filter(
-            pk=offer_id, agent=agent, state=Offer.State.PENDING, expires_at__gt=deadline
-        ).update(state=Offer.State.ACCEPTED, responded_at=now)
-        if claimed != 1:
+        ticket_id = rows.offer_claim(offer_id=offer_id, agent_id=agent.pk, now=now, deadline=deadline)
+        if ticket_id is None:
             _refuse_offer(agent, offer_id)
-        offer = Offer.objects.get(pk=offer_id)
-        assigned = Ticket.objects.filter(pk=offer.ticket_id, status=Status.OFFERED).update(
-            status=Status.ASSIGNED,
-            agent=agent,
-            assigned_at=now,
-            pay_amount_minor=offer.pay_amount_minor,
-            pay_calculation=offer.pay_calculation,
-            queue_reason="",
-        )
-        if assigned != 1:  # cannot happen while the one-pending-offer invariant holds
-            raise Conflict("offer_closed", "This ticket is no longer waiting.")
-        AgentProfile.objects.filter(pk=agent.pk).update(consecutive_timeouts=0, last_assigned_at=now)
-        ticket = Ticket.objects.select_related("customer", "brand").get(pk=offer.ticket_id)
+        if not rows.ticket_assign(ticket_id=ticket_id, offer_id=offer_id, agent_id=agent.pk, now=now):
+            raise Conflict("offer_closed", "This ticket is no longer waiting.")  # not while one offer is pending
+        rows.agent_assigned(agent_id=agent.pk, now=now)
+        ticket = rows.ticket_with_customer_and_brand(ticket_id)
+        assert ticket is not None  # assigned above, in this transaction
         messages = selectors.ticket_messages(ticket.pk)
         notify_ticket_assigned(ticket=ticket, agent=agent, messages=messages)
         if ticket.notify_email and ticket.notify_email_sent_at is None:
