@@ -9,6 +9,7 @@ from PIL import Image
 
 from tasks.models import Message
 
+from .a11y import assert_accessible
 from .chat import assign
 from .live import asgi_server
 from .test_browser_story import PHONE, browser, shot  # noqa: F401  (the browser fixture)
@@ -60,7 +61,8 @@ def agent_page(chromium, base: str, user):
 
 
 def customer_page(chromium, base: str, ticket):
-    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    # bypass_csp: axe-core is injected as a script for the accessibility check.
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True, bypass_csp=True)
     context.add_init_script(KEEP_SOCKETS)
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -151,6 +153,8 @@ def test_a_message_written_while_offline_is_sent_once_when_the_connection_is_bac
         expect(pending).to_contain_text("Written on the train")
         expect(pending).to_contain_text("Sending…")
         shot(customer, "customer-sending-offline")
+        # A message waiting to go out stays as readable as a sent one.
+        assert_accessible(customer, "customer-sending-offline")
 
         customer.evaluate("window.__offline = false")
         customer.context.set_offline(False)
