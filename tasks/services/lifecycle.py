@@ -18,6 +18,7 @@ from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
 from payouts.services import earning_credit, earning_reverse
 
+from .. import rows
 from ..frames import earning_dict
 from ..models import Offer, Resolution, Ticket
 from ..notify import notify_message, notify_ticket_changed
@@ -76,7 +77,8 @@ def ticket_confirm(*, ticket: Ticket) -> Ticket:
     """The customer says the case is solved: closed now, instead of when the window ends.
     Rating stays possible (until the reopen window ends), and so does reopening."""
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update(of=("self",)).select_related("brand").get(pk=ticket.pk)
+        locked = rows.ticket_locked(ticket.pk)
+        assert locked is not None  # tickets are never deleted
         if locked.status == Status.CLOSED:
             raise Conflict("already_confirmed", "You have already confirmed that this is solved.")
         if locked.status != Status.RESOLVED:
@@ -98,7 +100,8 @@ def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
     if len(comment) > settings.MESSAGE_MAX_CHARS:
         raise DomainError("text_too_long", f"Comments are limited to {settings.MESSAGE_MAX_CHARS} characters.")
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update(of=("self",)).select_related("brand").get(pk=ticket.pk)
+        locked = rows.ticket_locked(ticket.pk)
+        assert locked is not None  # tickets are never deleted
         resolution = _latest_resolution(locked) if locked.status in (Status.RESOLVED, Status.CLOSED) else None
         if locked.rating is not None or (resolution is not None and resolution.rating is not None):
             raise Conflict("already_rated", "You have already rated this conversation.")
@@ -134,7 +137,8 @@ def ticket_reopen(*, ticket: Ticket) -> Ticket:
     """
     window = timedelta(hours=settings.REOPEN_WINDOW_HOURS)
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update(of=("self",)).select_related("brand").get(pk=ticket.pk)
+        locked = rows.ticket_locked(ticket.pk)
+        assert locked is not None  # tickets are never deleted
         if locked.status not in (Status.RESOLVED, Status.CLOSED):
             raise Conflict("ticket_not_resolved", "Only a resolved conversation can be reopened.")
         if locked.resolved_at and timezone.now() > locked.resolved_at + window:
