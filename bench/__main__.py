@@ -25,7 +25,7 @@ from . import cpu
 from .clients import Agent, Run, customer
 from .report import markdown, summary, versions
 from .setup import django_setup, integrity, measure_floor, seed
-from .stack import ROOT, Stack, recreate_database
+from .stack import ROOT, Stack, keep_migrated, recreate_database
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/marketplace_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -351,15 +351,14 @@ async def drive_steady_only(args, stack: Stack, seeded: dict) -> dict:
     }
 
 
-def scale_out_step(args, web: int) -> dict:
+def scale_out_step(args, web: int, migrated: str) -> dict:
     from django.db import connections
 
     print(f"\nscale-out: {web} web process(es), fresh database", flush=True)
     connections.close_all()  # the database is dropped under this process's connection
-    recreate_database(args.database_url)
+    recreate_database(args.database_url, template=migrated)
     prefix = f"bench{os.getpid()}w{web}"
     stack = Stack(args.database_url, args.redis_url, web_processes=web, base_port=args.port, channel_prefix=prefix)
-    stack.migrate()
     seeded = seed(args.agents, 0)
     try:
         stack.start()
@@ -437,6 +436,7 @@ def main(argv=None) -> int:
     recreate_database(args.database_url)
     stack = Stack(args.database_url, args.redis_url, web_processes=args.web, base_port=args.port)
     stack.migrate()
+    migrated = keep_migrated(args.database_url) if args.scale_out else ""
     django_setup(args.database_url, args.redis_url)
     seeded = seed(args.agents, args.overload_agents)
     try:
@@ -457,7 +457,7 @@ def main(argv=None) -> int:
         versions=versions(),
     )
     if args.scale_out:
-        result["scale_out"] = [scale_out_step(args, web) for web in args.scale_out]
+        result["scale_out"] = [scale_out_step(args, web, migrated) for web in args.scale_out]
     result["wall_seconds"] = round(time.perf_counter() - t0, 1)
     print_results(result)
 
@@ -468,7 +468,7 @@ def main(argv=None) -> int:
     if not args.no_docs:
         docs = ROOT / "docs" / "benchmarks.md"
         if not docs.exists():
-            docs.write_text("# Benchmark runs\n\nAppended by `make bench` (see README, \"Benchmark\").\n\n")
+            docs.write_text('# Benchmark runs\n\nAppended by `make bench` (see README, "Benchmark").\n\n')
         with docs.open("a") as handle:
             handle.write(markdown(result) + "\n")
         print(f"appended to {docs}")
