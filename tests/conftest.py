@@ -145,34 +145,10 @@ def _close_stray_connections(django_db_setup):
         )
 
 
-# The files that take longest, slowest first. pytest-xdist hands out whole files in
-# collection order; starting the long ones first keeps one worker from running a long file
-# alone at the end while the others are idle.
-SLOW_FILES = [
-    "test_bench_smoke.py",
-    "test_lock_order.py",
-    "test_browser_a11y.py",
-    "test_authz_matrix.py",
-    "test_browser_agent_app.py",
-    "test_shift_booking_race.py",
-    "test_fuzz_ws.py",
-    "test_faults.py",
-]
-
-
-def _slowness(item) -> int:
-    name = item.path.name
-    if name in SLOW_FILES:
-        return SLOW_FILES.index(name)
-    return len(SLOW_FILES) + (0 if name.startswith("test_browser_") else 1)
-
-
 def pytest_collection_modifyitems(items):
     """schemathesis names every operation's test alike; pytest-xdist schedules tests by node
-    id, so it would run one of them. The operation goes into the id, as in the report.
-    Slow files go first (SLOW_FILES); the order within a file is kept."""
+    id, so it would run one of them. The operation goes into the id, as in the report."""
     for item in items:
         label = getattr(item, "operation_label", None)
         if label and not item.nodeid.endswith(f"[{label}]"):
             item._id = item.parent.id.child(item.name)
-    items.sort(key=_slowness)
