@@ -45,11 +45,9 @@ def keep_migrated(database_url: str) -> str:
     """Copy the just-migrated benchmark database (nobody may be connected to it) and return
     the copy's name: each scale-out step starts from it instead of migrating again, which
     took longer than a short step itself."""
-    template = f"{_database_name(database_url)}_migrated"
-    with psycopg.connect(admin_url(database_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{_database_name(database_url)}"')
-    return template
+    name = _database_name(database_url)
+    recreate_database(urlunsplit(urlsplit(database_url)._replace(path=f"/{name}_migrated")), template=name)
+    return f"{name}_migrated"
 
 
 def free_port() -> int:

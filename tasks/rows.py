@@ -30,10 +30,10 @@ Converter = Callable[[Any, Any, Any], Any]
 @cache
 def _layout(
     model: type[Model], alias: str
-) -> tuple[str, tuple[str, ...], tuple[tuple[int, tuple[Converter, ...]], ...]]:
+) -> tuple[str, tuple[str, ...], tuple[tuple[int, Any, tuple[Converter, ...]], ...]]:
     """`model`'s columns as `alias."column", ...`, its attribute names in the same order and,
-    per column that needs one, the converters the ORM would apply to the raw value (a JSON
-    column arrives as text, for one)."""
+    per column that needs them, its expression and the converters the ORM would apply to the
+    raw value (a JSON column arrives as text, for one)."""
     fields = model._meta.concrete_fields
     select = ", ".join(f'{alias}."{field.column}"' for field in fields)
     converters = []
@@ -41,15 +41,14 @@ def _layout(
         col = field.get_col(alias)
         found = tuple(connection.ops.get_db_converters(col)) + tuple(field.get_db_converters(connection))
         if found:
-            converters.append((n, found))
+            converters.append((n, col, found))
     return select, tuple(f.attname for f in fields), tuple(converters)
 
 
 def _build(model: type[Model], alias: str, values: Sequence[Any]) -> Any:
     _, names, converters = _layout(model, alias)
     values = list(values)
-    for n, found in converters:
-        col = model._meta.concrete_fields[n].get_col(alias)
+    for n, col, found in converters:
         for convert in found:
             values[n] = convert(values[n], col, connection)
     return model.from_db(connection.alias, list(names), values)
