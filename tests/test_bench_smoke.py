@@ -28,7 +28,7 @@ def test_benchmark_smoke_run_keeps_integrity(tmp_path):
             "--agents", "8", "--rate", "4", "--seconds", "3",
             "--overload-agents", "2", "--overload-rate", "4", "--overload-seconds", "2",
             "--port", "0", "--database-url", database_url, "--redis-url", settings.REDIS_URL,
-            "--scale-out", "1,2", "--json", str(out), "--no-docs",
+            "--scale-out", "2", "--json", str(out), "--no-docs",
         ],
         cwd=ROOT,
         env={k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}},
@@ -80,9 +80,11 @@ def test_benchmark_smoke_run_keeps_integrity(tmp_path):
     assert report["intake"] == {"answers_429": 0, "retries": 0}
     assert report["offers_expired_by_server_delay"] == 0
 
-    # One scale-out step per web process count, each on its own fresh database.
+    # One scale-out step on its own fresh database. Two web processes is the case that
+    # tests something the main run does not (processes sharing the work); a one-process
+    # step would run the same code as the main run again.
     steps = report["scale_out"]
-    assert [step["web_processes"] for step in steps] == [1, 2]
+    assert [step["web_processes"] for step in steps] == [2]
     for step in steps:
         assert step["error_count"] == 0, step["errors"]
         assert step["offered_rate"] == 4
