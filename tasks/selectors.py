@@ -3,6 +3,7 @@
 import contextlib
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from django.utils.translation import gettext
 
 from agents.models import AgentProfile
 from marketplace.parsers import has_forbidden_characters
+from marketplace.prepared import PreparedQuery
 from marketplace.unavailable import UNAVAILABLE_ERRORS
 
 from . import rows
@@ -65,26 +67,102 @@ def floors_admitting(tier: str) -> list[str]:
     return ["", *[str(t) for t in TIER_ORDER[: TIER_ORDER.index(AgentProfile.Tier(tier)) + 1]]]
 
 
+def matching_key(ticket: Ticket) -> tuple[int, str, tuple[str, ...], str]:
+    """What `matching_agents` reads of a ticket, as widened: (brand, language, the skill tags
+    still asked, the tier floor still applied, "" for none). `ticket.brand` is read, so load
+    it with the ticket."""
+    tags = tuple(ticket.tags or []) if ticket.widen_level < 1 else ()
+    floor = ticket.brand.dispatch_min_tier if ticket.widen_level < 2 else ""
+    return (ticket.brand_id, ticket.language, tags, floor or "")
+
+
 def matching_agents(ticket: Ticket, agents: QuerySet[AgentProfile]) -> QuerySet[AgentProfile]:
     """The one definition of who may work `ticket`, applied to `agents`: certified for the
     brand, speaking the language, with every skill tag (until the ticket is widened past its
     skills), of the brand's lowest tier or above (until it is widened past tiers).
 
-    Dispatch applies it to the agents who can take work now (`eligible_agents`), the wait
-    estimate to those online (`waiting_staff`). `ticket.brand` is read, so load it with the
-    ticket."""
-    qs = agents.filter(brands=ticket.brand_id, languages__code=ticket.language)
-    if ticket.widen_level < 1:
-        for tag in ticket.tags or []:
-            qs = qs.filter(skills__code=tag)
-    floor = ticket.brand.dispatch_min_tier
-    if floor and ticket.widen_level < 2:
+    Dispatch applies it to the agents who can take work now (`best_eligible_agent`), the wait
+    estimate to those online (`waiting_staff`)."""
+    brand_id, language, tags, floor = matching_key(ticket)
+    return _matching(agents, brand_id=brand_id, language=language, tags=tags, floor=floor)
+
+
+def _matching(
+    agents: QuerySet[AgentProfile], *, brand_id: Any, language: Any, tags: Sequence[Any], floor: str
+) -> QuerySet[AgentProfile]:
+    qs = agents.filter(brands=brand_id, languages__code=language)
+    for tag in tags:
+        qs = qs.filter(skills__code=tag)
+    if floor:
         qs = qs.filter(tier__in=tiers_from(floor))
     return qs
 
 
-def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
-    """Agents who may be offered `ticket` now, best first.
+def _eligible(
+    shape: tuple[int, str],
+    *,
+    brand_id: int,
+    language: str,
+    tags: Sequence[str],
+    ticket_id: int,
+    queued_at: datetime,
+    cutoff: datetime,
+    previous: int,
+    now: datetime,
+) -> QuerySet[AgentProfile]:
+    _, floor = shape
+    qs = _matching(AgentProfile.objects.can_take_work(), brand_id=brand_id, language=language, tags=tags, floor=floor)
+    last_missed = (
+        _misses(ticket_id=ticket_id, agent=OuterRef("pk"), created_at__gte=queued_at)
+        .order_by("-responded_at")
+        .values("responded_at")[:1]
+    )
+    qs = qs.annotate(last_missed=Subquery(last_missed)).filter(Q(last_missed__isnull=True) | Q(last_missed__lte=cutoff))
+    return (
+        qs.annotate(
+            is_previous=Case(When(pk=previous, then=Value(0)), default=Value(1), output_field=IntegerField()),
+            missed_before=Case(
+                When(last_missed__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()
+            ),
+            on_shift=checked_in_now(brand_id, now=now),
+            # The per-case bonus of that shift, if any: part of the offer's pay.
+            shift_bonus_minor=shift_bonus_now(brand_id, now=now),
+        )
+        .order_by(
+            "is_previous",
+            "missed_before",
+            F("on_shift").desc(),
+            "-quality_score",
+            F("last_assigned_at").asc(nulls_first=True),
+            "pk",
+        )
+        .select_for_update(skip_locked=True, of=("self",))[:1]
+    )
+
+
+_best_eligible = PreparedQuery(_eligible)
+
+
+def eligible_values(ticket: Ticket, *, now: datetime) -> tuple[tuple[int, str], dict[str, Any]]:
+    """The shape and values of `ticket`'s eligible-agents query."""
+    brand_id, language, tags, floor = matching_key(ticket)
+    values = {
+        "brand_id": brand_id,
+        "language": language,
+        "tags": list(tags),
+        "ticket_id": ticket.pk,
+        "queued_at": ticket.queued_at,
+        "cutoff": retry_cutoff(),
+        "previous": ticket.previous_agent_id or 0,
+        "now": now,
+    }
+    return (len(tags), floor), values
+
+
+def best_eligible_agent(ticket: Ticket) -> AgentProfile | None:
+    """The agent to offer `ticket` to now, its row locked (skip locked: the next best rather
+    than wait), with `shift_bonus_minor` set; None when nobody is eligible. Call it in the
+    transaction that holds the queued ticket.
 
     Eligible: an agent who can take work (AgentProfile.objects.can_take_work) and matches
     the ticket (`matching_agents`: brand, language, skills, tier, as widened). An agent who let this ticket's
@@ -94,33 +172,13 @@ def eligible_agents(ticket: Ticket) -> QuerySet[AgentProfile]:
     is asked first. Ranking: the previous agent of a reopened ticket, then those who have
     not missed it, then agents checked in on a running shift of the ticket's brand, then
     quality score, then longest since last assignment (fairness), then id for a stable order.
+
+    The query is compiled once per shape (marketplace/prepared.py): on a busy queue its
+    compilation was the largest single cost of the servers.
     """
-    qs = matching_agents(ticket, AgentProfile.objects.can_take_work())
-    last_missed = (
-        _misses(ticket_id=ticket.pk, agent=OuterRef("pk"), created_at__gte=ticket.queued_at)
-        .order_by("-responded_at")
-        .values("responded_at")[:1]
-    )
-    qs = qs.annotate(last_missed=Subquery(last_missed)).filter(
-        Q(last_missed__isnull=True) | Q(last_missed__lte=retry_cutoff())
-    )
-    previous = ticket.previous_agent_id or 0
-    return qs.annotate(
-        is_previous=Case(When(pk=previous, then=Value(0)), default=Value(1), output_field=IntegerField()),
-        missed_before=Case(
-            When(last_missed__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()
-        ),
-        on_shift=checked_in_now(ticket.brand_id),
-        # The per-case bonus of that shift, if any: part of the offer's pay.
-        shift_bonus_minor=shift_bonus_now(ticket.brand_id),
-    ).order_by(
-        "is_previous",
-        "missed_before",
-        F("on_shift").desc(),
-        "-quality_score",
-        F("last_assigned_at").asc(nulls_first=True),
-        "pk",
-    )
+    shape, values = eligible_values(ticket, now=timezone.now())
+    found = _best_eligible(shape, **values)
+    return found[0] if found else None
 
 
 def waiting_tickets_for_agent(agent: AgentProfile, limit: int = 20) -> list[Ticket]:
@@ -214,9 +272,7 @@ def waiting_staff(ticket: Ticket) -> Staffing:
 
 def staffing_key(ticket: Ticket) -> tuple[Any, ...]:
     """Tickets with the same key have the same `waiting_staff` (for one query per key)."""
-    tags = tuple(ticket.tags or []) if ticket.widen_level < 1 else ()
-    floor = ticket.brand.dispatch_min_tier if ticket.widen_level < 2 else ""
-    return (ticket.brand_id, ticket.language, tags, floor)
+    return matching_key(ticket)
 
 
 def wait_estimate(*, position: int, staff: Staffing, handle_seconds: float, offer_seconds: float) -> int | None:

@@ -105,10 +105,10 @@ def reliability(agent: AgentProfile, *, now: datetime | None = None) -> Reliabil
     return Reliability(score=round(score, 1), events=events)
 
 
-def _on_running_shift(brand_id: int) -> QuerySet[ShiftBooking]:
+def _on_running_shift(brand_id: int, now: datetime | None) -> QuerySet[ShiftBooking]:
     """For an AgentProfile query: the outer agent's checked-in bookings on a running shift of
     this brand."""
-    now = timezone.now()
+    now = now or timezone.now()
     return ShiftBooking.objects.filter(
         agent=OuterRef("pk"),
         status=ShiftBooking.Status.BOOKED,
@@ -119,11 +119,11 @@ def _on_running_shift(brand_id: int) -> QuerySet[ShiftBooking]:
     )
 
 
-def checked_in_now(brand_id: int) -> Exists:
-    """The agent is checked in on a running shift of this brand."""
-    return Exists(_on_running_shift(brand_id))
+def checked_in_now(brand_id: int, *, now: datetime | None = None) -> Exists:
+    """The agent is checked in on a running shift of this brand (at `now`, by default now)."""
+    return Exists(_on_running_shift(brand_id, now))
 
 
-def shift_bonus_now(brand_id: int) -> Subquery:
+def shift_bonus_now(brand_id: int, *, now: datetime | None = None) -> Subquery:
     """The per-case bonus of that shift (None without one)."""
-    return Subquery(_on_running_shift(brand_id).values("shift__bonus_per_case_minor")[:1])
+    return Subquery(_on_running_shift(brand_id, now).values("shift__bonus_per_case_minor")[:1])

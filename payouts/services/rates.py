@@ -7,10 +7,23 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Subquery
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
+from marketplace.prepared import PreparedQuery
+
 from ..models import RateCard, RateLine
+
+
+def _card_lines(_default_only: bool, *, brand_id: int, at: datetime, categories: list[str]) -> QuerySet[RateLine]:
+    in_force = RateCard.objects.filter(brand_id=brand_id, effective_from__lte=at).order_by("-effective_from")
+    return RateLine.objects.filter(card_id=Subquery(in_force.values("pk")[:1]), category__in=categories).select_related(
+        "card"
+    )
+
+
+# Every offer is priced: compiled once (marketplace/prepared.py), not per offer.
+_lines_in_force = PreparedQuery(_card_lines)
 
 
 @dataclass(frozen=True)
@@ -35,12 +48,11 @@ def case_pay(
     (0). The tiered base is rounded half up to a whole minor unit. One query.
     """
     at = at or timezone.now()
-    in_force = RateCard.objects.filter(brand_id=brand_id, effective_from__lte=at).order_by("-effective_from")
+    # The default line alone when the category is the default: the SQL differs, so it is
+    # part of the shape.
+    categories = [category, ""] if category else [""]
     lines = {
-        line.category: line
-        for line in RateLine.objects.filter(
-            card_id=Subquery(in_force.values("pk")[:1]), category__in={category, ""}
-        ).select_related("card")
+        line.category: line for line in _lines_in_force(category == "", brand_id=brand_id, at=at, categories=categories)
     }
     line = lines.get(category) or lines.get("")
     base = line.amount_minor if line else 0

@@ -39,7 +39,7 @@ def ticket_dispatch(*, ticket_id: int) -> Offer | None:
 def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
     """Inside a transaction that holds the queued `ticket`: offer it to the best eligible
     agent, locking that agent's row (skip locked: take the next best rather than wait)."""
-    agent = selectors.eligible_agents(ticket).select_for_update(skip_locked=True, of=("self",)).first()
+    agent = selectors.best_eligible_agent(ticket)
     if agent is None:
         return None
     now = timezone.now()

@@ -1,0 +1,175 @@
+"""ORM queries compiled once per shape and run again with new values.
+
+Some reads on the hot paths are rules best written with the ORM (who may be offered a
+ticket is one definition, shared by dispatch and the wait estimate), but compiling such a
+query, again for every ticket, cost more CPU than PostgreSQL spent running it
+(docs/performance.md). A `PreparedQuery` builds its queryset once per shape (the things
+that change the SQL text: how many skill tags, whether there is a tier floor) with marker
+values in place of the real ones, compiles it, finds where each marker went among the
+statement's parameters, and from then on only puts the real values in those places.
+
+The mapping is checked when it is made: the query is compiled a second time with other
+markers, and both compilations must give the same SQL with the markers in the same places;
+every marker must be found, and none may have been changed on the way (a `contains` lookup
+wraps its value in `%`). A query whose text depends on a value, not only its shape, is
+refused there, when it is first used, not answered wrongly later.
+
+The idea is the one of rutube's django-prepared-queries, which is unmaintained and does
+not run on current Django.
+"""
+
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
+
+Value = int | str | datetime
+
+
+class PreparedQueryError(ValueError):
+    """The query cannot be prepared: its SQL depends on a value, not only on its shape."""
+
+
+def _markers(values: dict[str, Any], variant: int) -> tuple[dict[str, Any], dict[Any, tuple[str, int | None]]]:
+    """Marker values in the shape of `values`, and which value each marker stands for
+    ((name, None) for a plain value, (name, k) for the k-th item of a list)."""
+    counter = iter(range(1, 10_000))
+    found: dict[Any, tuple[str, int | None]] = {}
+
+    def marker(value: Any, where: tuple[str, int | None]) -> Any:
+        n = next(counter) + 1001 * variant
+        if isinstance(value, bool) or value is None:
+            raise PreparedQueryError(f"{where[0]}: a None or bool changes the SQL; make it part of the shape")
+        if isinstance(value, int):
+            made: Any = -(7_000_000_000 + n)
+        elif isinstance(value, str):
+            made = f"\x1fmarker {n}\x1f"
+        elif isinstance(value, datetime):
+            made = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=n)
+        else:
+            raise PreparedQueryError(f"{where[0]}: {type(value).__name__} values are not supported")
+        found[made] = where
+        return made
+
+    marked: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, list | tuple):
+            marked[name] = [marker(item, (name, k)) for k, item in enumerate(value)]
+        else:
+            marked[name] = marker(value, (name, None))
+    return marked, found
+
+
+@dataclass(frozen=True)
+class _Slot:
+    name: str
+    item: int | None
+    adapt_datetime: bool  # the backend sends datetimes as adapted text (SQLite)
+
+
+@dataclass
+class _Plan:
+    sql: str
+    params: list[Any]
+    slots: dict[int, _Slot]  # parameter position -> where its value comes from
+    model: type[Model]
+    init_list: list[str]
+    fields: tuple[int, int]
+    annotations: dict[str, int]
+    converters: dict[int, tuple[list[Callable[..., Any]], Any]]
+    populators: list[Any]
+
+
+class PreparedQuery:
+    """`build(shape, **values)` returns the queryset for those values; the instance is called as
+    `query(shape, **values)` and returns the model instances, as the queryset would.
+
+    `shape` must hold everything that changes the SQL text but is not a value: lengths of
+    list values, whether an optional filter applies, constant lists. Values are ints,
+    strings, aware datetimes or lists of those; a None or a bool belongs in the shape."""
+
+    def __init__(self, build: Callable[..., QuerySet[Any]]):
+        self.build = build
+        self._plans: dict[Hashable, _Plan] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, shape: Hashable, **values: Any) -> list[Any]:
+        connection = connections[DEFAULT_DB_ALIAS]
+        key = (connection.vendor, shape)
+        plan = self._plans.get(key)
+        if plan is None:
+            with self._lock:
+                plan = self._plans.get(key) or self._prepare(connection, shape, values)
+                self._plans[key] = plan
+        params = list(plan.params)
+        for position, slot in plan.slots.items():
+            value = values[slot.name] if slot.item is None else values[slot.name][slot.item]
+            params[position] = connection.ops.adapt_datetimefield_value(value) if slot.adapt_datetime else value
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            rows = cursor.fetchall()
+        return [self._instance(plan, row, connection) for row in rows]
+
+    def _compile(
+        self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any], variant: int
+    ) -> tuple[Any, Any]:
+        marked, found = _markers(values, variant)
+        queryset = self.build(shape, **marked)
+        compiler = queryset.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        slots: dict[int, _Slot] = {}
+        adapted = {connection.ops.adapt_datetimefield_value(m): m for m in found if isinstance(m, datetime)}
+        for position, param in enumerate(params):
+            if isinstance(param, Hashable) and param in found:
+                name, item = found[param]
+                slots[position] = _Slot(name, item, adapt_datetime=False)
+            elif isinstance(param, Hashable) and param in adapted and adapted[param] is not param:
+                name, item = found[adapted[param]]
+                slots[position] = _Slot(name, item, adapt_datetime=True)
+            elif isinstance(param, str) and "\x1fmarker" in param:
+                raise PreparedQueryError(f"a value was changed on its way into the SQL: {param!r}")
+        missing = {where for where in found.values()} - {(s.name, s.item) for s in slots.values()}
+        if missing:
+            raise PreparedQueryError(f"values not sent as parameters: {sorted(missing, key=str)}")
+        return compiler, (sql, list(params), slots)
+
+    def _prepare(self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]) -> _Plan:
+        compiler, (sql, params, slots) = self._compile(connection, shape, values, 0)
+        _, (sql_again, _, slots_again) = self._compile(connection, shape, values, 1)
+        if sql_again != sql or slots_again != slots:
+            raise PreparedQueryError("the SQL depends on the values, not only on the shape")
+        select, klass_info = compiler.select, compiler.klass_info
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        fields = [s[0] for s in select[0 : compiler.col_count]]
+        return _Plan(
+            sql=sql,
+            params=params,
+            slots=slots,
+            model=klass_info["model"],
+            init_list=[f[0].target.attname for f in select[start:end]],
+            fields=(start, end),
+            annotations=dict(compiler.annotation_col_map),
+            converters=compiler.get_converters(fields),
+            # The type stubs describe a later Django, whose version takes a fetch mode too.
+            populators=get_related_populators(klass_info, select, connection.alias),  # type: ignore[call-arg]
+        )
+
+    @staticmethod
+    def _instance(plan: _Plan, row: Sequence[Any], connection: BaseDatabaseWrapper) -> Any:
+        values = list(row)
+        for position, (converters, expression) in plan.converters.items():
+            for convert in converters:
+                values[position] = convert(values[position], expression, connection)
+        start, end = plan.fields
+        instance = plan.model.from_db(connection.alias, plan.init_list, values[start:end])
+        for populator in plan.populators:
+            populator.populate(values, instance)
+        for name, position in plan.annotations.items():
+            setattr(instance, name, values[position])
+        return instance

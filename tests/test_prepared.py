@@ -1,0 +1,142 @@
+"""Queries compiled once per shape (marketplace/prepared.py): the same answers as the ORM
+for every shape and value, no compilation after the first call, and a query whose SQL
+depends on its values refused when it is prepared rather than answered wrongly."""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from agents.models import AgentProfile
+from marketplace.models import Brand
+from marketplace.prepared import PreparedQuery, PreparedQueryError
+from payouts.models import RateCard, RateLine
+from tasks import selectors, services
+from tasks.models import Offer, Ticket
+
+from .factories import AgentFactory, TicketFactory
+from .test_query_counts import orm_compilations
+
+pytestmark = pytest.mark.django_db
+
+
+def by_the_orm(ticket: Ticket, now) -> AgentProfile | None:
+    """The eligible-agents rule run as an ordinary queryset, compiled afresh."""
+    shape, values = selectors.eligible_values(ticket, now=now)
+    queryset = selectors._eligible(shape, **values)
+    return queryset.first()
+
+
+def test_the_prepared_eligible_query_picks_what_the_orm_picks_for_every_shape(brand, other_brand, settings):
+    settings.OFFER_RETRY_COOLDOWN_SECONDS = 600
+    rng = random.Random(7)
+    brands = [brand, other_brand]
+    for n in range(24):
+        AgentFactory(
+            brands=rng.sample(brands, rng.randint(1, 2)),
+            languages=rng.sample(["en", "sv", "de"], rng.randint(1, 2)),
+            skills=rng.sample(["billing", "cards", "refunds"], rng.randint(0, 3)),
+            tier=rng.choice(["probation", "standard", "expert"]),
+            quality_score=Decimal(rng.randint(3000, 5000)) / 1000,
+            available=True,
+            capacity=2,
+            last_assigned_at=timezone.now() - timedelta(minutes=rng.randint(0, 90)) if n % 3 else None,
+            user__password=None,
+        )
+    checked = 0
+    for n in range(40):
+        picked_brand = rng.choice(brands)
+        Brand.objects.filter(pk=picked_brand.pk).update(dispatch_min_tier=rng.choice(["", "standard", "expert"]))
+        picked_brand.refresh_from_db()
+        ticket = TicketFactory(
+            brand=picked_brand,
+            language=rng.choice(["en", "sv", "de"]),
+            tags=rng.sample(["billing", "cards", "refunds"], rng.randint(0, 2)),
+            widen_level=rng.choice([0, 0, 1, 2]),
+        )
+        ticket = Ticket.objects.select_related("brand").get(pk=ticket.pk)
+        agents = AgentProfile.objects.filter(brands=picked_brand)
+        if n % 4 == 0 and agents.exists():
+            # A reopened ticket's previous agent, and an agent who declined it just now.
+            Ticket.objects.filter(pk=ticket.pk).update(previous_agent=agents.order_by("?").first())
+            Offer.objects.create(
+                ticket=ticket,
+                agent=agents.order_by("?").first(),
+                state=Offer.State.DECLINED,
+                pay_amount_minor=0,
+                responded_at=timezone.now(),
+                expires_at=timezone.now(),
+            )
+            ticket.refresh_from_db()
+        with transaction.atomic():
+            prepared = selectors.best_eligible_agent(ticket)
+            expected = by_the_orm(ticket, timezone.now())
+        assert prepared == expected, (n, selectors.matching_key(ticket))
+        if expected is not None:
+            checked += 1
+            assert prepared.shift_bonus_minor == expected.shift_bonus_minor
+            assert prepared.quality_score == expected.quality_score and prepared.tier == expected.tier
+    # The scenes really offered someone, so the equality above compares agents, not Nones.
+    assert checked >= 10
+
+
+def test_after_the_first_ticket_dispatch_compiles_neither_the_eligible_agents_nor_the_pay(brand, monkeypatch):
+    for _ in range(3):
+        AgentFactory(brands=[brand], available=True, capacity=3, user__password=None)
+    first, second = TicketFactory(brand=brand), TicketFactory(brand=brand)
+    assert services.ticket_dispatch(ticket_id=first.pk) is not None
+    with orm_compilations(monkeypatch) as compiled:
+        offer = services.ticket_dispatch(ticket_id=second.pk)
+    assert offer is not None and offer.pay_amount_minor > 0
+    assert AgentProfile not in compiled
+    assert RateLine not in compiled and RateCard not in compiled
+
+
+def _names(_shape, *, name):
+    return Brand.objects.filter(name__icontains=name)
+
+
+def _ignores(_shape, *, name):
+    return Brand.objects.all()
+
+
+def _inlines(_shape, *, pk):
+    # A value written into the SQL text: exactly what preparing must refuse.
+    return Brand.objects.annotate(mine=RawSQL(f"id = {pk}", ())).filter(pk=pk)  # noqa: S611
+
+
+def _depends(_shape, *, pk):
+    # The SQL text itself changes with the value: a second compilation tells.
+    return Brand.objects.filter(pk=pk) if pk % 2 else Brand.objects.filter(pk=pk, slug="x")
+
+
+@pytest.mark.parametrize(
+    ("build", "values", "says"),
+    [
+        (_names, {"name": "acme"}, "changed on its way"),
+        (_ignores, {"name": "acme"}, "not sent as parameters"),
+        (_inlines, {"pk": 1}, "depends on the values"),
+        (_depends, {"pk": 1}, "depends on the values"),
+    ],
+)
+def test_a_query_whose_sql_depends_on_its_values_is_refused_when_prepared(brand, build, values, says):
+    with pytest.raises(PreparedQueryError, match=says):
+        PreparedQuery(build)((), **values)
+
+
+def test_none_and_bool_belong_in_the_shape(brand):
+    query = PreparedQuery(lambda _shape, *, flag: Brand.objects.filter(slug="x" if flag else "y"))
+    with pytest.raises(PreparedQueryError, match="shape"):
+        query((), flag=True)
+
+
+def test_values_change_between_calls_and_results_follow(brand, other_brand):
+    query = PreparedQuery(lambda _shape, *, slugs: Brand.objects.filter(slug__in=slugs).order_by("slug"))
+    assert query((1,), slugs=[brand.slug]) == [brand]
+    assert query((1,), slugs=[other_brand.slug]) == [other_brand]
+    assert query((2,), slugs=[brand.slug, other_brand.slug]) == sorted([brand, other_brand], key=lambda b: b.slug)
+    assert query((1,), slugs=["nobody"]) == []
