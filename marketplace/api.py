@@ -17,6 +17,7 @@ from channels.layers import get_channel_layer
 from django import forms
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -33,6 +34,7 @@ from .adapters import client_ip
 from .errors import DomainError, error_body
 from .mfa import mfa_required
 from .models import Brand, BrandApiKey, User, hash_api_key
+from .prepared import PreparedQuery
 from .services import api_token_create
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,14 @@ class BrandClient:
         return f"brand:{self.brand.slug}"
 
 
+def _key_with_brand(_shape: None, *, key_hash: str) -> QuerySet[BrandApiKey]:
+    return BrandApiKey.objects.select_related("brand").filter(key_hash=key_hash, revoked_at__isnull=True)[:1]
+
+
+# Every handover is authenticated: compiled once (marketplace/prepared.py), not per request.
+_live_key = PreparedQuery(_key_with_brand)
+
+
 class BrandApiKeyAuthentication(BaseAuthentication):
     """`Authorization: Bearer <brand API key>`; request.auth is the Brand."""
 
@@ -109,7 +119,8 @@ class BrandApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Send the key as: Authorization: Bearer <brand API key>.")
         raw = parts[1].decode("latin1")
         digest = hash_api_key(raw)
-        key = BrandApiKey.objects.select_related("brand").filter(key_hash=digest, revoked_at__isnull=True).first()
+        found = _live_key(None, key_hash=digest)
+        key = found[0] if found else None
         if key is None or not hmac.compare_digest(key.key_hash, digest):
             raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.")
         return BrandClient(key.brand), key.brand

@@ -27,7 +27,8 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models import Value as V
+from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 
 Value = int | str | datetime
 
@@ -47,7 +48,9 @@ def _markers(values: dict[str, Any], variant: int) -> tuple[dict[str, Any], dict
         if isinstance(value, bool) or value is None:
             raise PreparedQueryError(f"{where[0]}: a None or bool changes the SQL; make it part of the shape")
         if isinstance(value, int):
-            made: Any = -(7_000_000_000 + n)
+            # Within the range of every integer field, positive ones and small ones too:
+            # Django turns a comparison with a value out of a field's range into a constant.
+            made: Any = 17_000 + n
         elif isinstance(value, str):
             made = f"\x1fmarker {n}\x1f"
         elif isinstance(value, datetime):
@@ -78,7 +81,7 @@ class _Plan:
     sql: str
     params: list[Any]
     slots: dict[int, _Slot]  # parameter position -> where its value comes from
-    model: type[Model]
+    model: type[Model] | None  # None: rows come back as tuples (a values_list query)
     init_list: list[str]
     fields: tuple[int, int]
     annotations: dict[str, int]
@@ -88,7 +91,8 @@ class _Plan:
 
 class PreparedQuery:
     """`build(shape, **values)` returns the queryset for those values; the instance is called as
-    `query(shape, **values)` and returns the model instances, as the queryset would.
+    `query(shape, **values)` and returns the model instances, as the queryset would (or
+    tuples, for a `values_list` query).
 
     `shape` must hold everything that changes the SQL text but is not a value: lengths of
     list values, whether an optional filter applies, constant lists. Values are ints,
@@ -118,7 +122,7 @@ class PreparedQuery:
 
     def _compile(
         self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any], variant: int
-    ) -> tuple[Any, Any]:
+    ) -> tuple[QuerySet[Any], Any, Any]:
         marked, found = _markers(values, variant)
         queryset = self.build(shape, **marked)
         compiler = queryset.query.get_compiler(connection=connection)
@@ -137,16 +141,20 @@ class PreparedQuery:
         missing = {where for where in found.values()} - {(s.name, s.item) for s in slots.values()}
         if missing:
             raise PreparedQueryError(f"values not sent as parameters: {sorted(missing, key=str)}")
-        return compiler, (sql, list(params), slots)
+        return queryset, compiler, (sql, list(params), slots)
 
     def _prepare(self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]) -> _Plan:
-        compiler, (sql, params, slots) = self._compile(connection, shape, values, 0)
-        _, (sql_again, _, slots_again) = self._compile(connection, shape, values, 1)
+        queryset, compiler, (sql, params, slots) = self._compile(connection, shape, values, 0)
+        _, _, (sql_again, _, slots_again) = self._compile(connection, shape, values, 1)
         if sql_again != sql or slots_again != slots:
             raise PreparedQueryError("the SQL depends on the values, not only on the shape")
+        if queryset._iterable_class not in (ModelIterable, ValuesListIterable):
+            raise PreparedQueryError("rows come back as model instances or as values_list() tuples")
         select, klass_info = compiler.select, compiler.klass_info
-        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         fields = [s[0] for s in select[0 : compiler.col_count]]
+        if queryset._iterable_class is ValuesListIterable:  # tuples, in the order named
+            return _Plan(sql, params, slots, None, [], (0, compiler.col_count), {}, compiler.get_converters(fields), [])
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         return _Plan(
             sql=sql,
             params=params,
@@ -167,9 +175,18 @@ class PreparedQuery:
             for convert in converters:
                 values[position] = convert(values[position], expression, connection)
         start, end = plan.fields
+        if plan.model is None:
+            return tuple(values[start:end])
         instance = plan.model.from_db(connection.alias, plan.init_list, values[start:end])
         for populator in plan.populators:
             populator.populate(values, instance)
         for name, position in plan.annotations.items():
             setattr(instance, name, values[position])
         return instance
+
+
+def totals(queryset: QuerySet[Any], **aggregates: Any) -> QuerySet[Any]:
+    """`queryset.aggregate(**aggregates)` as a query that can be prepared: one row, the
+    aggregates in the order given. Grouping by a constant leaves the GROUP BY out (Django
+    does not group by a constant), so the aggregates cover every row, as aggregate() does."""
+    return queryset.annotate(everything=V(1)).values("everything").annotate(**aggregates).values_list(*aggregates)

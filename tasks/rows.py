@@ -91,19 +91,22 @@ def ticket_with_customer_and_brand(ticket_id: int) -> Ticket | None:
 
 
 @cache
-def _messages_sql() -> str:
+def _messages_sql(paged: bool) -> str:
+    before = ' AND m."id" < %s' if paged else ""
     return (
         f"SELECT {_layout(Message, 'm')[0]}, {_layout(Attachment, 'a')[0]} "
         f'FROM "{Message._meta.db_table}" m '
         f'LEFT JOIN "{Attachment._meta.db_table}" a ON a."id" = m."attachment_id" '
-        f'WHERE m."ticket_id" = %s ORDER BY m."id" DESC LIMIT %s'
+        f'WHERE m."ticket_id" = %s{before} ORDER BY m."id" DESC LIMIT %s'
     )
 
 
-def newest_messages(ticket_id: int, limit: int) -> list[Message]:
-    """A ticket's newest `limit` messages, newest first, each with its attachment loaded."""
+def newest_messages(ticket_id: int, limit: int, *, before: int | None = None) -> list[Message]:
+    """A ticket's newest `limit` messages (older than message id `before`, when given),
+    newest first, each with its attachment loaded. Served by the (ticket, id) index."""
+    params = [ticket_id, limit] if before is None else [ticket_id, before, limit]
     with connection.cursor() as cursor:
-        cursor.execute(_messages_sql(), [ticket_id, limit])
+        cursor.execute(_messages_sql(before is not None), params)
         rows = cursor.fetchall()
     m = _width(Message)
     messages = []

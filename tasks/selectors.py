@@ -30,7 +30,7 @@ from django.utils.translation import gettext
 
 from agents.models import AgentProfile
 from marketplace.parsers import has_forbidden_characters
-from marketplace.prepared import PreparedQuery
+from marketplace.prepared import PreparedQuery, totals
 from marketplace.unavailable import UNAVAILABLE_ERRORS
 
 from . import rows
@@ -224,22 +224,42 @@ def queue_positions(brand_id: int | None = None) -> dict[int, int]:
     return positions
 
 
-def queue_position(ticket: Ticket) -> int:
-    ahead = Ticket.objects.filter(brand_id=ticket.brand_id, language=ticket.language, status__in=Ticket.WAITING).filter(
-        Q(priority__gt=ticket.priority) | Q(priority=ticket.priority, created_at__lt=ticket.created_at)
+def _ahead(_shape: None, *, brand_id: int, language: str, priority: int, created_at: datetime) -> QuerySet[Ticket]:
+    ahead = Ticket.objects.filter(brand_id=brand_id, language=language, status__in=Ticket.WAITING).filter(
+        Q(priority__gt=priority) | Q(priority=priority, created_at__lt=created_at)
     )
-    return ahead.count() + 1
+    return totals(ahead, n=Count("pk"))
+
+
+# The queries a customer's socket runs on every (re)connect, and the sweeper for every
+# waiting ticket, are compiled once (marketplace/prepared.py).
+_tickets_ahead = PreparedQuery(_ahead)
+
+
+def queue_position(ticket: Ticket) -> int:
+    [(ahead,)] = _tickets_ahead(
+        None,
+        brand_id=ticket.brand_id,
+        language=ticket.language,
+        priority=ticket.priority,
+        created_at=ticket.created_at,
+    )
+    return int(ahead) + 1
+
+
+def _handle_time(_shape: None, *, brand_id: int, since: datetime) -> QuerySet[Ticket]:
+    resolved = Ticket.objects.filter(brand_id=brand_id, resolved_at__gte=since, assigned_at__isnull=False)
+    return totals(resolved, avg=Avg(F("resolved_at") - F("assigned_at")))
+
+
+_handle_time_since = PreparedQuery(_handle_time)
 
 
 def average_handle_seconds(brand_id: int) -> float:
-    since = timezone.now() - timedelta(hours=24)
-    stats = Ticket.objects.filter(brand_id=brand_id, resolved_at__gte=since, assigned_at__isnull=False).aggregate(
-        avg=Avg(F("resolved_at") - F("assigned_at"))
-    )
-    avg: timedelta | None = stats["avg"]
+    [(avg,)] = _handle_time_since(None, brand_id=brand_id, since=timezone.now() - timedelta(hours=24))
     if avg is None:
         return float(settings.DEFAULT_HANDLE_SECONDS)
-    return max(avg.total_seconds(), 1.0)
+    return max(float(avg.total_seconds()), 1.0)
 
 
 @dataclass(frozen=True)
@@ -251,23 +271,32 @@ class Staffing:
     free_slots: int
 
 
+def _staff(shape: tuple[int, str], *, brand_id: int, language: str, tags: Sequence[str]) -> QuerySet[AgentProfile]:
+    _, floor = shape
+    online = _matching(AgentProfile.objects.online(), brand_id=brand_id, language=language, tags=tags, floor=floor)
+    free = Case(
+        When(status=AgentProfile.Status.AVAILABLE, load__lt=F("capacity"), then=F("capacity") - F("load")),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return totals(
+        AgentProfile.objects.filter(pk__in=online.values("pk")),
+        agents=Count("pk"),
+        slots=Sum("capacity"),
+        free=Sum(free),
+    )
+
+
+_staff_online = PreparedQuery(_staff)
+
+
 def waiting_staff(ticket: Ticket) -> Staffing:
     """Who could serve `ticket`: online agents (AgentProfile.objects.online) who match it
     (`matching_agents`, the dispatch rule). Free slots are those of available agents below
     capacity. One query."""
-    online = matching_agents(ticket, AgentProfile.objects.online()).distinct()
-    totals = AgentProfile.objects.filter(pk__in=online.values("pk")).aggregate(
-        agents=Count("pk"),
-        slots=Sum("capacity"),
-        free=Sum(
-            Case(
-                When(status=AgentProfile.Status.AVAILABLE, load__lt=F("capacity"), then=F("capacity") - F("load")),
-                default=Value(0),
-                output_field=IntegerField(),
-            )
-        ),
-    )
-    return Staffing(agents=totals["agents"] or 0, slots=totals["slots"] or 0, free_slots=totals["free"] or 0)
+    brand_id, language, tags, floor = matching_key(ticket)
+    [(agents, slots, free)] = _staff_online((len(tags), floor), brand_id=brand_id, language=language, tags=list(tags))
+    return Staffing(agents=agents or 0, slots=slots or 0, free_slots=free or 0)
 
 
 def staffing_key(ticket: Ticket) -> tuple[Any, ...]:
@@ -351,13 +380,13 @@ def customer_waits(tickets: list[Ticket], positions: dict[int, int], *, now: flo
     changed: dict[str, WaitMemo] = {}
     waits: dict[int, Wait] = {}
     for ticket in tickets:
+        if ticket.status == Ticket.Status.OFFERED:
+            waits[ticket.pk] = Wait(agents_online=True, eta_seconds=offer_timeout_seconds(ticket))
+            continue
         key = staffing_key(ticket)
         if key not in staffing:
             staffing[key] = waiting_staff(ticket)
         staff = staffing[key]
-        if ticket.status == Ticket.Status.OFFERED:
-            waits[ticket.pk] = Wait(agents_online=True, eta_seconds=offer_timeout_seconds(ticket))
-            continue
         if ticket.brand_id not in handle:
             handle[ticket.brand_id] = average_handle_seconds(ticket.brand_id)
         position = positions[ticket.pk]
@@ -390,11 +419,8 @@ def customer_wait(ticket: Ticket, position: int) -> Wait:
 
 def message_page(ticket_id: int, *, before: int | None = None, limit: int) -> tuple[list[Message], bool]:
     """Up to `limit` messages of a ticket older than message id `before` (the newest when
-    None), oldest first, and whether there are earlier ones. Served by the (ticket, id) index."""
-    qs = Message.objects.filter(ticket_id=ticket_id).select_related("attachment")
-    if before is not None:
-        qs = qs.filter(id__lt=before)
-    newest_first = list(qs.order_by("-id")[: limit + 1])
+    None), oldest first, and whether there are earlier ones."""
+    newest_first = rows.newest_messages(ticket_id, limit + 1, before=before)
     return newest_first[:limit][::-1], len(newest_first) > limit
 
 
@@ -424,7 +450,26 @@ def customer_ticket(token: str) -> Ticket | None:
     """The ticket a customer chat link opens, or None."""
     if has_forbidden_characters(token):
         return None  # a NUL from the URL would only make the query fail
-    return Ticket.objects.select_related("brand", "agent").filter(customer_token=token).first()
+    found = _ticket_for_customer(True, key=token)
+    return found[0] if found else None
+
+
+def _customer_view(by_token: bool, *, key: Any) -> QuerySet[Ticket]:
+    tickets = Ticket.objects.select_related("brand", "agent")
+    return tickets.filter(customer_token=key)[:1] if by_token else tickets.filter(pk=key)[:1]
+
+
+# Every page load and socket (re)connect of a customer reads it: compiled once.
+_ticket_for_customer = PreparedQuery(_customer_view)
+
+
+def customer_view_ticket(ticket_id: int) -> Ticket:
+    """The ticket with its brand and agent, for what its customer is shown."""
+    found = _ticket_for_customer(False, key=ticket_id)
+    if not found:
+        raise Ticket.DoesNotExist(f"no ticket {ticket_id}")
+    ticket: Ticket = found[0]
+    return ticket
 
 
 def customer_window_open(ticket: Ticket) -> bool:

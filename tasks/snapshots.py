@@ -19,6 +19,7 @@ from .models import SupervisorNote, Ticket
 from .selectors import (
     agent_open_tickets,
     agent_pending_offers,
+    customer_view_ticket,
     customer_wait,
     message_page,
     queue_position,
@@ -54,7 +55,7 @@ def customer_snapshot(ticket_id: int) -> list[dict[str, Any]]:
     messages, then a history frame saying whether earlier ones can be paged in. Read after
     the socket joined its group, so nothing committed in between is missed (a message that
     is both in the snapshot and pushed is shown once: clients keep messages by id)."""
-    ticket = Ticket.objects.select_related("brand", "agent").get(pk=ticket_id)
+    ticket = customer_view_ticket(ticket_id)
     messages, more = message_page(ticket.pk, limit=settings.SNAPSHOT_MESSAGES)
     snapshot = [customer_status_frame(ticket)]
     snapshot += [frames.message_frame(m, customer_token=ticket.customer_token) for m in messages]

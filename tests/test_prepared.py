@@ -8,12 +8,13 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.db.models import Count, Max
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from agents.models import AgentProfile
 from marketplace.models import Brand
-from marketplace.prepared import PreparedQuery, PreparedQueryError
+from marketplace.prepared import PreparedQuery, PreparedQueryError, totals
 from payouts.models import RateCard, RateLine
 from tasks import selectors, services
 from tasks.models import Offer, Ticket
@@ -140,3 +141,20 @@ def test_values_change_between_calls_and_results_follow(brand, other_brand):
     assert query((1,), slugs=[other_brand.slug]) == [other_brand]
     assert query((2,), slugs=[brand.slug, other_brand.slug]) == sorted([brand, other_brand], key=lambda b: b.slug)
     assert query((1,), slugs=["nobody"]) == []
+
+
+def test_totals_answer_what_aggregate_answers_with_rows_and_without(brand, other_brand):
+    def counted(_shape, *, slug):
+        return totals(Brand.objects.filter(slug__gte=slug), n=Count("pk"), longest=Max("name"))
+
+    query = PreparedQuery(counted)
+    for slug in ["", brand.slug, other_brand.slug, "zzzz"]:
+        expected = Brand.objects.filter(slug__gte=slug).aggregate(n=Count("pk"), longest=Max("name"))
+        assert query((), slug=slug) == [(expected["n"], expected["longest"])]
+
+
+def test_a_values_list_gives_its_columns_in_the_order_named(brand):
+    query = PreparedQuery(
+        lambda _shape, *, pk: Brand.objects.filter(pk=pk).annotate(n=Count("pk")).values_list("n", "slug", "id")
+    )
+    assert query((), pk=brand.pk) == [(1, brand.slug, brand.pk)]
