@@ -6,14 +6,38 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from .errors import DomainError
 from .models import Brand, IdempotencyRecord
+from .prepared import PreparedQuery
 
 
 def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _record(_shape: None, *, brand_id: int, key: str) -> QuerySet[IdempotencyRecord]:
+    return IdempotencyRecord.objects.filter(brand_id=brand_id, key=key)[:1]
+
+
+# Every handover with a key reads it: compiled once (marketplace/prepared.py).
+_stored = PreparedQuery(_record)
+
+
+def _record_for(brand: Brand, key: str, digest: str) -> tuple[IdempotencyRecord, bool]:
+    """get_or_create, with the read compiled once: the brand's record under `key`, and
+    whether this call created it. A concurrent request with the same key waits on the
+    unique index; when it commits first, its record is read instead."""
+    found = _stored(None, brand_id=brand.pk, key=key)
+    if found:
+        return found[0], False
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(brand=brand, key=key, request_hash=digest), True
+    except IntegrityError:
+        return _stored(None, brand_id=brand.pk, key=key)[0], False
 
 
 def idempotent_response(
@@ -31,9 +55,7 @@ def idempotent_response(
     with transaction.atomic():
         record = None
         if key:
-            record, created = IdempotencyRecord.objects.get_or_create(
-                brand=brand, key=key, defaults={"request_hash": request_hash(payload)}
-            )
+            record, created = _record_for(brand, key, request_hash(payload))
             if not created:
                 if record.request_hash != request_hash(payload):
                     raise DomainError(

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from marketplace.errors import DomainError
+from marketplace.prepared import PreparedQuery
 
 from .models import LedgerAccount, LedgerPosting, LedgerTransaction
 
@@ -40,6 +42,14 @@ def account_for(*, owner_kind: str, owner_id: int, purpose: str, currency: str) 
     return accounts_for(idents=[(owner_kind, owner_id, purpose, currency)])[0]
 
 
+def _accounts(_shape: tuple[int, int], *, owners: list[int], currencies: list[str]) -> QuerySet[LedgerAccount]:
+    return LedgerAccount.objects.filter(owner_id__in=owners, currency__in=currencies)
+
+
+# Every resolution posts to two accounts: compiled once (marketplace/prepared.py).
+_accounts_of = PreparedQuery(_accounts)
+
+
 def accounts_for(*, idents: Sequence[tuple[str, int, str, str]]) -> list[LedgerAccount]:
     """Several accounts at once, in the order asked, opening the missing ones.
 
@@ -48,8 +58,10 @@ def accounts_for(*, idents: Sequence[tuple[str, int, str, str]]) -> list[LedgerA
     """
     wanted = list(dict.fromkeys(idents))
 
+    owners, currencies = sorted({i[1] for i in wanted}), sorted({i[3] for i in wanted})
+
     def existing() -> dict[tuple[str, int, str, str], LedgerAccount]:
-        rows = LedgerAccount.objects.filter(owner_id__in={i[1] for i in wanted}, currency__in={i[3] for i in wanted})
+        rows = _accounts_of((len(owners), len(currencies)), owners=owners, currencies=currencies)
         return {(a.owner_kind, a.owner_id, a.purpose, a.currency): a for a in rows}
 
     found = existing()

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from agents.models import AgentProfile
@@ -16,6 +16,7 @@ from agents.quality.signals import quality_changed
 from marketplace.errors import Conflict, DomainError, NotFound
 from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
+from marketplace.prepared import PreparedQuery
 from payouts.services import earning_credit, earning_reverse
 
 from .. import rows
@@ -52,8 +53,17 @@ def ticket_resolve(*, agent: AgentProfile, ticket_id: int) -> Ticket:
     return ticket
 
 
+def _newest_resolution(_shape: None, *, ticket_id: int) -> QuerySet[Resolution]:
+    return Resolution.objects.select_for_update().filter(ticket_id=ticket_id).order_by("-number")[:1]
+
+
+# Rating, confirming and reopening read it: compiled once (marketplace/prepared.py).
+_newest_resolution_locked = PreparedQuery(_newest_resolution)
+
+
 def _latest_resolution(ticket: Ticket) -> Resolution | None:
-    return Resolution.objects.select_for_update().filter(ticket=ticket).order_by("-number").first()
+    found = _newest_resolution_locked(None, ticket_id=ticket.pk)
+    return found[0] if found else None
 
 
 def _close(ticket: Ticket, resolution: Resolution | None, *, by: str) -> None:
