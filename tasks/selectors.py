@@ -20,7 +20,6 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -112,18 +111,16 @@ def _eligible(
 ) -> QuerySet[AgentProfile]:
     _, floor = shape
     qs = _matching(AgentProfile.objects.can_take_work(), brand_id=brand_id, language=language, tags=tags, floor=floor)
-    last_missed = (
-        _misses(ticket_id=ticket_id, agent=OuterRef("pk"), created_at__gte=queued_at)
-        .order_by("-responded_at")
-        .values("responded_at")[:1]
-    )
-    qs = qs.annotate(last_missed=Subquery(last_missed)).filter(Q(last_missed__isnull=True) | Q(last_missed__lte=cutoff))
+    # Two EXISTS rather than the time of the latest miss: PostgreSQL runs the first as an
+    # anti-join and the second stops at one row, where comparing the latest miss's time
+    # cost a sorted subquery per candidate agent, four times over (2.5x the query's time
+    # with 500 agents available). A miss always has its responded_at (offers._close_offer).
+    missed = _misses(ticket_id=ticket_id, agent=OuterRef("pk"), created_at__gte=queued_at)
+    qs = qs.exclude(Exists(missed.filter(responded_at__gt=cutoff)))
     return (
         qs.annotate(
             is_previous=Case(When(pk=previous, then=Value(0)), default=Value(1), output_field=IntegerField()),
-            missed_before=Case(
-                When(last_missed__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()
-            ),
+            missed_before=Exists(missed),
             on_shift=checked_in_now(brand_id, now=now),
             # The per-case bonus of that shift, if any: part of the offer's pay.
             shift_bonus_minor=shift_bonus_now(brand_id, now=now),

@@ -4,10 +4,11 @@ and the sweeper's safety net. Locks: the queued ticket, then agents with SKIP LO
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from agents.models import AgentProfile
+from marketplace.prepared import PreparedQuery
 from payouts.services import case_pay
 
 from .. import selectors
@@ -69,6 +70,14 @@ def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
     return offer
 
 
+def _queued(_shape: None, *, queued: str) -> QuerySet[Ticket, tuple[int]]:
+    return Ticket.objects.filter(status=queued).values_list("pk")[:1]
+
+
+# Asked on every resolve and every freed slot: compiled once (marketplace/prepared.py).
+_any_queued = PreparedQuery(_queued)
+
+
 def agent_dispatch(*, agent_id: int) -> int:
     """Fill an agent's free capacity from the queue (highest priority, then oldest first).
 
@@ -76,7 +85,7 @@ def agent_dispatch(*, agent_id: int) -> int:
     agent is free too, they get it. Returns the number of offers made.
     """
     made = 0
-    if not Ticket.objects.filter(status=Status.QUEUED).exists():
+    if not _any_queued(None, queued=Status.QUEUED):
         return 0  # the common case when agents outnumber customers: one cheap query
     for _ in range(10):  # bounded: capacity is small
         agent = AgentProfile.objects.can_take_work().filter(pk=agent_id).prefetch_related("languages", "skills").first()
