@@ -29,8 +29,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.db.models import Value as V
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
-
-Value = int | str | datetime
+from django.db.transaction import TransactionManagementError
 
 
 class PreparedQueryError(ValueError):
@@ -87,6 +86,7 @@ class _Plan:
     annotations: dict[str, int]
     converters: dict[int, tuple[list[Callable[..., Any]], Any]]
     populators: list[Any]
+    locks: bool = False  # SELECT ... FOR UPDATE
 
 
 class PreparedQuery:
@@ -111,6 +111,9 @@ class PreparedQuery:
             with self._lock:
                 plan = self._plans.get(key) or self._prepare(connection, shape, values)
                 self._plans[key] = plan
+        if plan.locks and connection.get_autocommit():
+            # As the ORM refuses it: a row lock that ends with its own statement locks nothing.
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         params = list(plan.params)
         for position, slot in plan.slots.items():
             value = values[slot.name] if slot.item is None else values[slot.name][slot.item]
@@ -153,7 +156,9 @@ class PreparedQuery:
         select, klass_info = compiler.select, compiler.klass_info
         fields = [s[0] for s in select[0 : compiler.col_count]]
         if queryset._iterable_class is ValuesListIterable:  # tuples, in the order named
-            return _Plan(sql, params, slots, None, [], (0, compiler.col_count), {}, compiler.get_converters(fields), [])
+            converters = compiler.get_converters(fields)
+            locks = queryset.query.select_for_update
+            return _Plan(sql, params, slots, None, [], (0, compiler.col_count), {}, converters, [], locks)
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         return _Plan(
             sql=sql,
@@ -165,6 +170,7 @@ class PreparedQuery:
             annotations=dict(compiler.annotation_col_map),
             converters=compiler.get_converters(fields),
             # The type stubs describe a later Django, whose version takes a fetch mode too.
+            locks=queryset.query.select_for_update,
             populators=get_related_populators(klass_info, select, connection.alias),  # type: ignore[call-arg]
         )
 

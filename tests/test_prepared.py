@@ -10,6 +10,7 @@ import pytest
 from django.db import transaction
 from django.db.models import Count, Max
 from django.db.models.expressions import RawSQL
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from agents.models import AgentProfile
@@ -158,3 +159,12 @@ def test_a_values_list_gives_its_columns_in_the_order_named(brand):
         lambda _shape, *, pk: Brand.objects.filter(pk=pk).annotate(n=Count("pk")).values_list("n", "slug", "id")
     )
     assert query((), pk=brand.pk) == [(1, brand.slug, brand.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_read_outside_a_transaction_is_refused_as_the_orm_refuses_it(brand):
+    query = PreparedQuery(lambda _shape, *, pk: Brand.objects.select_for_update().filter(pk=pk))
+    with transaction.atomic():
+        assert query((), pk=brand.pk) == [brand]
+    with pytest.raises(TransactionManagementError):
+        query((), pk=brand.pk)

@@ -5,10 +5,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
 
 from marketplace.errors import DomainError
 from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
+from marketplace.prepared import PreparedQuery
 
 from ..models import Customer, IntakePause, Ticket
 from ..notify import notify_ticket_queued
@@ -79,10 +81,20 @@ def ticket_create(*, brand: Brand, data: dict[str, Any]) -> Ticket:
     return ticket
 
 
+def _pauses(_shape: None, *, brand_id: int, languages: list[str]) -> QuerySet[IntakePause, tuple[int]]:
+    return IntakePause.objects.filter(brand_id=brand_id, resumed_at__isnull=True, language__in=languages).values_list(
+        "pk"
+    )[:1]
+
+
+# Every handover asks: compiled once (marketplace/prepared.py).
+_open_pause = PreparedQuery(_pauses)
+
+
 def _refuse_while_paused(brand: Brand, language: str) -> None:
     """One indexed read: an open pause of the brand for this language or for every one.
     A 503 with Retry-After: the brand's system keeps the conversation and tries again."""
-    if IntakePause.objects.filter(brand=brand, resumed_at__isnull=True, language__in=["", language]).exists():
+    if _open_pause(None, brand_id=brand.pk, languages=["", language]):
         seconds = settings.INTAKE_PAUSED_RETRY_SECONDS
         raise DomainError(
             "intake_paused",
