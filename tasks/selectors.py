@@ -178,30 +178,45 @@ def best_eligible_agent(ticket: Ticket) -> AgentProfile | None:
     return found[0] if found else None
 
 
-def waiting_tickets_for_agent(agent: AgentProfile, limit: int = 20) -> list[Ticket]:
-    """Queued tickets this agent could take, in queue order (priority, then age), leaving
-    out those they missed or declined within the retry cooldown.
-
-    The mirror of `matching_agents` from the agent's side (a ticket it lets through still
-    goes through `ticket_dispatch`, which applies the real rule). Uses the agent's
-    prefetched languages and skills when the caller loaded them."""
-    languages = agent.language_codes
-    skills = set(agent.skill_codes)
+def _waiting_for(
+    shape: tuple[int, str, int], *, agent_id: int, languages: list[str], cutoff: datetime
+) -> QuerySet[Ticket]:
+    _, tier, limit = shape
     missed_recently = _misses(
-        ticket=OuterRef("pk"), agent=agent, created_at__gte=OuterRef("queued_at"), responded_at__gt=retry_cutoff()
+        ticket=OuterRef("pk"), agent_id=agent_id, created_at__gte=OuterRef("queued_at"), responded_at__gt=cutoff
     )
-    candidates = (
+    return (
         Ticket.objects.filter(
             status=Ticket.Status.QUEUED,
-            brand__in=AgentProfile.brands.through.objects.filter(agentprofile_id=agent.pk).values("brand_id"),
+            brand__in=AgentProfile.brands.through.objects.filter(agentprofile_id=agent_id).values("brand_id"),
             language__in=languages,
         )
         # The tier rule of matching_agents, on the ticket's side.
-        .filter(Q(widen_level__gte=2) | Q(brand__dispatch_min_tier__in=floors_admitting(agent.tier)))
+        .filter(Q(widen_level__gte=2) | Q(brand__dispatch_min_tier__in=floors_admitting(tier)))
         .exclude(Exists(missed_recently))
         .order_by("-priority", "created_at")[:limit]
     )
-    return [t for t in candidates if t.widen_level >= 1 or set(t.tags or []) <= skills]
+
+
+# Run for every freed slot while tickets wait: compiled once per shape (marketplace/prepared.py).
+_waiting_tickets = PreparedQuery(_waiting_for)
+
+
+def waiting_tickets_for_agent(
+    agent: AgentProfile, *, languages: list[str], skills: list[str], limit: int = 20
+) -> list[Ticket]:
+    """Queued tickets this agent (who speaks `languages` and has `skills`) could take, in
+    queue order (priority, then age), leaving out those they missed or declined within the
+    retry cooldown.
+
+    The mirror of `matching_agents` from the agent's side (a ticket it lets through still
+    goes through `ticket_dispatch`, which applies the real rule)."""
+    if not languages:
+        return []
+    candidates = _waiting_tickets(
+        (len(languages), agent.tier, limit), agent_id=agent.pk, languages=languages, cutoff=retry_cutoff()
+    )
+    return [t for t in candidates if t.widen_level >= 1 or set(t.tags or []) <= set(skills)]
 
 
 def queue_positions(brand_id: int | None = None) -> dict[int, int]:

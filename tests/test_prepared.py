@@ -168,3 +168,30 @@ def test_a_locking_read_outside_a_transaction_is_refused_as_the_orm_refuses_it(b
         assert query((), pk=brand.pk) == [brand]
     with pytest.raises(TransactionManagementError):
         query((), pk=brand.pk)
+
+
+def test_a_freed_agent_is_offered_the_first_queued_ticket_it_may_take_and_no_other(brand, other_brand, monkeypatch):
+    agent = AgentFactory(
+        brands=[brand], languages=["en", "sv"], skills=["billing"], tier="standard", capacity=1, available=True
+    )
+    AgentProfile.objects.filter(pk=agent.pk).update(status=AgentProfile.Status.AWAY)
+    Brand.objects.filter(pk=other_brand.pk).update(dispatch_min_tier="expert")
+    # In queue order (priority, then age), each but the last is one this agent may not take.
+    for ticket in [
+        TicketFactory(brand=other_brand, language="en", priority=3),  # not certified for the brand
+        TicketFactory(brand=brand, language="de", priority=3),  # a language not spoken
+        TicketFactory(brand=brand, language="en", tags=["refunds"], priority=2),  # a skill missing
+    ]:
+        assert services.ticket_dispatch(ticket_id=ticket.pk) is None
+    takeable = TicketFactory(brand=brand, language="sv", tags=["billing"], priority=1)
+    assert services.ticket_dispatch(ticket_id=takeable.pk) is None
+    AgentProfile.objects.filter(pk=agent.pk).update(status=AgentProfile.Status.AVAILABLE)
+    assert services.agent_dispatch(agent_id=agent.pk) == 1
+    assert Offer.objects.get(agent=agent, state=Offer.State.PENDING).ticket_id == takeable.pk
+    # Its slot is full now; once free again, nothing else waiting is for this agent, and
+    # the walk through the queue compiles no query.
+    Offer.objects.filter(agent=agent).update(state=Offer.State.RESCINDED)
+    AgentProfile.objects.filter(pk=agent.pk).update(load=0)
+    with orm_compilations(monkeypatch) as compiled:
+        assert services.agent_dispatch(agent_id=agent.pk) == 0
+    assert compiled == []

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from agents.models import AgentProfile
+from agents.models import AgentLanguage, AgentProfile, AgentSkill
 from marketplace.prepared import PreparedQuery
 from payouts.services import case_pay
 
@@ -18,6 +18,16 @@ from ..notify import notify_offer_made
 Status = Ticket.Status
 
 
+def _queued_ticket(_shape: None, *, ticket_id: int, queued: str) -> QuerySet[Ticket]:
+    tickets = Ticket.objects.select_for_update(skip_locked=True, of=("self",)).select_related("brand")
+    return tickets.filter(pk=ticket_id, status=queued)[:1]
+
+
+# The dispatch of every ticket, from intake's retries, freed slots and the sweeper: compiled
+# once (marketplace/prepared.py), as are the reads of agent_dispatch below.
+_queued_locked = PreparedQuery(_queued_ticket)
+
+
 def ticket_dispatch(*, ticket_id: int) -> Offer | None:
     """Offer a queued ticket to the best eligible agent, if there is one.
 
@@ -26,15 +36,10 @@ def ticket_dispatch(*, ticket_id: int) -> Offer | None:
     when the ticket is not queued or nobody is eligible; then it simply waits.
     """
     with transaction.atomic():
-        ticket = (
-            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("brand")
-            .filter(pk=ticket_id, status=Status.QUEUED)
-            .first()
-        )
-        if ticket is None:
+        found = _queued_locked(None, ticket_id=ticket_id, queued=Status.QUEUED)
+        if not found:
             return None
-        return _offer_to_best_agent(ticket)
+        return _offer_to_best_agent(found[0])
 
 
 def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
@@ -78,6 +83,30 @@ def _queued(_shape: None, *, queued: str) -> QuerySet[Ticket, tuple[int]]:
 _any_queued = PreparedQuery(_queued)
 
 
+def _agent_free(_shape: None, *, agent_id: int) -> QuerySet[AgentProfile]:
+    return AgentProfile.objects.can_take_work().filter(pk=agent_id)[:1]
+
+
+_free_agent = PreparedQuery(_agent_free)
+
+
+def _languages(_shape: None, *, agent_id: int) -> QuerySet[AgentLanguage, tuple[str]]:
+    return AgentLanguage.objects.filter(agent_id=agent_id).values_list("code")
+
+
+def _skills(_shape: None, *, agent_id: int) -> QuerySet[AgentSkill, tuple[str]]:
+    return AgentSkill.objects.filter(agent_id=agent_id).values_list("code")
+
+
+_languages_of, _skills_of = PreparedQuery(_languages), PreparedQuery(_skills)
+
+
+def agent_codes(agent_id: int) -> tuple[list[str], list[str]]:
+    """The languages the agent speaks and the skills they have."""
+    languages = [code for (code,) in _languages_of(None, agent_id=agent_id)]
+    return languages, [code for (code,) in _skills_of(None, agent_id=agent_id)]
+
+
 def agent_dispatch(*, agent_id: int) -> int:
     """Fill an agent's free capacity from the queue (highest priority, then oldest first).
 
@@ -87,12 +116,17 @@ def agent_dispatch(*, agent_id: int) -> int:
     made = 0
     if not _any_queued(None, queued=Status.QUEUED):
         return 0  # the common case when agents outnumber customers: one cheap query
+    codes: tuple[list[str], list[str]] | None = None
     for _ in range(10):  # bounded: capacity is small
-        agent = AgentProfile.objects.can_take_work().filter(pk=agent_id).prefetch_related("languages", "skills").first()
-        if agent is None:
+        found = _free_agent(None, agent_id=agent_id)
+        if not found:
             return made
+        agent = found[0]
+        if codes is None:
+            codes = agent_codes(agent_id)
+        languages, skills = codes
         progressed = False
-        for ticket in selectors.waiting_tickets_for_agent(agent):
+        for ticket in selectors.waiting_tickets_for_agent(agent, languages=languages, skills=skills):
             if ticket_dispatch(ticket_id=ticket.pk) is not None:
                 made += 1
                 progressed = True
