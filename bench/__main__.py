@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import cpu
-from .clients import Agent, Run, customer
+from .clients import Agent, Run, brand_api_client, customer
 from .report import markdown, summary, versions
 from .setup import django_setup, integrity, measure_floor, seed
 from .stack import ROOT, Stack, keep_migrated, recreate_database
@@ -184,6 +184,7 @@ class Driver:
                 self.progress("drain", started)
                 await asyncio.sleep(0.5)
         await asyncio.sleep(1)  # last resolves land in the database
+        run.stopped_at = time.perf_counter()
         self.stop.set()
         await asyncio.gather(*self.customers, return_exceptions=True)
         for agent in self.agents:
@@ -248,8 +249,6 @@ def saturation(cpu_figures: dict) -> dict:
 
 
 async def drive(args, stack: Stack, seeded: dict) -> dict:
-    import httpx
-
     random.seed(args.seed)
     run = Run()
     bases = [base for base, _ in stack.web]
@@ -276,8 +275,7 @@ async def drive(args, stack: Stack, seeded: dict) -> dict:
     print(f"memory: {memory['per_idle_agent_kb']} KB per idle connected agent", flush=True)
     await go_available(everyone)
 
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+    async with brand_api_client() as http:
         driver = Driver(args, stack, run, http, everyone)
         print(f"steady: {args.rate} tickets/s for {args.seconds}s to {len(main_agents)} agents", flush=True)
         steady = await driver.steady(seeded["main_key"])
@@ -323,8 +321,6 @@ async def drive(args, stack: Stack, seeded: dict) -> dict:
 
 async def drive_steady_only(args, stack: Stack, seeded: dict) -> dict:
     """One step of --scale-out: the main brand's agents, the steady phase, the drain."""
-    import httpx
-
     random.seed(args.seed)
     run = Run()
     ws_bases = [base.replace("http://", "ws://") for base, _ in stack.web]
@@ -332,8 +328,7 @@ async def drive_steady_only(args, stack: Stack, seeded: dict) -> dict:
     print(f"connecting {len(agents)} agents over {len(ws_bases)} processes", flush=True)
     await connect_all(agents)
     await go_available(agents)
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+    async with brand_api_client() as http:
         driver = Driver(args, stack, run, http, agents)
         print(f"steady: {args.rate} tickets/s for {args.seconds}s", flush=True)
         steady = await driver.steady(seeded["main_key"])

@@ -23,10 +23,25 @@ CUSTOMER_ANSWER = "Thanks!"
 ANSWER_WAIT_SECONDS = 15.0
 
 
+# The brand's connections to the API. Handovers beyond them wait on a semaphore, not in
+# httpx's pool: httpcore matches every queued request against every connection whenever
+# one frees, so with thousands queued (50/s against a saturated server) the load generator
+# spent its whole core there and stopped sending anything, which looked like a server stall.
+HTTP_CONNECTIONS = 100
+
+
+def brand_api_client():
+    import httpx
+
+    limits = httpx.Limits(max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS)
+    return httpx.AsyncClient(limits=limits, timeout=30)
+
+
 class Run:
     """Everything the clients observe, keyed by ticket id; times from time.perf_counter()."""
 
     def __init__(self):
+        self.http_slots = asyncio.Semaphore(HTTP_CONNECTIONS)
         self.sent_at: dict[int, float] = {}  # the POST that was answered 201 sent
         self.created: dict[int, float] = {}  # ... and answered
         self.offer_at: dict[int, float] = {}  # first offer for the ticket received
@@ -35,6 +50,7 @@ class Run:
         self.customer_assigned: dict[int, float] = {}
         self.customer_connected: dict[int, float] = {}
         self.msg_sent: dict[int, float] = {}
+        self.stopped_at = float("inf")  # when the clients stopped listening (end of the drain)
         self.msg_acked: set[int] = set()
         self.customer_msg: dict[int, float] = {}
         self.customer_reply_acked: set[int] = set()
@@ -164,12 +180,15 @@ async def hand_over(run: Run, http, base: str, key: str, body: dict, stop: async
     for attempt in range(INTAKE_MAX_ATTEMPTS):
         if attempt:
             run.intake_retries += 1
-        sent = time.perf_counter()
-        try:
-            response = await http.post(f"{base}/api/v1/tickets/", json=body, headers=headers)
-        except Exception as exc:
-            run.errors[f"http:{exc.__class__.__name__}"] += 1
-            return None, sent
+        # One of the client's connections first, in order of arrival: see HTTP_CONNECTIONS.
+        # The clock starts when the request leaves, not while it waits for a connection.
+        async with run.http_slots:
+            sent = time.perf_counter()
+            try:
+                response = await http.post(f"{base}/api/v1/tickets/", json=body, headers=headers)
+            except Exception as exc:
+                run.errors[f"http:{exc.__class__.__name__}"] += 1
+                return None, sent
         if response.status_code != 429:
             return response, sent
         run.intake_429s += 1
