@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -147,6 +148,17 @@ class FrameConsumer(AsyncWebsocketConsumer):
             else:
                 with contextlib.suppress(Exception):  # the client may be gone already
                     await send({"type": "websocket.close", "code": 1013})
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message it dispatches,
+        # through its one thread-sensitive thread: a thread hop for each frame in and each
+        # push out, with all of a process's sockets queued on that one thread. These
+        # consumers reach the database only through database_sync_to_async above, which
+        # closes them around each call in its own worker thread, so the hop buys nothing.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))

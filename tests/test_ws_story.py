@@ -114,3 +114,28 @@ async def test_reconnecting_customer_gets_the_whole_conversation(agent, api_key)
     assert [f["text"] for f in frames if f["type"] == "message"] == ["one", "two"]
     await agent_ws.disconnect()
     await customer_ws.disconnect()
+
+
+async def test_frames_and_pushes_take_no_thread_hop_to_close_database_connections(agent, api_key, monkeypatch):
+    """Channels closes old connections before every message it dispatches, in its one shared
+    sync thread; the consumers leave that to database_sync_to_async, which closes them in
+    the worker thread around each service call (tasks/consumers.py, FrameConsumer.dispatch)."""
+    import channels.consumer
+
+    hops = []
+
+    async def counted():
+        hops.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    agent_ws = await agent_socket(agent.user)
+    await receive(agent_ws)
+    assert (await request(agent_ws, {"type": "presence", "status": "available"}))["type"] == "ack"
+    created = await create_ticket(api_key)
+    offer = await receive_type(agent_ws, "offer")  # a push from the channel layer
+    customer_ws = await customer_socket(created["customer_token"])
+    assert (await request(agent_ws, {"type": "offer.accept", "offer_id": offer["offer_id"]}))["type"] == "ack"
+    await receive_type(customer_ws, "ticket.updated", status="assigned")
+    assert hops == []
+    await agent_ws.disconnect()
+    await customer_ws.disconnect()
