@@ -29,6 +29,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.db.models import Value as V
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
+from django.db.models.sql import UpdateQuery
 from django.db.transaction import TransactionManagementError
 
 
@@ -89,47 +90,45 @@ class _Plan:
     locks: bool = False  # SELECT ... FOR UPDATE
 
 
-class PreparedQuery:
-    """`build(shape, **values)` returns the queryset for those values; the instance is called as
-    `query(shape, **values)` and returns the model instances, as the queryset would (or
-    tuples, for a `values_list` query).
+class _Statement:
+    """What preparing a query and an update share: the plans per shape, the markers, and
+    putting the real values in their places."""
 
-    `shape` must hold everything that changes the SQL text but is not a value: lengths of
-    list values, whether an optional filter applies, constant lists. Values are ints,
-    strings, aware datetimes or lists of those; a None or a bool belongs in the shape."""
-
-    def __init__(self, build: Callable[..., QuerySet[Any]]):
+    def __init__(self, build: Callable[..., Any]):
         self.build = build
-        self._plans: dict[Hashable, _Plan] = {}
+        self._plans: dict[Hashable, Any] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, shape: Hashable, **values: Any) -> list[Any]:
-        connection = connections[DEFAULT_DB_ALIAS]
+    def _plan(self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]) -> Any:
         key = (connection.vendor, shape)
         plan = self._plans.get(key)
         if plan is None:
             with self._lock:
                 plan = self._plans.get(key) or self._prepare(connection, shape, values)
                 self._plans[key] = plan
-        if plan.locks and connection.get_autocommit():
-            # As the ORM refuses it: a row lock that ends with its own statement locks nothing.
-            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        return plan
+
+    def _prepare(self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _sql(self, connection: BaseDatabaseWrapper, built: Any) -> tuple[Any, str, Sequence[Any]]:
+        """The compiler, SQL and parameters of what `build` returned."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _params(plan: Any, values: dict[str, Any], connection: BaseDatabaseWrapper) -> list[Any]:
         params = list(plan.params)
         for position, slot in plan.slots.items():
             value = values[slot.name] if slot.item is None else values[slot.name][slot.item]
             params[position] = connection.ops.adapt_datetimefield_value(value) if slot.adapt_datetime else value
-        with connection.cursor() as cursor:
-            cursor.execute(plan.sql, params)
-            rows = cursor.fetchall()
-        return [self._instance(plan, row, connection) for row in rows]
+        return params
 
     def _compile(
         self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any], variant: int
-    ) -> tuple[QuerySet[Any], Any, Any]:
+    ) -> tuple[Any, Any, Any]:
         marked, found = _markers(values, variant)
-        queryset = self.build(shape, **marked)
-        compiler = queryset.query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
+        built = self.build(shape, **marked)
+        compiler, sql, params = self._sql(connection, built)
         slots: dict[int, _Slot] = {}
         adapted = {connection.ops.adapt_datetimefield_value(m): m for m in found if isinstance(m, datetime)}
         for position, param in enumerate(params):
@@ -144,13 +143,45 @@ class PreparedQuery:
         missing = {where for where in found.values()} - {(s.name, s.item) for s in slots.values()}
         if missing:
             raise PreparedQueryError(f"values not sent as parameters: {sorted(missing, key=str)}")
-        return queryset, compiler, (sql, list(params), slots)
+        return built, compiler, (sql, list(params), slots)
 
-    def _prepare(self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]) -> _Plan:
-        queryset, compiler, (sql, params, slots) = self._compile(connection, shape, values, 0)
+    def _compile_twice(
+        self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]
+    ) -> tuple[Any, Any, Any]:
+        built, compiler, (sql, params, slots) = self._compile(connection, shape, values, 0)
         _, _, (sql_again, _, slots_again) = self._compile(connection, shape, values, 1)
         if sql_again != sql or slots_again != slots:
             raise PreparedQueryError("the SQL depends on the values, not only on the shape")
+        return built, compiler, (sql, params, slots)
+
+
+class PreparedQuery(_Statement):
+    """`build(shape, **values)` returns the queryset for those values; the instance is called as
+    `query(shape, **values)` and returns the model instances, as the queryset would (or
+    tuples, for a `values_list` query).
+
+    `shape` must hold everything that changes the SQL text but is not a value: lengths of
+    list values, whether an optional filter applies, constant lists. Values are ints,
+    strings, aware datetimes or lists of those; a None or a bool belongs in the shape."""
+
+    def __call__(self, shape: Hashable, **values: Any) -> list[Any]:
+        connection = connections[DEFAULT_DB_ALIAS]
+        plan: _Plan = self._plan(connection, shape, values)
+        if plan.locks and connection.get_autocommit():
+            # As the ORM refuses it: a row lock that ends with its own statement locks nothing.
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, self._params(plan, values, connection))
+            rows = cursor.fetchall()
+        return [self._instance(plan, row, connection) for row in rows]
+
+    def _sql(self, connection: BaseDatabaseWrapper, built: Any) -> tuple[Any, str, Sequence[Any]]:
+        compiler = built.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        return compiler, sql, params
+
+    def _prepare(self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]) -> _Plan:
+        queryset, compiler, (sql, params, slots) = self._compile_twice(connection, shape, values)
         if queryset._iterable_class not in (ModelIterable, ValuesListIterable):
             raise PreparedQueryError("rows come back as model instances or as values_list() tuples")
         select, klass_info = compiler.select, compiler.klass_info
@@ -169,8 +200,8 @@ class PreparedQuery:
             fields=(start, end),
             annotations=dict(compiler.annotation_col_map),
             converters=compiler.get_converters(fields),
-            # The type stubs describe a later Django, whose version takes a fetch mode too.
             locks=queryset.query.select_for_update,
+            # The type stubs describe a later Django, whose version takes a fetch mode too.
             populators=get_related_populators(klass_info, select, connection.alias),  # type: ignore[call-arg]
         )
 
@@ -189,6 +220,41 @@ class PreparedQuery:
         for name, position in plan.annotations.items():
             setattr(instance, name, values[position])
         return instance
+
+
+@dataclass
+class _UpdatePlan:
+    sql: str
+    params: list[Any]
+    slots: dict[int, _Slot]
+
+
+class PreparedUpdate(_Statement):
+    """`build(shape, **values)` returns `(queryset, changes)`; calling the instance as
+    `update(shape, **values)` runs `queryset.update(**changes)` and returns the number of
+    rows changed. Prepared as a PreparedQuery is, with the same rules for shapes and values
+    (a constant such as `False` or `F("load") + 1` may be written in `changes`)."""
+
+    def __call__(self, shape: Hashable, **values: Any) -> int:
+        connection = connections[DEFAULT_DB_ALIAS]
+        plan: _UpdatePlan = self._plan(connection, shape, values)
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, self._params(plan, values, connection))
+            return int(cursor.rowcount)
+
+    def _sql(self, connection: BaseDatabaseWrapper, built: Any) -> tuple[Any, str, Sequence[Any]]:
+        queryset, changes = built
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(changes)
+        compiler = query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        return compiler, sql, params
+
+    def _prepare(self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]) -> _UpdatePlan:
+        (queryset, _), compiler, (sql, params, slots) = self._compile_twice(connection, shape, values)
+        if compiler.query.related_updates:
+            raise PreparedQueryError("an update of a parent model's fields takes more than one statement")
+        return _UpdatePlan(sql, params, slots)
 
 
 def totals(queryset: QuerySet[Any], **aggregates: Any) -> QuerySet[Any]:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from agents.models import AgentProfile
 from marketplace.models import Brand
-from marketplace.prepared import PreparedQuery, PreparedQueryError, totals
+from marketplace.prepared import PreparedQuery, PreparedQueryError, PreparedUpdate, totals
 from payouts.models import RateCard, RateLine
 from tasks import selectors, services
 from tasks.models import Offer, Ticket
@@ -195,3 +195,17 @@ def test_a_freed_agent_is_offered_the_first_queued_ticket_it_may_take_and_no_oth
     with orm_compilations(monkeypatch) as compiled:
         assert services.agent_dispatch(agent_id=agent.pk) == 0
     assert compiled == []
+
+
+def test_a_prepared_update_changes_what_queryset_update_changes(brand, other_brand, monkeypatch):
+    rename = PreparedUpdate(lambda _shape, *, slug, name: (Brand.objects.filter(slug=slug), {"name": name}))
+    assert rename((), slug=brand.slug, name="Acme One") == 1
+    with orm_compilations(monkeypatch) as compiled:
+        assert rename((), slug=other_brand.slug, name="Other One") == 1
+        assert rename((), slug="nobody", name="Nobody") == 0
+    assert compiled == []
+    assert sorted(Brand.objects.values_list("name", flat=True)) == ["Acme One", "Other One"]
+    # The guard sees the ORM's own updates, so the empty list above means something.
+    with orm_compilations(monkeypatch) as compiled:
+        Brand.objects.filter(slug="nobody").update(name="Nobody")
+    assert compiled == [Brand]

@@ -3,7 +3,7 @@
 from contextlib import contextmanager
 
 import pytest
-from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.compiler import SQLCompiler, SQLUpdateCompiler
 
 from payouts.ledger import Owner, Purpose, account_for
 from tasks import services
@@ -67,17 +67,20 @@ def test_accept_message_resolve_query_counts(busy_brand, handover, django_assert
         services.ticket_resolve(agent=agent, ticket_id=ticket.pk)
 
 
-@contextmanager
-def orm_compilations(monkeypatch):
-    """The models of every query the ORM compiles inside the block."""
-    compiled: list = []
-    as_sql = SQLCompiler.as_sql
-
+def counted(as_sql, compiled: list):
     def counting(self, *args, **kwargs):
         compiled.append(self.query.model)
         return as_sql(self, *args, **kwargs)
 
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    return counting
+
+
+@contextmanager
+def orm_compilations(monkeypatch):
+    """The models of every query the ORM compiles inside the block."""
+    compiled: list = []
+    for compiler in (SQLCompiler, SQLUpdateCompiler):  # an UPDATE's compiler has its own as_sql
+        monkeypatch.setattr(compiler, "as_sql", counted(compiler.as_sql, compiled))
     try:
         yield compiled
     finally:

@@ -2,13 +2,14 @@
 and the sweeper's safety net. Locks: the queued ticket, then agents with SKIP LOCKED."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from agents.models import AgentLanguage, AgentProfile, AgentSkill
-from marketplace.prepared import PreparedQuery
+from marketplace.prepared import PreparedQuery, PreparedUpdate
 from payouts.services import case_pay
 
 from .. import selectors
@@ -42,6 +43,18 @@ def ticket_dispatch(*, ticket_id: int) -> Offer | None:
         return _offer_to_best_agent(found[0])
 
 
+def _offered(_shape: None, *, ticket_id: int) -> tuple[QuerySet[Ticket], dict[str, Any]]:
+    return Ticket.objects.filter(pk=ticket_id), {"status": Status.OFFERED}
+
+
+def _one_more(_shape: None, *, agent_id: int) -> tuple[QuerySet[AgentProfile], dict[str, Any]]:
+    return AgentProfile.objects.filter(pk=agent_id), {"load": F("load") + 1}
+
+
+# Every offer writes both: compiled once (marketplace/prepared.py).
+_mark_offered, _load_plus_one = PreparedUpdate(_offered), PreparedUpdate(_one_more)
+
+
 def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
     """Inside a transaction that holds the queued `ticket`: offer it to the best eligible
     agent, locking that agent's row (skip locked: take the next best rather than wait)."""
@@ -68,8 +81,8 @@ def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
         currency=ticket.brand.currency,
         expires_at=now + timedelta(seconds=selectors.offer_timeout_seconds(ticket)),
     )
-    Ticket.objects.filter(pk=ticket.pk).update(status=Status.OFFERED)
-    AgentProfile.objects.filter(pk=agent.pk).update(load=F("load") + 1)
+    _mark_offered(None, ticket_id=ticket.pk)
+    _load_plus_one(None, agent_id=agent.pk)
     ticket.status = Status.OFFERED
     notify_offer_made(offer=offer, ticket=ticket)
     return offer

@@ -4,7 +4,8 @@ Each resolution is a `Resolution` row: the customer's confirmation, rating and r
 recorded on the latest one, so they stay with the agent who resolved that time (quality
 scores, QA sampling and the pay reversal of a premature resolution all read it)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -16,7 +17,7 @@ from agents.quality.signals import quality_changed
 from marketplace.errors import Conflict, DomainError, NotFound
 from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
-from marketplace.prepared import PreparedQuery
+from marketplace.prepared import PreparedQuery, PreparedUpdate
 from payouts.services import earning_credit, earning_reverse
 
 from .. import rows
@@ -30,6 +31,37 @@ from .offers import _close_offer
 Status = Ticket.Status
 
 
+def _resolved(_shape: None, *, ticket_id: int, at: datetime, count: int) -> tuple[QuerySet[Ticket], dict[str, Any]]:
+    return Ticket.objects.filter(pk=ticket_id), {
+        "status": Status.RESOLVED,
+        "resolved_at": at,
+        "resolution_count": count,
+    }
+
+
+def _one_less(_shape: None, *, agent_id: int) -> tuple[QuerySet[AgentProfile], dict[str, Any]]:
+    return AgentProfile.objects.filter(pk=agent_id, load__gt=0), {"load": F("load") - 1}
+
+
+def _rated_and_closed(
+    _shape: None, *, ticket_id: int, score: int, comment: str, at: datetime
+) -> tuple[QuerySet[Ticket], dict[str, Any]]:
+    changes = {"rating": score, "rating_comment": comment, "status": Status.CLOSED, "closed_at": at}
+    return Ticket.objects.filter(pk=ticket_id), changes
+
+
+def _rated(
+    _shape: None, *, resolution_id: int, score: int, comment: str, at: datetime
+) -> tuple[QuerySet[Resolution], dict[str, Any]]:
+    changes = {"rating": score, "rating_comment": comment, "rated_at": at, "qa_considered": False}
+    return Resolution.objects.filter(pk=resolution_id), changes
+
+
+# The writes of every resolve and rating: compiled once (marketplace/prepared.py).
+_mark_resolved, _load_minus_one = PreparedUpdate(_resolved), PreparedUpdate(_one_less)
+_rate_and_close, _resolution_rated = PreparedUpdate(_rated_and_closed), PreparedUpdate(_rated)
+
+
 def ticket_resolve(*, agent: AgentProfile, ticket_id: int) -> Ticket:
     """Mark the agent's assigned ticket resolved, credit the case, and free the slot."""
     with transaction.atomic():
@@ -37,11 +69,11 @@ def ticket_resolve(*, agent: AgentProfile, ticket_id: int) -> Ticket:
         ticket.status = Status.RESOLVED
         ticket.resolved_at = timezone.now()
         ticket.resolution_count += 1
-        ticket.save(update_fields=["status", "resolved_at", "resolution_count"])
+        _mark_resolved(None, ticket_id=ticket.pk, at=ticket.resolved_at, count=ticket.resolution_count)
         Resolution.objects.create(
             ticket=ticket, agent=agent, number=ticket.resolution_count, resolved_at=ticket.resolved_at
         )
-        AgentProfile.objects.filter(pk=agent.pk, load__gt=0).update(load=F("load") - 1)
+        _load_minus_one(None, agent_id=agent.pk)
         earning = earning_credit(ticket=ticket, agent=agent, amount_minor=ticket.pay_amount_minor or 0)
         notify_ticket_changed(
             ticket=ticket,
@@ -123,18 +155,24 @@ def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
             raise Conflict("rating_window_passed", "The time to rate this conversation has passed.")
         locked.rating = score
         locked.rating_comment = mask_sensitive(comment)
-        fields = ["rating", "rating_comment"]
         if locked.status == Status.RESOLVED:
             _close(locked, resolution, by=Resolution.ConfirmedBy.CUSTOMER)
-            fields += ["status", "closed_at"]
-        locked.save(update_fields=fields)
+            _rate_and_close(None, ticket_id=locked.pk, score=score, comment=locked.rating_comment, at=locked.closed_at)
+        else:  # closed already, rated within the reopen window
+            locked.save(update_fields=["rating", "rating_comment"])
         if resolution is not None:
             resolution.rating = score
             resolution.rating_comment = locked.rating_comment
             resolution.rated_at = timezone.now()
             # A rating can make the case one QA must see (1 or 2): the sampler decides again.
             resolution.qa_considered = False
-            resolution.save(update_fields=["rating", "rating_comment", "rated_at", "qa_considered"])
+            _resolution_rated(
+                None,
+                resolution_id=resolution.pk,
+                score=score,
+                comment=resolution.rating_comment,
+                at=resolution.rated_at,
+            )
             quality_changed(agent_id=resolution.agent_id, cause="rating", ticket_id=locked.pk, detail={"rating": score})
         notify_ticket_changed(ticket=locked, agent_id=locked.agent_id, agent_extra={"rating": score})
     return locked

@@ -1,17 +1,18 @@
 """An offer's end: accepted, declined, expired or rescinded. Locks: offer -> ticket -> agent."""
 
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentStatusChange
 from marketplace.errors import Conflict, NotFound
 from marketplace.masking import mask_sensitive
+from marketplace.prepared import PreparedUpdate
 
 from .. import jobs, rows, selectors
 from ..models import Offer, Ticket
@@ -62,14 +63,28 @@ def offer_accept(*, agent: AgentProfile, offer_id: int, received_at: datetime | 
     return ticket
 
 
+def _closed(
+    _shape: None, *, offer_id: int, state: str, at: datetime, reason: str
+) -> tuple[QuerySet[Offer], dict[str, Any]]:
+    return Offer.objects.filter(pk=offer_id), {"state": state, "responded_at": at, "decline_reason": reason}
+
+
+def _requeued(_shape: None, *, ticket_id: int) -> tuple[QuerySet[Ticket], dict[str, Any]]:
+    return Ticket.objects.filter(pk=ticket_id, status=Status.OFFERED), {"status": Status.QUEUED}
+
+
+# Every decline and expiry writes both: compiled once (marketplace/prepared.py).
+_offer_closed, _back_in_queue = PreparedUpdate(_closed), PreparedUpdate(_requeued)
+
+
 def _close_offer(offer: Offer, *, state: Offer.State, reason: str = "", count_timeout: bool = False) -> bool:
     """Inside a transaction holding the offer row: close it and put its ticket back in the queue.
 
     Returns True when the agent was set away for missing too many offers in a row.
     """
     now = timezone.now()
-    Offer.objects.filter(pk=offer.pk).update(state=state, responded_at=now, decline_reason=mask_sensitive(reason)[:200])
-    Ticket.objects.filter(pk=offer.ticket_id, status=Status.OFFERED).update(status=Status.QUEUED)
+    _offer_closed(None, offer_id=offer.pk, state=state, at=now, reason=mask_sensitive(reason)[:200])
+    _back_in_queue(None, ticket_id=offer.ticket_id)
     agent = AgentProfile.objects.select_for_update().get(pk=offer.agent_id)
     agent.load = max(0, agent.load - 1)
     fields = ["load"]
