@@ -149,9 +149,16 @@ class _Statement:
         self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]
     ) -> tuple[Any, Any, Any]:
         built, compiler, (sql, params, slots) = self._compile(connection, shape, values, 0)
-        _, _, (sql_again, _, slots_again) = self._compile(connection, shape, values, 1)
+        _, _, (sql_again, params_again, slots_again) = self._compile(connection, shape, values, 1)
         if sql_again != sql or slots_again != slots:
             raise PreparedQueryError("the SQL depends on the values, not only on the shape")
+        # The parameters that are not values must be the same both times: one that changed
+        # was made inside `build` (the time now, say) and would be frozen at its first value.
+        changed = [n for n, (a, b) in enumerate(zip(params, params_again, strict=True)) if n not in slots and a != b]
+        if changed:
+            raise PreparedQueryError(
+                f"parameters {changed} differ between two compilations: pass such a value in, do not make it in build"
+            )
         return built, compiler, (sql, params, slots)
 
 

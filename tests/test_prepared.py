@@ -116,9 +116,15 @@ def _depends(_shape, *, pk):
     return Brand.objects.filter(pk=pk) if pk % 2 else Brand.objects.filter(pk=pk, slug="x")
 
 
+def _makes_its_own_time(_shape, *, slug):
+    # The time is made inside build: prepared, it would stay the first call's for good.
+    return Brand.objects.filter(slug=slug, supervisors__date_joined__lte=timezone.now())
+
+
 @pytest.mark.parametrize(
     ("build", "values", "says"),
     [
+        (_makes_its_own_time, {"slug": "acme"}, "differ between two compilations"),
         (_names, {"name": "acme"}, "changed on its way"),
         (_ignores, {"name": "acme"}, "not sent as parameters"),
         (_inlines, {"pk": 1}, "depends on the values"),
