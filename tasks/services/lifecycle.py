@@ -57,7 +57,15 @@ def _rated(
     return Resolution.objects.filter(pk=resolution_id), changes
 
 
-# The writes of every resolve and rating: compiled once (marketplace/prepared.py).
+def _confirmed(
+    _shape: None, *, resolution_id: int, by: str, at: datetime
+) -> tuple[QuerySet[Resolution], dict[str, Any]]:
+    changes = {"outcome": Resolution.Outcome.CONFIRMED, "confirmed_by": by, "outcome_at": at}
+    return Resolution.objects.filter(pk=resolution_id), changes
+
+
+# The writes of every resolve, rating and confirmation: compiled once (marketplace/prepared.py).
+_resolution_confirmed = PreparedUpdate(_confirmed)
 _mark_resolved, _load_minus_one = PreparedUpdate(_resolved), PreparedUpdate(_one_less)
 _rate_and_close, _resolution_rated = PreparedUpdate(_rated_and_closed), PreparedUpdate(_rated)
 
@@ -107,7 +115,7 @@ def _close(ticket: Ticket, resolution: Resolution | None, *, by: str) -> None:
         resolution.outcome = Resolution.Outcome.CONFIRMED
         resolution.confirmed_by = by
         resolution.outcome_at = now
-        resolution.save(update_fields=["outcome", "confirmed_by", "outcome_at"])
+        _resolution_confirmed(None, resolution_id=resolution.pk, by=by, at=now)
 
 
 def _within_window(ticket: Ticket) -> bool:
