@@ -119,8 +119,7 @@ class BrandApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Send the key as: Authorization: Bearer <brand API key>.")
         raw = parts[1].decode("latin1")
         digest = hash_api_key(raw)
-        found = _live_key(None, key_hash=digest)
-        key = found[0] if found else None
+        key = _live_key.first(None, key_hash=digest)
         if key is None or not hmac.compare_digest(key.key_hash, digest):
             raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.")
         return BrandClient(key.brand), key.brand

@@ -30,14 +30,14 @@ def _record_for(brand: Brand, key: str, digest: str) -> tuple[IdempotencyRecord,
     """get_or_create, with the read compiled once: the brand's record under `key`, and
     whether this call created it. A concurrent request with the same key waits on the
     unique index; when it commits first, its record is read instead."""
-    found = _stored(None, brand_id=brand.pk, key=key)
-    if found:
-        return found[0], False
+    record = _stored.first(None, brand_id=brand.pk, key=key)
+    if record is not None:
+        return record, False
     try:
         with transaction.atomic():
             return IdempotencyRecord.objects.create(brand=brand, key=key, request_hash=digest), True
     except IntegrityError:
-        return _stored(None, brand_id=brand.pk, key=key)[0], False
+        return _stored.first(None, brand_id=brand.pk, key=key), False
 
 
 def idempotent_response(

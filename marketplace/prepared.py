@@ -182,6 +182,11 @@ class PreparedQuery(_Statement):
             rows = cursor.fetchall()
         return [self._instance(plan, row, connection) for row in rows]
 
+    def first(self, shape: Hashable, **values: Any) -> Any:
+        """The first instance (or tuple), or None: for a query sliced to one row."""
+        found = self(shape, **values)
+        return found[0] if found else None
+
     def _sql(self, connection: BaseDatabaseWrapper, built: Any) -> tuple[Any, str, Sequence[Any]]:
         compiler = built.query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
@@ -194,9 +199,18 @@ class PreparedQuery(_Statement):
         select, klass_info = compiler.select, compiler.klass_info
         fields = [s[0] for s in select[0 : compiler.col_count]]
         if queryset._iterable_class is ValuesListIterable:  # tuples, in the order named
-            converters = compiler.get_converters(fields)
-            locks = queryset.query.select_for_update
-            return _Plan(sql, params, slots, None, [], (0, compiler.col_count), {}, converters, [], locks)
+            return _Plan(
+                sql=sql,
+                params=params,
+                slots=slots,
+                model=None,
+                init_list=[],
+                fields=(0, compiler.col_count),
+                annotations={},
+                converters=compiler.get_converters(fields),
+                populators=[],
+                locks=queryset.query.select_for_update,
+            )
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         return _Plan(
             sql=sql,

@@ -174,8 +174,8 @@ def best_eligible_agent(ticket: Ticket) -> AgentProfile | None:
     compilation was the largest single cost of the servers.
     """
     shape, values = eligible_values(ticket, now=timezone.now())
-    found = _best_eligible(shape, **values)
-    return found[0] if found else None
+    agent: AgentProfile | None = _best_eligible.first(shape, **values)
+    return agent
 
 
 def _waiting_for(
@@ -311,11 +311,6 @@ def waiting_staff(ticket: Ticket) -> Staffing:
     return Staffing(agents=agents or 0, slots=slots or 0, free_slots=free or 0)
 
 
-def staffing_key(ticket: Ticket) -> tuple[Any, ...]:
-    """Tickets with the same key have the same `waiting_staff` (for one query per key)."""
-    return matching_key(ticket)
-
-
 def wait_estimate(*, position: int, staff: Staffing, handle_seconds: float, offer_seconds: float) -> int | None:
     """Seconds until `position` (1 = next) is offered and answered, or None when nobody
     who could serve it is online.
@@ -395,7 +390,7 @@ def customer_waits(tickets: list[Ticket], positions: dict[int, int], *, now: flo
         if ticket.status == Ticket.Status.OFFERED:
             waits[ticket.pk] = Wait(agents_online=True, eta_seconds=offer_timeout_seconds(ticket))
             continue
-        key = staffing_key(ticket)
+        key = matching_key(ticket)  # the same key, the same staffing
         if key not in staffing:
             staffing[key] = waiting_staff(ticket)
         staff = staffing[key]
@@ -462,8 +457,8 @@ def customer_ticket(token: str) -> Ticket | None:
     """The ticket a customer chat link opens, or None."""
     if has_forbidden_characters(token):
         return None  # a NUL from the URL would only make the query fail
-    found = _ticket_for_customer(True, key=token)
-    return found[0] if found else None
+    ticket: Ticket | None = _ticket_for_customer.first(True, key=token)
+    return ticket
 
 
 def _customer_view(by_token: bool, *, key: Any) -> QuerySet[Ticket]:
@@ -477,10 +472,9 @@ _ticket_for_customer = PreparedQuery(_customer_view)
 
 def customer_view_ticket(ticket_id: int) -> Ticket:
     """The ticket with its brand and agent, for what its customer is shown."""
-    found = _ticket_for_customer(False, key=ticket_id)
-    if not found:
+    ticket: Ticket | None = _ticket_for_customer.first(False, key=ticket_id)
+    if ticket is None:
         raise Ticket.DoesNotExist(f"no ticket {ticket_id}")
-    ticket: Ticket = found[0]
     return ticket
 
 

@@ -19,9 +19,9 @@ from ..notify import notify_offer_made
 Status = Ticket.Status
 
 
-def _queued_ticket(_shape: None, *, ticket_id: int, queued: str) -> QuerySet[Ticket]:
+def _queued_ticket(_shape: None, *, ticket_id: int) -> QuerySet[Ticket]:
     tickets = Ticket.objects.select_for_update(skip_locked=True, of=("self",)).select_related("brand")
-    return tickets.filter(pk=ticket_id, status=queued)[:1]
+    return tickets.filter(pk=ticket_id, status=Status.QUEUED)[:1]
 
 
 # The dispatch of every ticket, from intake's retries, freed slots and the sweeper: compiled
@@ -37,10 +37,10 @@ def ticket_dispatch(*, ticket_id: int) -> Offer | None:
     when the ticket is not queued or nobody is eligible; then it simply waits.
     """
     with transaction.atomic():
-        found = _queued_locked(None, ticket_id=ticket_id, queued=Status.QUEUED)
-        if not found:
+        ticket = _queued_locked.first(None, ticket_id=ticket_id)
+        if ticket is None:
             return None
-        return _offer_to_best_agent(found[0])
+        return _offer_to_best_agent(ticket)
 
 
 def _offered(_shape: None, *, ticket_id: int) -> tuple[QuerySet[Ticket], dict[str, Any]]:
@@ -88,8 +88,8 @@ def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
     return offer
 
 
-def _queued(_shape: None, *, queued: str) -> QuerySet[Ticket, tuple[int]]:
-    return Ticket.objects.filter(status=queued).values_list("pk")[:1]
+def _queued(_shape: None) -> QuerySet[Ticket, tuple[int]]:
+    return Ticket.objects.filter(status=Status.QUEUED).values_list("pk")[:1]
 
 
 # Asked on every resolve and every freed slot: compiled once (marketplace/prepared.py).
@@ -127,14 +127,13 @@ def agent_dispatch(*, agent_id: int) -> int:
     agent is free too, they get it. Returns the number of offers made.
     """
     made = 0
-    if not _any_queued(None, queued=Status.QUEUED):
+    if not _any_queued(None):
         return 0  # the common case when agents outnumber customers: one cheap query
     codes: tuple[list[str], list[str]] | None = None
     for _ in range(10):  # bounded: capacity is small
-        found = _free_agent(None, agent_id=agent_id)
-        if not found:
+        agent = _free_agent.first(None, agent_id=agent_id)
+        if agent is None:
             return made
-        agent = found[0]
         if codes is None:
             codes = agent_codes(agent_id)
         languages, skills = codes

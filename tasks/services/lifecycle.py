@@ -102,8 +102,8 @@ _newest_resolution_locked = PreparedQuery(_newest_resolution)
 
 
 def _latest_resolution(ticket: Ticket) -> Resolution | None:
-    found = _newest_resolution_locked(None, ticket_id=ticket.pk)
-    return found[0] if found else None
+    resolution: Resolution | None = _newest_resolution_locked.first(None, ticket_id=ticket.pk)
+    return resolution
 
 
 def _close(ticket: Ticket, resolution: Resolution | None, *, by: str) -> None:
