@@ -195,7 +195,16 @@ else:
             "min_size": _int("DB_POOL_MIN", 2, 1),
             "max_size": _int("DB_POOL_MAX", 10, 1),
         }
+    # Server-side binding, and a statement run DB_PREPARE_THRESHOLD times on a connection is
+    # prepared there: PostgreSQL then plans the same few hot statements once per connection
+    # instead of once per call (its planning took as long as executing them). Off for a
+    # pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+    if _bool("DB_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=_int("DB_PREPARE_THRESHOLD", 5, 0)
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
 
 # --- Redis: channel layer, cache, Celery ------------------------------------------------
 def _isolate_test_worker() -> None:

@@ -284,6 +284,22 @@ def test_only_the_test_environment_uses_the_fast_password_hasher(environment):
     assert result.stdout.strip() == "pbkdf2_sha256", result.stderr
 
 
+def postgresql_database_settings(code: str, prefix: str, env: dict) -> str:
+    """What `code` prints of `db` (the default database's settings) for a PostgreSQL
+    DATABASE_URL, with the variables starting with `prefix` only as `env` sets them."""
+    clean = {k: v for k, v in django_env().items() if not k.startswith(prefix)}
+    result = subprocess.run(
+        [sys.executable, "-c", f"from django.conf import settings; db = settings.DATABASES['default']; {code}"],
+        cwd=ROOT,
+        env={**clean, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/anything", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 @pytest.mark.parametrize(
     "env, pooled",
     [
@@ -293,21 +309,54 @@ def test_only_the_test_environment_uses_the_fast_password_hasher(environment):
     ],
 )
 def test_a_postgresql_database_is_pooled_unless_turned_off(env, pooled):
-    clean = {k: v for k, v in django_env().items() if not k.startswith("DB_POOL")}
-    result = subprocess.run(
-        [sys.executable, "-c",
-         "from django.conf import settings; db = settings.DATABASES['default']; "
-         "print(db.get('OPTIONS', {}).get('pool'), db['CONN_MAX_AGE'])"],
-        cwd=ROOT,
-        env={**clean, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/anything", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    pool, max_age = result.stdout.rsplit(" ", 1)
+    out = postgresql_database_settings("print(db.get('OPTIONS', {}).get('pool'), db['CONN_MAX_AGE'])", "DB_POOL", env)
+    pool, max_age = out.rsplit(" ", 1)
     if pooled:
         assert pool == f"{{'min_size': 2, 'max_size': {env.get('DB_POOL_MAX', '10')}}}"
         assert max_age.strip() == "0"
     else:
         assert pool == "None"
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, "True 5"),
+        ({"DB_PREPARE_THRESHOLD": "0"}, "True 0"),
+        ({"DB_PREPARED_STATEMENTS": "false"}, "None None"),
+    ],
+)
+def test_a_postgresql_database_prepares_its_statements_unless_turned_off(env, expected):
+    out = postgresql_database_settings(
+        "o = db.get('OPTIONS', {}); print(o.get('server_side_binding'), o.get('prepare_threshold'))",
+        "DB_PREPARE",
+        env,
+    )
+    assert out.strip() == expected
+
+
+def test_a_bad_prepare_threshold_is_refused():
+    result = django_setup_with(DATABASE_URL="postgres://postgres@127.0.0.1:5432/anything", DB_PREPARE_THRESHOLD="-1")
+    assert result.returncode != 0
+    assert "DB_PREPARE_THRESHOLD must be >= 0" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_statement_run_again_is_prepared_on_the_connection(brand):
+    """PostgreSQL keeps the plan of a statement the connection runs often, instead of
+    planning it again on every call."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    threshold = connection.settings_dict["OPTIONS"].get("prepare_threshold") or 5
+
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            return [row[0] for row in cursor.fetchall() if "marketplace_brand" in row[0]]
+
+    before = prepared()
+    for _ in range(threshold + 1):
+        assert Brand.objects.filter(pk=brand.pk).values_list("slug", flat=True).get() == brand.slug
+    assert len(prepared()) == len(before) + 1
