@@ -66,7 +66,22 @@ class AgentProfile(models.Model):
     objects = AgentProfileQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["status", "load"], name="agent_dispatch_idx")]
+        indexes = [
+            # Dispatch's ranking of the available agents (tasks.selectors._eligible), read
+            # in this order so that picking one stops at the first who may take the ticket.
+            # The status leads rather than a partial index's condition: the status comes in
+            # as a bound parameter, and a plan kept for every value still walks this index.
+            # It is the only index by status, so that a planner whose statistics saw few
+            # agents available does not sort them all from another one; without the load,
+            # a case ending does not touch it.
+            models.Index(
+                models.F("status"),
+                models.F("quality_score").desc(),
+                models.F("last_assigned_at").asc(nulls_first=True),
+                models.F("id"),
+                name="agent_rank_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name

@@ -24,7 +24,7 @@ from pathlib import Path
 from . import cpu
 from .clients import Agent, Run, brand_api_client, customer
 from .report import markdown, summary, versions
-from .setup import django_setup, integrity, measure_floor, seed
+from .setup import analyze, django_setup, integrity, measure_floor, seed
 from .stack import ROOT, Stack, keep_migrated, recreate_database
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/marketplace_bench"
@@ -274,6 +274,7 @@ async def drive(args, stack: Stack, seeded: dict) -> dict:
     }
     print(f"memory: {memory['per_idle_agent_kb']} KB per idle connected agent", flush=True)
     await go_available(everyone)
+    await analyze(args.database_url)
 
     async with brand_api_client() as http:
         driver = Driver(args, stack, run, http, everyone)
@@ -328,6 +329,7 @@ async def drive_steady_only(args, stack: Stack, seeded: dict) -> dict:
     print(f"connecting {len(agents)} agents over {len(ws_bases)} processes", flush=True)
     await connect_all(agents)
     await go_available(agents)
+    await analyze(args.database_url)
     async with brand_api_client() as http:
         driver = Driver(args, stack, run, http, agents)
         print(f"steady: {args.rate} tickets/s for {args.seconds}s", flush=True)

@@ -146,6 +146,17 @@ def integrity(run: Any) -> dict:
 # --- Floor ---------------------------------------------------------------------------------
 
 
+async def analyze(database_url: str) -> None:
+    """Statistics as a database that has run a while has them: with the agents online and
+    available. The freshly made database was last analysed with everyone offline, so the
+    planner took the available agents to be a handful (autovacuum would analyse again only
+    after its first minute)."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("ANALYZE")
+
+
 async def measure_floor(database_url: str, redis_url: str, rounds: int = 300) -> dict:
     """One PostgreSQL row-lock transaction plus one Redis publish -> receive."""
     import psycopg

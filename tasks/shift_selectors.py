@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -105,18 +106,28 @@ def reliability(agent: AgentProfile, *, now: datetime | None = None) -> Reliabil
     return Reliability(score=round(score, 1), events=events)
 
 
-def _on_running_shift(brand_id: int, now: datetime | None) -> QuerySet[ShiftBooking]:
-    """For an AgentProfile query: the outer agent's checked-in bookings on a running shift of
-    this brand."""
+def _checked_in_bookings(brand_id: int, now: datetime | None) -> QuerySet[ShiftBooking]:
+    """Checked-in bookings on a running shift of this brand."""
     now = now or timezone.now()
     return ShiftBooking.objects.filter(
-        agent=OuterRef("pk"),
         status=ShiftBooking.Status.BOOKED,
         checked_in_at__isnull=False,
         starts_at__lte=now,
         ends_at__gt=now,
         shift__brand_id=brand_id,
     )
+
+
+def _on_running_shift(brand_id: int, now: datetime | None) -> QuerySet[ShiftBooking]:
+    """For an AgentProfile query: the outer agent's checked-in bookings on a running shift of
+    this brand."""
+    return _checked_in_bookings(brand_id, now).filter(agent=OuterRef("pk"))
+
+
+def agents_checked_in_now(brand_id: int, *, now: datetime | None = None) -> QuerySet[ShiftBooking, Any]:
+    """The ids of the agents checked in on a running shift of this brand, as a subquery: an
+    agents query filtered by it starts from the few bookings rather than every agent."""
+    return _checked_in_bookings(brand_id, now).values("agent_id")
 
 
 def checked_in_now(brand_id: int, *, now: datetime | None = None) -> Exists:

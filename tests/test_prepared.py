@@ -18,7 +18,7 @@ from marketplace.models import Brand
 from marketplace.prepared import PreparedQuery, PreparedQueryError, PreparedUpdate, totals
 from payouts.models import RateCard, RateLine
 from tasks import selectors, services
-from tasks.models import Offer, Ticket
+from tasks.models import Offer, Shift, ShiftBooking, Ticket
 
 from .factories import AgentFactory, TicketFactory
 from .test_query_counts import orm_compilations
@@ -26,31 +26,82 @@ from .test_query_counts import orm_compilations
 pytestmark = pytest.mark.django_db
 
 
-def by_the_orm(ticket: Ticket, now) -> AgentProfile | None:
-    """The eligible-agents rule run as an ordinary queryset, compiled afresh."""
-    shape, values = selectors.eligible_values(ticket, now=now)
-    queryset = selectors._eligible(shape, **values)
-    return queryset.first()
+def by_the_rule(ticket: Ticket, now) -> tuple[AgentProfile | None, int | None]:
+    """The agent and shift bonus that best_eligible_agent's stated ranking picks, sorted in
+    Python over every agent who matches the ticket."""
+    brand_id = ticket.brand_id
+    misses = Offer.objects.filter(
+        ticket=ticket, state__in=[Offer.State.EXPIRED, Offer.State.DECLINED], created_at__gte=ticket.queued_at
+    )
+    missed = set(misses.values_list("agent_id", flat=True))
+    cooling = set(misses.filter(responded_at__gt=selectors.retry_cutoff()).values_list("agent_id", flat=True))
+    bonus = dict(
+        ShiftBooking.objects.filter(
+            status=ShiftBooking.Status.BOOKED,
+            checked_in_at__isnull=False,
+            starts_at__lte=now,
+            ends_at__gt=now,
+            shift__brand_id=brand_id,
+        ).values_list("agent_id", "shift__bonus_per_case_minor")
+    )
+    candidates = [
+        a for a in selectors.matching_agents(ticket, AgentProfile.objects.can_take_work()) if a.pk not in cooling
+    ]
+    ranked = sorted(
+        candidates,
+        key=lambda a: (
+            a.pk != ticket.previous_agent_id,
+            a.pk in missed,
+            a.pk not in bonus,
+            -a.quality_score,
+            a.last_assigned_at is not None,
+            a.last_assigned_at or now,
+            a.pk,
+        ),
+    )
+    return (ranked[0], bonus.get(ranked[0].pk)) if ranked else (None, None)
 
 
-def test_the_prepared_eligible_query_picks_what_the_orm_picks_for_every_shape(brand, other_brand, settings):
+def test_the_eligible_query_picks_what_the_stated_ranking_picks_for_every_shape(brand, other_brand, settings):
     settings.OFFER_RETRY_COOLDOWN_SECONDS = 600
     rng = random.Random(7)
     brands = [brand, other_brand]
+    now = timezone.now()
+    agents = []
     for n in range(24):
-        AgentFactory(
-            brands=rng.sample(brands, rng.randint(1, 2)),
-            languages=rng.sample(["en", "sv", "de"], rng.randint(1, 2)),
-            skills=rng.sample(["billing", "cards", "refunds"], rng.randint(0, 3)),
-            tier=rng.choice(["probation", "standard", "expert"]),
-            quality_score=Decimal(rng.randint(3000, 5000)) / 1000,
-            available=True,
-            capacity=2,
-            last_assigned_at=timezone.now() - timedelta(minutes=rng.randint(0, 90)) if n % 3 else None,
-            user__password=None,
+        agents.append(
+            AgentFactory(
+                brands=rng.sample(brands, rng.randint(1, 2)),
+                languages=rng.sample(["en", "sv", "de"], rng.randint(1, 2)),
+                skills=rng.sample(["billing", "cards", "refunds"], rng.randint(0, 3)),
+                tier=rng.choice(["probation", "standard", "expert"]),
+                # Few distinct scores, so that ties go on to the idle time and the id.
+                quality_score=Decimal(rng.choice([3500, 4000, 4500, 4800])) / 1000,
+                available=True,
+                capacity=2,
+                last_assigned_at=now - timedelta(minutes=rng.randint(0, 90)) if n % 3 else None,
+                user__password=None,
+            )
         )
-    checked = 0
-    for n in range(40):
+    # Some agents checked in on a running shift of a brand, one with a per-case bonus.
+    for n, agent in enumerate(rng.sample(agents, 8)):
+        shift = Shift.objects.create(
+            brand=rng.choice(brands),
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(hours=1),
+            languages=["en"],
+            slots=5,
+            bonus_per_case_minor=150 if n % 2 else None,
+        )
+        ShiftBooking.objects.create(
+            shift=shift,
+            agent=agent,
+            starts_at=shift.starts_at,
+            ends_at=shift.ends_at,
+            checked_in_at=None if n == 7 else now - timedelta(minutes=50),
+        )
+    checked = set()
+    for n in range(60):
         picked_brand = rng.choice(brands)
         Brand.objects.filter(pk=picked_brand.pk).update(dispatch_min_tier=rng.choice(["", "standard", "expert"]))
         picked_brand.refresh_from_db()
@@ -60,30 +111,68 @@ def test_the_prepared_eligible_query_picks_what_the_orm_picks_for_every_shape(br
             tags=rng.sample(["billing", "cards", "refunds"], rng.randint(0, 2)),
             widen_level=rng.choice([0, 0, 1, 2]),
         )
-        ticket = Ticket.objects.select_related("brand").get(pk=ticket.pk)
-        agents = AgentProfile.objects.filter(brands=picked_brand)
-        if n % 4 == 0 and agents.exists():
-            # A reopened ticket's previous agent, and an agent who declined it just now.
-            Ticket.objects.filter(pk=ticket.pk).update(previous_agent=agents.order_by("?").first())
+        Ticket.objects.filter(pk=ticket.pk).update(queued_at=now - timedelta(hours=1))
+        on_brand = list(AgentProfile.objects.filter(brands=picked_brand).order_by("pk"))
+        if n % 3 == 0:
+            # A reopened ticket's previous agent.
+            Ticket.objects.filter(pk=ticket.pk).update(previous_agent=rng.choice(on_brand))
+        for _ in range(rng.choice([0, 1, 3, 8])):
+            # Misses: one just now (cooling down, skipped), the others long enough ago to
+            # be offered again, behind everyone who has not missed the ticket.
+            recent = rng.random() < 0.3
             Offer.objects.create(
                 ticket=ticket,
-                agent=agents.order_by("?").first(),
-                state=Offer.State.DECLINED,
+                agent=rng.choice(on_brand),
+                state=rng.choice([Offer.State.DECLINED, Offer.State.EXPIRED]),
                 pay_amount_minor=0,
-                responded_at=timezone.now(),
-                expires_at=timezone.now(),
+                responded_at=now if recent else now - timedelta(minutes=30),
+                expires_at=now,
             )
-            ticket.refresh_from_db()
+        ticket = Ticket.objects.select_related("brand").get(pk=ticket.pk)
         with transaction.atomic():
-            prepared = selectors.best_eligible_agent(ticket)
-            expected = by_the_orm(ticket, timezone.now())
-        assert prepared == expected, (n, selectors.matching_key(ticket))
+            picked = selectors.best_eligible_agent(ticket)
+            expected, bonus = by_the_rule(ticket, timezone.now())
+        assert picked == expected, (n, selectors.matching_key(ticket))
         if expected is not None:
-            checked += 1
-            assert prepared.shift_bonus_minor == expected.shift_bonus_minor
-            assert prepared.quality_score == expected.quality_score and prepared.tier == expected.tier
-    # The scenes really offered someone, so the equality above compares agents, not Nones.
-    assert checked >= 10
+            assert picked.shift_bonus_minor == bonus
+            assert picked.quality_score == expected.quality_score and picked.tier == expected.tier
+            missed = Offer.objects.filter(ticket=ticket, agent=expected).exists()
+            checked.add("previous" if expected.pk == ticket.previous_agent_id else "missed" if missed else "other")
+            checked.add("bonus" if bonus else "no bonus")
+    # The scenes really offered previous agents, agents who missed it, others, with a shift
+    # bonus and without, so the equality above compares agents, not Nones.
+    assert checked == {"previous", "missed", "other", "bonus", "no bonus"}
+
+
+def test_a_shift_ranks_first_among_those_who_missed_the_ticket_as_among_those_who_did_not(brand, settings):
+    settings.OFFER_RETRY_COOLDOWN_SECONDS = 60
+    now = timezone.now()
+    best, on_shift = (
+        AgentFactory(brands=[brand], languages=["en"], quality_score=Decimal(score), available=True)
+        for score in ("4.9", "3.1")
+    )
+    shift = Shift.objects.create(
+        brand=brand, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1), languages=["en"], slots=1
+    )
+    ShiftBooking.objects.create(
+        shift=shift, agent=on_shift, starts_at=shift.starts_at, ends_at=shift.ends_at, checked_in_at=now
+    )
+    ticket = TicketFactory(brand=brand, language="en")
+    Ticket.objects.filter(pk=ticket.pk).update(queued_at=now - timedelta(hours=1))
+    ticket = Ticket.objects.select_related("brand").get(pk=ticket.pk)
+    with transaction.atomic():
+        assert selectors.best_eligible_agent(ticket) == on_shift
+    for agent in (best, on_shift):
+        Offer.objects.create(
+            ticket=ticket,
+            agent=agent,
+            state=Offer.State.EXPIRED,
+            pay_amount_minor=0,
+            responded_at=now - timedelta(minutes=5),
+            expires_at=now - timedelta(minutes=5),
+        )
+    with transaction.atomic():
+        assert selectors.best_eligible_agent(ticket) == on_shift
 
 
 def test_after_the_first_ticket_dispatch_compiles_neither_the_eligible_agents_nor_the_pay(brand, monkeypatch):
