@@ -355,11 +355,12 @@ def test_an_agent_without_a_subscription_costs_no_job_and_no_query(
     from tasks import services
 
     from .conftest import TICKET_BODY
+    from .test_query_counts import INTAKE_STATEMENTS
 
     AgentFactory(brands=[brand], available=True)
     data = {**TICKET_BODY, "priority": 1}
     with django_capture_on_commit_callbacks(execute=True):
-        with django_assert_max_num_queries(12):  # the same guard as tests/test_query_counts.py
+        with django_assert_max_num_queries(INTAKE_STATEMENTS):
             ticket = services.ticket_create(brand=brand, data=data)
     assert ticket.offers.get().state == Offer.State.PENDING
     assert push_service.received == []
