@@ -229,7 +229,11 @@ def client_figures(run: Run) -> dict:
         # An accept that reached the server after the offer's countdown: under load the
         # offer came late, or the accept waited in the server's queues.
         "offers_expired_by_server_delay": run.errors.get("agent:offer_expired", 0),
-        "intake": {"answers_429": run.intake_429s, "retries": run.intake_retries},
+        "intake": {
+            "answers_429": run.intake_429s,
+            "retries": run.intake_retries,
+            "transport_retries": run.intake_transport_retries,
+        },
     }
 
 
@@ -402,6 +406,7 @@ def print_results(result: dict) -> None:
     print(f"  errors: {result['error_count']} (REST {result['rest_errors']}) {result['errors']}")
     print(
         f"  intake 429s: {result['intake']['answers_429']} (retries {result['intake']['retries']}); "
+        f"sent again after a failed connection: {result['intake']['transport_retries']}; "
         f"offers expired by server delay: {result['offers_expired_by_server_delay']}"
     )
     print(f"  customers: {result['customers']}")

@@ -28,12 +28,19 @@ ANSWER_WAIT_SECONDS = 15.0
 # one frees, so with thousands queued (50/s against a saturated server) the load generator
 # spent its whole core there and stopped sending anything, which looked like a server stall.
 HTTP_CONNECTIONS = 100
+# An idle connection is dropped before uvicorn's keep-alive timeout (5 s) closes it: with
+# both at 5 s, a request sent as the server closes its connection fails with ReadError.
+KEEPALIVE_SECONDS = 2.0
 
 
 def brand_api_client():
     import httpx
 
-    limits = httpx.Limits(max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS)
+    limits = httpx.Limits(
+        max_connections=HTTP_CONNECTIONS,
+        max_keepalive_connections=HTTP_CONNECTIONS,
+        keepalive_expiry=KEEPALIVE_SECONDS,
+    )
     return httpx.AsyncClient(limits=limits, timeout=30)
 
 
@@ -66,6 +73,7 @@ class Run:
         self.offers_received = 0
         self.intake_429s = 0  # 429 answers to handovers
         self.intake_retries = 0  # handovers sent again after a 429
+        self.intake_transport_retries = 0  # ... or after the connection failed under them
         self.answers_waited_out = 0  # resolved without the customer's answer having arrived
 
     def note_offer(self, ticket_id: int, at: float) -> None:
@@ -99,9 +107,21 @@ class Agent:
         await self.ws.send(json.dumps(frame))
 
     def spawn(self, coro) -> None:
-        task = asyncio.create_task(coro)
+        task = asyncio.create_task(self._until_closed(coro))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    @staticmethod
+    async def _until_closed(coro) -> None:
+        """Run an accept or a case; one cut short because the socket closed (the clients
+        close theirs when the run ends) just stops. A socket lost mid-run shows anyway, as
+        tickets unfinished after the drain."""
+        import websockets
+
+        try:
+            await coro
+        except websockets.ConnectionClosed:
+            pass
 
     async def read(self):
         import websockets
@@ -174,27 +194,41 @@ def retry_delay(retry_after: str | None) -> float:
 
 async def hand_over(run: Run, http, base: str, key: str, body: dict, stop: asyncio.Event):
     """The brand's handover, sent again with the same Idempotency-Key after each 429 (nothing
-    was created, so the retry cannot double the ticket). Returns (response or None, the time
-    the answered request was sent)."""
+    was created, so the retry cannot double the ticket) and after a failed connection (the
+    key answers a retry of a handover that was created with the first answer). Returns
+    (response or None, the time the answered request was sent)."""
+    import httpx
+
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": str(uuid.uuid4())}
+    response = None
+    # A request whose connection failed may have created the ticket: its retry is answered
+    # from the key, so the clock runs from the failed one.
+    failed_sent: float | None = None
     for attempt in range(INTAKE_MAX_ATTEMPTS):
-        if attempt:
-            run.intake_retries += 1
         # One of the client's connections first, in order of arrival: see HTTP_CONNECTIONS.
         # The clock starts when the request leaves, not while it waits for a connection.
         async with run.http_slots:
             sent = time.perf_counter()
             try:
                 response = await http.post(f"{base}/api/v1/tickets/", json=body, headers=headers)
+            except httpx.TransportError as exc:
+                if stop.is_set() or attempt == INTAKE_MAX_ATTEMPTS - 1:
+                    run.errors[f"http:{exc.__class__.__name__}"] += 1
+                    return None, sent
+                run.intake_transport_retries += 1
+                failed_sent = failed_sent or sent
+                continue
             except Exception as exc:
                 run.errors[f"http:{exc.__class__.__name__}"] += 1
                 return None, sent
         if response.status_code != 429:
-            return response, sent
+            return response, failed_sent or sent
         run.intake_429s += 1
+        failed_sent = None  # refused at the door: nothing was created
         if stop.is_set() or attempt == INTAKE_MAX_ATTEMPTS - 1:
             break
         await asyncio.sleep(retry_delay(response.headers.get("Retry-After")))
+        run.intake_retries += 1
     return response, sent
 
 

@@ -127,6 +127,7 @@ def capacity_table(result: dict) -> list[str]:
         f"| offered rate; created / first offers / resolved per s in the window | {c['offered_rate']}/s; "
         f"{c['created_per_s']} / {c['first_offers_per_s']} / {c['resolved_per_s']}: {kept_up} |",
         f"| intake 429s (retries) | {result['intake']['answers_429']} ({result['intake']['retries']}) |",
+        f"| handovers sent again after a failed connection | {result['intake'].get('transport_retries', 0)} |",
         f"| offers expired by server delay | {result['offers_expired_by_server_delay']} |",
         "",
     ]

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,11 +25,32 @@ def test_benchmark_smoke_run_keeps_integrity(tmp_path):
     out = tmp_path / "result.json"
     result = subprocess.run(
         [
-            sys.executable, "-m", "bench",
-            "--agents", "8", "--rate", "4", "--seconds", "3",
-            "--overload-agents", "2", "--overload-rate", "4", "--overload-seconds", "2",
-            "--port", "0", "--database-url", database_url, "--redis-url", settings.REDIS_URL,
-            "--scale-out", "2", "--json", str(out), "--no-docs",
+            sys.executable,
+            "-m",
+            "bench",
+            "--agents",
+            "8",
+            "--rate",
+            "4",
+            "--seconds",
+            "3",
+            "--overload-agents",
+            "2",
+            "--overload-rate",
+            "4",
+            "--overload-seconds",
+            "2",
+            "--port",
+            "0",
+            "--database-url",
+            database_url,
+            "--redis-url",
+            settings.REDIS_URL,
+            "--scale-out",
+            "2",
+            "--json",
+            str(out),
+            "--no-docs",
         ],
         cwd=ROOT,
         env={k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}},
@@ -77,7 +99,8 @@ def test_benchmark_smoke_run_keeps_integrity(tmp_path):
     completion = report["completion"]
     assert completion["offered_rate"] == 4 and completion["window_seconds"] > 0
     assert completion["created_per_s"] > 0 and isinstance(completion["kept_up"], bool)
-    assert report["intake"] == {"answers_429": 0, "retries": 0}
+    assert report["intake"]["answers_429"] == report["intake"]["retries"] == 0
+    assert report["intake"]["transport_retries"] >= 0
     assert report["offers_expired_by_server_delay"] == 0
 
     # One scale-out step on its own fresh database. Two web processes is the case that
@@ -134,6 +157,37 @@ def test_handover_retries_a_429_with_the_same_idempotency_key():
     assert 2 <= retry_delay("2") <= 2.5
     assert 5 <= retry_delay("3600") <= 5.6
     assert 1 <= retry_delay(None) <= 1.2 and 1 <= retry_delay("Wed, 21 Oct 2026 07:28:00 GMT") <= 1.2
+
+
+class FlakyConnectionBrandApi:
+    """The first handover's connection fails under it after the server got it; the retry is
+    answered 201 (from the Idempotency-Key, on the real server)."""
+
+    def __init__(self):
+        self.keys: list[str] = []
+
+    async def post(self, url, json, headers):
+        import httpx
+
+        self.keys.append(headers["Idempotency-Key"])
+        if len(self.keys) == 1:
+            await asyncio.sleep(0.05)
+            raise httpx.ReadError("connection closed")
+        return FakeResponse(201, {})
+
+
+def test_handover_whose_connection_failed_is_sent_again_with_the_same_key_and_timed_from_the_first():
+    from bench.clients import Run, hand_over
+
+    run, api = Run(), FlakyConnectionBrandApi()
+    before = time.perf_counter()
+    response, sent = asyncio.run(hand_over(run, api, "http://x", "key", {}, asyncio.Event()))
+    assert response.status_code == 201
+    assert len(api.keys) == 2 and len(set(api.keys)) == 1
+    assert run.intake_transport_retries == 1 and run.intake_429s == run.intake_retries == 0
+    assert not run.errors
+    # The first request may have created the ticket: the clock runs from it.
+    assert before <= sent < before + 0.04
 
 
 def test_cpu_per_ticket_sums_the_groups():
