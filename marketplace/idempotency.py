@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 
 from .errors import DomainError
 from .models import Brand, IdempotencyRecord
-from .prepared import PreparedQuery
+from .prepared import PreparedInsert, PreparedQuery
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -24,6 +24,7 @@ def _record(_shape: None, *, brand_id: int, key: str) -> QuerySet[IdempotencyRec
 
 # Every handover with a key reads it: compiled once (marketplace/prepared.py).
 _stored = PreparedQuery(_record)
+_insert_record = PreparedInsert(IdempotencyRecord)
 
 
 def _record_for(brand: Brand, key: str, digest: str) -> tuple[IdempotencyRecord, bool]:
@@ -35,7 +36,7 @@ def _record_for(brand: Brand, key: str, digest: str) -> tuple[IdempotencyRecord,
         return record, False
     try:
         with transaction.atomic():
-            return IdempotencyRecord.objects.create(brand=brand, key=key, request_hash=digest), True
+            return _insert_record(IdempotencyRecord(brand=brand, key=key, request_hash=digest)), True
     except IntegrityError:
         return _stored.first(None, brand_id=brand.pk, key=key), False
 

@@ -3,20 +3,23 @@ for every shape and value, no compilation after the first call, and a query whos
 depends on its values refused when it is prepared rather than answered wrongly."""
 
 import random
+from contextlib import nullcontext
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import transaction
 from django.db.models import Count, Max
+from django.db.models import Value as V
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Upper
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from agents.models import AgentProfile
 from marketplace.models import Brand
-from marketplace.prepared import PreparedQuery, PreparedQueryError, PreparedUpdate, totals
-from payouts.models import RateCard, RateLine
+from marketplace.prepared import PreparedInsert, PreparedQuery, PreparedQueryError, PreparedUpdate, totals
+from payouts.models import Earning, RateCard, RateLine
 from tasks import selectors, services
 from tasks.models import Offer, Shift, ShiftBooking, Ticket
 
@@ -183,8 +186,33 @@ def test_after_the_first_ticket_dispatch_compiles_neither_the_eligible_agents_no
     with orm_compilations(monkeypatch) as compiled:
         offer = services.ticket_dispatch(ticket_id=second.pk)
     assert offer is not None and offer.pay_amount_minor > 0
-    assert AgentProfile not in compiled
+    assert AgentProfile not in compiled and Offer not in compiled
     assert RateLine not in compiled and RateCard not in compiled
+
+
+def test_after_the_first_ticket_its_rows_are_written_without_compiling(brand, monkeypatch):
+    from tasks.models import Resolution
+
+    from .conftest import TICKET_BODY
+
+    AgentFactory(brands=[brand], available=True, capacity=3, user__password=None)
+
+    def life(compiled=None):
+        # Only the services run inside the guard; the test's own reads are outside it.
+        with orm_compilations(monkeypatch) if compiled is not None else nullcontext([]) as seen:
+            ticket = services.ticket_create(brand=brand, data={**TICKET_BODY, "priority": 1})
+        offer = Offer.objects.select_related("agent").get(ticket=ticket)
+        with orm_compilations(monkeypatch) if compiled is not None else nullcontext([]) as also:
+            services.offer_accept(agent=offer.agent, offer_id=offer.pk)
+            services.ticket_resolve(agent=offer.agent, ticket_id=ticket.pk)
+        if compiled is not None:
+            compiled.extend(seen + also)
+
+    life()
+    compiled: list = []
+    life(compiled)
+    assert compiled  # the guard saw the rest (the customer's upsert, the ledger's postings)
+    assert not {Ticket, Offer, Resolution, Earning} & set(compiled)
 
 
 def _names(_shape, *, name):
@@ -304,3 +332,52 @@ def test_a_prepared_update_changes_what_queryset_update_changes(brand, other_bra
     with orm_compilations(monkeypatch) as compiled:
         Brand.objects.filter(slug="nobody").update(name="Nobody")
     assert compiled == [Brand]
+
+
+def test_a_prepared_insert_stores_what_create_stores(brand):
+    """Defaults, auto_now_add, JSON fields and foreign keys, the primary key set on the
+    instance: the row is the one Model.objects.create writes."""
+    insert = PreparedInsert(Ticket)
+    customer = TicketFactory(brand=brand).customer
+    values = {
+        "brand": brand,
+        "customer": customer,
+        "language": "sv",
+        "subject": "Card blocked",
+        "tags": ["cards"],
+        "transcript": [{"role": "customer", "text": "hi", "at": None}],
+        "queue_reason": "new",
+    }
+    for _ in range(2):  # the first call prepares, the second runs what was prepared
+        mine = insert(Ticket(**values))
+        theirs = Ticket.objects.create(**values)
+        assert mine.pk is not None and not mine._state.adding and mine._state.db == "default"
+        stored, expected = Ticket.objects.get(pk=mine.pk), Ticket.objects.get(pk=theirs.pk)
+        skip = {"id", "customer_token", "created_at", "queued_at"}
+        fields = [f.attname for f in Ticket._meta.concrete_fields if f.attname not in skip]
+        assert {f: getattr(stored, f) for f in fields} == {f: getattr(expected, f) for f in fields}
+        assert stored.customer_token and stored.customer_token != expected.customer_token
+        assert abs(stored.created_at - expected.created_at) < timedelta(seconds=5)
+        assert mine.created_at == stored.created_at and mine.customer_token == stored.customer_token
+
+
+def test_a_prepared_insert_compiles_only_once(brand, monkeypatch):
+    from django.db.models.sql.compiler import SQLInsertCompiler
+
+    insert = PreparedInsert(Brand)
+    insert(Brand(name="First", slug="first"))
+    compiled = []
+    as_sql = SQLInsertCompiler.as_sql
+    monkeypatch.setattr(SQLInsertCompiler, "as_sql", lambda self, *a, **k: compiled.append(1) or as_sql(self, *a, **k))
+    second = insert(Brand(name="Second", slug="second"))
+    assert compiled == []
+    assert Brand.objects.get(pk=second.pk).slug == "second"
+
+
+def test_a_prepared_insert_refuses_a_saved_instance_and_an_expression(brand):
+    insert = PreparedInsert(Brand)
+    with pytest.raises(PreparedQueryError, match="new instance"):
+        insert(brand)
+    with pytest.raises(PreparedQueryError, match="expression"):
+        insert(Brand(name=Upper(V("x")), slug="upper"))
+    assert not Brand.objects.filter(slug="upper").exists()

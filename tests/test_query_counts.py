@@ -3,7 +3,7 @@
 from contextlib import contextmanager
 
 import pytest
-from django.db.models.sql.compiler import SQLCompiler, SQLUpdateCompiler
+from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler, SQLUpdateCompiler
 
 from payouts.ledger import Owner, Purpose, account_for
 from tasks import services
@@ -86,7 +86,8 @@ def counted(as_sql, compiled: list):
 def orm_compilations(monkeypatch):
     """The models of every query the ORM compiles inside the block."""
     compiled: list = []
-    for compiler in (SQLCompiler, SQLUpdateCompiler):  # an UPDATE's compiler has its own as_sql
+    # An UPDATE's and an INSERT's compilers have their own as_sql.
+    for compiler in (SQLCompiler, SQLUpdateCompiler, SQLInsertCompiler):
         monkeypatch.setattr(compiler, "as_sql", counted(compiler.as_sql, compiled))
     try:
         yield compiled

@@ -12,6 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from marketplace.prepared import PreparedInsert
+
 from ..ledger import Owner, Purpose, accounts_for, earning_key, ledger_post, release_key
 from ..models import Earning, LedgerTransaction
 
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from tasks.models import Ticket
 
 RELEASE = "release"
+
+# A case's credit is written on every resolve: compiled once (marketplace/prepared.py).
+_insert_earning = PreparedInsert(Earning)
 
 
 def earning_credit(*, ticket: "Ticket", agent: "AgentProfile", amount_minor: int) -> Earning:
@@ -35,16 +40,18 @@ def earning_credit(*, ticket: "Ticket", agent: "AgentProfile", amount_minor: int
     assert ticket.resolved_at is not None, "credited only once resolved"
     try:
         with transaction.atomic():
-            earning = Earning.objects.create(
-                agent=agent,
-                brand_id=ticket.brand_id,
-                ticket=ticket,
-                kind=Earning.Kind.CASE,
-                round=ticket.resolution_count,
-                amount_minor=amount_minor,
-                currency=ticket.brand.currency,
-                available_at=ticket.resolved_at + window,
-                calculation=ticket.pay_calculation or {},
+            earning = _insert_earning(
+                Earning(
+                    agent=agent,
+                    brand_id=ticket.brand_id,
+                    ticket=ticket,
+                    kind=Earning.Kind.CASE,
+                    round=ticket.resolution_count,
+                    amount_minor=amount_minor,
+                    currency=ticket.brand.currency,
+                    available_at=ticket.resolved_at + window,
+                    calculation=ticket.pay_calculation or {},
+                )
             )
     except IntegrityError:
         # The first credit posted its ledger transaction in its own transaction.

@@ -9,7 +9,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from agents.models import AgentLanguage, AgentProfile, AgentSkill
-from marketplace.prepared import PreparedQuery, PreparedUpdate
+from marketplace.prepared import PreparedInsert, PreparedQuery, PreparedUpdate
 from payouts.services import case_pay
 
 from .. import selectors
@@ -27,6 +27,7 @@ def _queued_ticket(_shape: None, *, ticket_id: int) -> QuerySet[Ticket]:
 # The dispatch of every ticket, from intake's retries, freed slots and the sweeper: compiled
 # once (marketplace/prepared.py), as are the reads of agent_dispatch below.
 _queued_locked = PreparedQuery(_queued_ticket)
+_insert_offer = PreparedInsert(Offer)
 
 
 def ticket_dispatch(*, ticket_id: int) -> Offer | None:
@@ -73,13 +74,15 @@ def _offer_to_best_agent(ticket: Ticket) -> Offer | None:
         shift_bonus_minor=getattr(agent, "shift_bonus_minor", None) or 0,
         at=now,
     )
-    offer = Offer.objects.create(
-        ticket=ticket,
-        agent=agent,
-        pay_amount_minor=pay.amount_minor,
-        pay_calculation=pay.calculation,
-        currency=ticket.brand.currency,
-        expires_at=now + timedelta(seconds=selectors.offer_timeout_seconds(ticket)),
+    offer = _insert_offer(
+        Offer(
+            ticket=ticket,
+            agent=agent,
+            pay_amount_minor=pay.amount_minor,
+            pay_calculation=pay.calculation,
+            currency=ticket.brand.currency,
+            expires_at=now + timedelta(seconds=selectors.offer_timeout_seconds(ticket)),
+        )
     )
     _mark_offered(None, ticket_id=ticket.pk)
     _load_plus_one(None, agent_id=agent.pk)

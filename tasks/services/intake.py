@@ -10,13 +10,16 @@ from django.db.models import QuerySet
 from marketplace.errors import DomainError
 from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
-from marketplace.prepared import PreparedQuery
+from marketplace.prepared import PreparedInsert, PreparedQuery
 
 from ..models import Customer, IntakePause, Ticket
 from ..notify import notify_ticket_queued
 from .dispatch import _offer_to_best_agent
 
 log = logging.getLogger(__name__)
+
+# A handover's rows, written without compiling them again (marketplace/prepared.py).
+_insert_ticket = PreparedInsert(Ticket)
 
 Status = Ticket.Status
 
@@ -55,17 +58,19 @@ def ticket_create(*, brand: Brand, data: dict[str, Any]) -> Ticket:
             {"role": turn["role"], "text": mask_sensitive(turn["text"]), "at": turn.get("at")}
             for turn in data.get("transcript") or []
         ]
-        ticket = Ticket.objects.create(
-            brand=brand,
-            customer=customer,
-            language=data["language"],
-            subject=mask_sensitive(data["subject"]),
-            category=data.get("category") or "",
-            priority=data.get("priority", Ticket.Priority.NORMAL),
-            tags=sorted(set(data.get("tags") or [])),
-            transcript=transcript,
-            summary=mask_sensitive(data.get("summary") or ""),
-            queue_reason="new",
+        ticket = _insert_ticket(
+            Ticket(
+                brand=brand,
+                customer=customer,
+                language=data["language"],
+                subject=mask_sensitive(data["subject"]),
+                category=data.get("category") or "",
+                priority=data.get("priority", Ticket.Priority.NORMAL),
+                tags=sorted(set(data.get("tags") or [])),
+                transcript=transcript,
+                summary=mask_sensitive(data.get("summary") or ""),
+                queue_reason="new",
+            )
         )
         # Offer it in the same transaction: the new row is ours alone until commit, so it
         # needs no lock, and the agent hears of it the moment it exists. A savepoint keeps

@@ -17,7 +17,7 @@ from agents.quality.signals import quality_changed
 from marketplace.errors import Conflict, DomainError, NotFound
 from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
-from marketplace.prepared import PreparedQuery, PreparedUpdate
+from marketplace.prepared import PreparedInsert, PreparedQuery, PreparedUpdate
 from payouts.services import earning_credit, earning_reverse
 
 from .. import rows
@@ -78,8 +78,8 @@ def ticket_resolve(*, agent: AgentProfile, ticket_id: int) -> Ticket:
         ticket.resolved_at = timezone.now()
         ticket.resolution_count += 1
         _mark_resolved(None, ticket_id=ticket.pk, at=ticket.resolved_at, count=ticket.resolution_count)
-        Resolution.objects.create(
-            ticket=ticket, agent=agent, number=ticket.resolution_count, resolved_at=ticket.resolved_at
+        _insert_resolution(
+            Resolution(ticket=ticket, agent=agent, number=ticket.resolution_count, resolved_at=ticket.resolved_at)
         )
         _load_minus_one(None, agent_id=agent.pk)
         earning = earning_credit(ticket=ticket, agent=agent, amount_minor=ticket.pay_amount_minor or 0)
@@ -99,6 +99,7 @@ def _newest_resolution(_shape: None, *, ticket_id: int) -> QuerySet[Resolution]:
 
 # Rating, confirming and reopening read it: compiled once (marketplace/prepared.py).
 _newest_resolution_locked = PreparedQuery(_newest_resolution)
+_insert_resolution = PreparedInsert(Resolution)
 
 
 def _latest_resolution(ticket: Ticket) -> Resolution | None:
