@@ -93,6 +93,16 @@ class _Plan:
     locks: bool = False  # SELECT ... FOR UPDATE
 
 
+def _once(plans: dict[Any, Any], lock: threading.Lock, key: Hashable, prepare: Callable[[], Any]) -> Any:
+    """The plan under `key`, prepared by the first thread that asks for it."""
+    plan = plans.get(key)
+    if plan is None:
+        with lock:
+            plan = plans.get(key) or prepare()
+            plans[key] = plan
+    return plan
+
+
 class _Statement:
     """What preparing a query and an update share: the plans per shape, the markers, and
     putting the real values in their places."""
@@ -103,13 +113,9 @@ class _Statement:
         self._lock = threading.Lock()
 
     def _plan(self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]) -> Any:
-        key = (connection.vendor, shape)
-        plan = self._plans.get(key)
-        if plan is None:
-            with self._lock:
-                plan = self._plans.get(key) or self._prepare(connection, shape, values)
-                self._plans[key] = plan
-        return plan
+        return _once(
+            self._plans, self._lock, (connection.vendor, shape), lambda: self._prepare(connection, shape, values)
+        )
 
     def _prepare(self, connection: BaseDatabaseWrapper, shape: Hashable, values: dict[str, Any]) -> Any:
         raise NotImplementedError
@@ -316,11 +322,7 @@ class PreparedInsert(Generic[M]):
         if not obj._state.adding or obj.pk is not None:
             raise PreparedQueryError("only a new instance, without a primary key, is inserted")
         connection = connections[DEFAULT_DB_ALIAS]
-        plan = self._plans.get(connection.vendor)
-        if plan is None:
-            with self._lock:
-                plan = self._plans.get(connection.vendor) or self._prepare(connection, obj)
-                self._plans[connection.vendor] = plan
+        plan: _InsertPlan = _once(self._plans, self._lock, connection.vendor, lambda: self._prepare(connection, obj))
         params = []
         for field in plan.fields:
             value = field.pre_save(obj, True)
