@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 
 from .errors import DomainError
 from .models import Brand, IdempotencyRecord
-from .prepared import PreparedInsert, PreparedQuery
+from .prepared import PreparedInsert, PreparedQuery, PreparedSave
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -25,6 +25,7 @@ def _record(_shape: None, *, brand_id: int, key: str) -> QuerySet[IdempotencyRec
 # Every handover with a key reads it: compiled once (marketplace/prepared.py).
 _stored = PreparedQuery(_record)
 _insert_record = PreparedInsert(IdempotencyRecord)
+_save_record = PreparedSave(IdempotencyRecord)
 
 
 def _record_for(brand: Brand, key: str, digest: str) -> tuple[IdempotencyRecord, bool]:
@@ -69,5 +70,5 @@ def idempotent_response(
         if record is not None:
             record.response_status = status
             record.response_body = body
-            record.save(update_fields=["response_status", "response_body"])
+            _save_record(record, ["response_status", "response_body"])
     return status, body

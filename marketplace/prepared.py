@@ -18,7 +18,8 @@ The idea is the one of rutube's django-prepared-queries, which is unmaintained a
 not run on current Django.
 
 A `PreparedInsert` does the same for saving a new row: its INSERT depends only on the
-model, so it is compiled once, and each call only reads the instance's values.
+model, so it is compiled once, and each call only reads the instance's values. A
+`PreparedSave` writes named fields of a stored row, as `save(update_fields=...)` does.
 """
 
 import threading
@@ -27,10 +28,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.db.models import Value as V
+from django.db.models.constants import OnConflict
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 from django.db.models.sql import InsertQuery, UpdateQuery
 from django.db.transaction import TransactionManagementError
@@ -300,60 +302,174 @@ class _InsertPlan:
     fields: list[Any]
     returning: list[Any]
     converters: dict[int, tuple[list[Any], Any]]
+    by_column: bool  # several rows sent as one array per column (PostgreSQL's UNNEST)
 
 
 M = TypeVar("M", bound=Model)
 
 
-class PreparedInsert(Generic[M]):
-    """`insert(instance)` saves a new instance as `Model.objects.create` does (defaults,
-    `auto_now_add`, each field's conversion for the database, the primary key and any other
-    returned columns set on the instance), with its INSERT compiled once per database rather
-    than on every call. `save()`'s signals are not sent: use it for models that have no
-    receivers. A value that is an expression (F(), a database default) changes the SQL and
-    is refused."""
+class _RowWrite(Generic[M]):
+    """What writing one instance's row shares between an INSERT and an UPDATE: the plans
+    per database (and per field list), and each field's value as `save()` sends it."""
 
     def __init__(self, model: type[M]):
         self.model = model
-        self._plans: dict[str, _InsertPlan] = {}
+        self._plans: dict[Hashable, Any] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _db_values(fields: Sequence[Any], obj: M, connection: BaseDatabaseWrapper, *, add: bool) -> list[Any]:
+        params = []
+        for field in fields:
+            value = field.pre_save(obj, add)
+            if hasattr(value, "resolve_expression"):
+                raise PreparedQueryError(f"{field.name} is an expression, which changes the SQL")
+            params.append(field.get_db_prep_save(value, connection=connection))
+        return params
+
+
+class PreparedInsert(_RowWrite[M]):
+    """`insert(instance)` saves a new instance as `Model.objects.create` does (defaults,
+    `auto_now_add`, each field's conversion for the database, the primary key and any other
+    returned columns set on the instance), with its INSERT compiled once per database rather
+    than on every call; `insert.many(instances)` writes several in one statement, as
+    `bulk_create` does. `save()`'s signals are not sent: use it for models that have no
+    receivers. A value that is an expression (F(), a database default) changes the SQL and
+    is refused.
+
+    As `bulk_create` can, an insert may settle a clash with an existing row in the same
+    statement: `insert.if_new(instance)` writes nothing then and returns None (a retried
+    write needs no savepoint to survive the unique index), and an instance made with
+    `update_fields` and `unique_fields` updates the existing row instead and returns it (an
+    upsert)."""
+
+    def __init__(self, model: type[M], *, update_fields: Sequence[str] = (), unique_fields: Sequence[str] = ()):
+        super().__init__(model)
+        if bool(update_fields) != bool(unique_fields):
+            raise PreparedQueryError("an upsert names the fields to update and the unique fields that clash")
+        self.update_fields, self.unique_fields = list(update_fields), list(unique_fields)
+
     def __call__(self, obj: M) -> M:
-        if not obj._state.adding or obj.pk is not None:
+        (stored,) = self._insert([obj], OnConflict.UPDATE if self.update_fields else None)
+        return stored
+
+    def many(self, objs: Sequence[M]) -> list[M]:
+        """Several new instances in one INSERT, each given its primary key."""
+        return self._insert(objs, OnConflict.UPDATE if self.update_fields else None) if objs else []
+
+    def if_new(self, obj: M) -> M | None:
+        """The instance inserted, or None when a row it clashes with on a unique index exists."""
+        if self.update_fields:
+            raise PreparedQueryError("an upsert updates the row it clashes with; it does not skip it")
+        stored = self._insert([obj], OnConflict.IGNORE)
+        return stored[0] if stored else None
+
+    def _insert(self, objs: Sequence[M], on_conflict: OnConflict | None) -> list[M]:
+        if any(not obj._state.adding or obj.pk is not None for obj in objs):
             raise PreparedQueryError("only a new instance, without a primary key, is inserted")
         connection = connections[DEFAULT_DB_ALIAS]
-        plan: _InsertPlan = _once(self._plans, self._lock, connection.vendor, lambda: self._prepare(connection, obj))
-        params = []
-        for field in plan.fields:
-            value = field.pre_save(obj, True)
-            if hasattr(value, "resolve_expression"):
-                raise PreparedQueryError(f"{field.name} is an expression, which changes the INSERT")
-            params.append(field.get_db_prep_save(value, connection=connection))
+        plan: _InsertPlan = _once(
+            self._plans,
+            self._lock,
+            (connection.vendor, len(objs), on_conflict),
+            lambda: self._prepare(connection, objs, on_conflict),
+        )
+        values = [self._db_values(plan.fields, obj, connection, add=True) for obj in objs]
+        params = (
+            [list(column) for column in zip(*values, strict=True)]
+            if plan.by_column
+            else [v for row in values for v in row]
+        )
         with connection.cursor() as cursor:
             cursor.execute(plan.sql, params)
-            row = cursor.fetchone()
-        for i, (field, value) in enumerate(zip(plan.returning, row, strict=True)):
-            converters, expression = plan.converters.get(i, ([], None))
-            for convert in converters:
-                value = convert(value, expression, connection)
-            setattr(obj, field.attname, value)
-        obj._state.adding = False
-        obj._state.db = connection.alias
-        return obj
+            rows = cursor.fetchall()
+        if not rows:
+            return []  # a clash was ignored
+        for obj, row in zip(objs, rows, strict=True):
+            for i, (field, value) in enumerate(zip(plan.returning, row, strict=True)):
+                converters, expression = plan.converters.get(i, ([], None))
+                for convert in converters:
+                    value = convert(value, expression, connection)
+                setattr(obj, field.attname, value)
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        return list(objs)
 
-    def _prepare(self, connection: BaseDatabaseWrapper, obj: M) -> _InsertPlan:
+    def _prepare(
+        self, connection: BaseDatabaseWrapper, objs: Sequence[M], on_conflict: OnConflict | None
+    ) -> _InsertPlan:
         # The fields and returned columns that Model._save_table inserts for a new row.
         opts = self.model._meta
         fields = [f for f in opts.local_concrete_fields if not f.generated and f is not opts.auto_field]
         returning = list(opts.db_returning_fields)
         if not connection.features.can_return_columns_from_insert:
             raise PreparedQueryError(f"{connection.vendor} cannot return the new row's columns from its INSERT")
-        query = InsertQuery(self.model)
-        query.insert_values(fields, [obj])
+        if len(objs) > 1 and not connection.features.can_return_rows_from_bulk_insert:
+            raise PreparedQueryError(f"{connection.vendor} cannot return the rows of an INSERT of several")
+        query = InsertQuery(
+            self.model,
+            on_conflict=on_conflict,
+            update_fields=[opts.get_field(name) for name in self.update_fields],
+            unique_fields=[opts.get_field(name) for name in self.unique_fields],
+        )
+        query.insert_values(fields, list(objs))
         compiler = query.get_compiler(connection=connection)
         compiler.returning_fields = returning
         ((sql, _),) = compiler.as_sql()
-        if sql.count("%s") != len(fields):
+        # A value per placeholder, row after row; or, when Django inserts several rows through
+        # UNNEST, an array per column.
+        by_column = len(objs) > 1 and sql.count("%s") == len(fields)
+        if not by_column and sql.count("%s") != len(fields) * len(objs):
             raise PreparedQueryError(f"the INSERT of {opts.label} has a placeholder that is not one value")
         converters = compiler.get_converters([field.get_col(opts.db_table) for field in returning])
-        return _InsertPlan(sql, fields, returning, converters)
+        return _InsertPlan(sql, fields, returning, converters, by_column)
+
+
+@dataclass
+class _SavePlan:
+    sql: str
+    fields: list[Any]
+
+
+class PreparedSave(_RowWrite[M]):
+    """`save(instance, fields)` writes the named fields of a stored instance, as
+    `instance.save(update_fields=fields)` does (`auto_now`, each field's conversion for the
+    database, an error when no row was changed), with the UPDATE made once per database and
+    field list rather than compiled on every call. JSON values are sent as parameters too,
+    which the markers of a PreparedUpdate cannot stand in for. `save()`'s signals are not
+    sent: use it for models that have no receivers."""
+
+    def __call__(self, obj: M, fields: Sequence[str]) -> None:
+        if obj._state.adding or obj.pk is None:
+            raise PreparedQueryError("only a stored instance, with a primary key, is saved")
+        connection = connections[DEFAULT_DB_ALIAS]
+        key = (connection.vendor, tuple(fields))
+        plan: _SavePlan = _once(self._plans, self._lock, key, lambda: self._prepare(connection, fields))
+        params = self._db_values(plan.fields, obj, connection, add=False)
+        params.append(self.model._meta.pk.get_db_prep_value(obj.pk, connection))
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            if cursor.rowcount == 0:
+                # As Model.save(update_fields=...) says it.
+                raise DatabaseError("Save with update_fields did not affect any rows.")
+
+    def _prepare(self, connection: BaseDatabaseWrapper, names: Sequence[str]) -> _SavePlan:
+        opts = self.model._meta
+        if not names or len(set(names)) != len(names):
+            raise PreparedQueryError("name each field to save once")
+        fields: list[Field[Any, Any]] = []
+        for name in names:
+            field = opts.get_field(name)
+            if not isinstance(field, Field) or field not in opts.local_concrete_fields:
+                raise PreparedQueryError(f"{name} is not a column of {opts.label}'s own table")
+            if field.primary_key or field.generated:
+                raise PreparedQueryError(f"{name} is the primary key or generated: it is not saved")
+            if hasattr(field, "get_placeholder"):
+                raise PreparedQueryError(f"{name} needs its own placeholder")
+            fields.append(field)
+        quote = connection.ops.quote_name
+        table = quote(opts.db_table)
+        assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
+        # Names quoted from the model's own metadata; every value is a parameter.
+        sql = f"UPDATE {table} SET {assignments} WHERE {table}.{quote(str(opts.pk.column))} = %s"  # noqa: S608
+        return _SavePlan(sql, fields)

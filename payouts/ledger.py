@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from marketplace.errors import DomainError
-from marketplace.prepared import PreparedQuery
+from marketplace.prepared import PreparedInsert, PreparedQuery
 
 from .models import LedgerAccount, LedgerPosting, LedgerTransaction
 
@@ -48,6 +48,7 @@ def _accounts(_shape: tuple[int, int], *, owners: list[int], currencies: list[st
 
 # Every resolution posts to two accounts: compiled once (marketplace/prepared.py).
 _accounts_of = PreparedQuery(_accounts)
+_insert_postings = PreparedInsert(LedgerPosting)
 
 
 def accounts_for(*, idents: Sequence[tuple[str, int, str, str]]) -> list[LedgerAccount]:
@@ -118,7 +119,7 @@ def ledger_post(
         )
         if txn_id is None:
             return LedgerTransaction.objects.get(key=key)
-        LedgerPosting.objects.bulk_create(
+        _insert_postings.many(
             [
                 LedgerPosting(transaction_id=txn_id, account=account, amount_minor=amount, currency=currency)
                 for account, amount in postings

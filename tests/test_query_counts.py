@@ -121,3 +121,23 @@ def test_accept_and_chat_messages_compile_no_orm_query(busy_brand, handover, mon
         mine.sent_at,
     )
     assert Message.objects.get(pk=theirs.pk).author_id is None
+
+
+def test_a_handover_with_a_key_stores_its_record_and_response_without_compiling(brand_client, monkeypatch):
+    """The record is read, inserted and given its response by statements made once
+    (marketplace/prepared.py); a retry answers from the stored response."""
+    from marketplace.models import IdempotencyRecord
+
+    first = brand_client.post("/api/v1/tickets/", TICKET_BODY, format="json", HTTP_IDEMPOTENCY_KEY="warm-1")
+    with orm_compilations(monkeypatch) as compiled:
+        second = brand_client.post(
+            "/api/v1/tickets/", {**TICKET_BODY, "subject": "Second"}, format="json", HTTP_IDEMPOTENCY_KEY="key-2"
+        )
+    assert first.status_code == second.status_code == 201
+    assert IdempotencyRecord not in compiled
+    record = IdempotencyRecord.objects.get(key="key-2")
+    assert record.response_status == 201 and record.response_body == second.json()
+    retry = brand_client.post(
+        "/api/v1/tickets/", {**TICKET_BODY, "subject": "Second"}, format="json", HTTP_IDEMPOTENCY_KEY="key-2"
+    )
+    assert retry.status_code == 201 and retry.json() == second.json()

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 # A handover's rows, written without compiling them again (marketplace/prepared.py).
 _insert_ticket = PreparedInsert(Ticket)
+_upsert_customer = PreparedInsert(Customer, unique_fields=["brand", "external_id"], update_fields=["name", "email"])
 
 Status = Ticket.Status
 
@@ -38,21 +39,15 @@ def ticket_create(*, brand: Brand, data: dict[str, Any]) -> Ticket:
     _refuse_while_paused(brand, data["language"])
     with transaction.atomic():
         customer_data = data["customer"]
-        # One upsert round trip instead of select-then-insert/update.
-        (customer,) = Customer.objects.bulk_create(
-            [
-                Customer(
-                    brand=brand,
-                    # Some brands use a card number or IBAN as the customer id; stored
-                    # masked, ids that mask alike share one customer row.
-                    external_id=mask_sensitive(customer_data["external_id"]),
-                    name=mask_sensitive(customer_data["name"]),
-                    email=customer_data.get("email") or "",
-                )
-            ],
-            update_conflicts=True,
-            unique_fields=["brand", "external_id"],
-            update_fields=["name", "email"],
+        # One upsert round trip instead of select-then-insert/update. Some brands use a card
+        # number or IBAN as the customer id; stored masked, ids that mask alike share a row.
+        customer = _upsert_customer(
+            Customer(
+                brand=brand,
+                external_id=mask_sensitive(customer_data["external_id"]),
+                name=mask_sensitive(customer_data["name"]),
+                email=customer_data.get("email") or "",
+            )
         )
         transcript = [
             {"role": turn["role"], "text": mask_sensitive(turn["text"]), "at": turn.get("at")}

@@ -17,7 +17,7 @@ from agents.quality.signals import quality_changed
 from marketplace.errors import Conflict, DomainError, NotFound
 from marketplace.masking import mask_sensitive
 from marketplace.models import Brand
-from marketplace.prepared import PreparedInsert, PreparedQuery, PreparedUpdate
+from marketplace.prepared import PreparedInsert, PreparedQuery, PreparedSave, PreparedUpdate
 from payouts.services import earning_credit, earning_reverse
 
 from .. import rows
@@ -100,6 +100,7 @@ def _newest_resolution(_shape: None, *, ticket_id: int) -> QuerySet[Resolution]:
 # Rating, confirming and reopening read it: compiled once (marketplace/prepared.py).
 _newest_resolution_locked = PreparedQuery(_newest_resolution)
 _insert_resolution = PreparedInsert(Resolution)
+_save_ticket, _save_resolution = PreparedSave(Ticket), PreparedSave(Resolution)
 
 
 def _latest_resolution(ticket: Ticket) -> Resolution | None:
@@ -135,7 +136,7 @@ def ticket_confirm(*, ticket: Ticket) -> Ticket:
         if locked.status != Status.RESOLVED:
             raise Conflict("ticket_not_resolved", "You can confirm once the agent has resolved your case.")
         _close(locked, _latest_resolution(locked), by=Resolution.ConfirmedBy.CUSTOMER)
-        locked.save(update_fields=["status", "closed_at"])
+        _save_ticket(locked, ["status", "closed_at"])
         notify_ticket_changed(ticket=locked, agent_id=locked.agent_id)
     return locked
 
@@ -168,7 +169,7 @@ def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
             _close(locked, resolution, by=Resolution.ConfirmedBy.CUSTOMER)
             _rate_and_close(None, ticket_id=locked.pk, score=score, comment=locked.rating_comment, at=locked.closed_at)
         else:  # closed already, rated within the reopen window
-            locked.save(update_fields=["rating", "rating_comment"])
+            _save_ticket(locked, ["rating", "rating_comment"])
         if resolution is not None:
             resolution.rating = score
             resolution.rating_comment = locked.rating_comment
@@ -207,14 +208,14 @@ def ticket_reopen(*, ticket: Ticket) -> Ticket:
         locked.queued_at = timezone.now()
         locked.queue_reason = "reopened"
         locked.rating = None
-        locked.save(update_fields=["status", "previous_agent", "agent", "queued_at", "queue_reason", "rating"])
+        _save_ticket(locked, ["status", "previous_agent", "agent", "queued_at", "queue_reason", "rating"])
         resolution = _latest_resolution(locked)
         if resolution is not None:
             resolution.outcome = Resolution.Outcome.REOPENED
             resolution.outcome_at = timezone.now()
             # A premature resolution is always reviewed: the sampler decides again.
             resolution.qa_considered = False
-            resolution.save(update_fields=["outcome", "outcome_at", "qa_considered"])
+            _save_resolution(resolution, ["outcome", "outcome_at", "qa_considered"])
         earning_reverse(ticket=locked)
         note = _system_message(locked, "This conversation was reopened. We are connecting you with an agent.")
         notify_message(message=note, agent_id=None)
@@ -273,7 +274,7 @@ def ticket_cancel(*, ticket_id: int, brand: Brand) -> Ticket:
                 freed = ticket.agent_id
             ticket.status = Status.CANCELLED
             ticket.closed_at = timezone.now()
-            ticket.save(update_fields=["status", "closed_at"])
+            _save_ticket(ticket, ["status", "closed_at"])
             # The assigned agent's chat closes; an offered one was told by _close_offer.
             notify_ticket_changed(ticket=ticket, agent_id=freed if offer is None else None)
         if freed:
