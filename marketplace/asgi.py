@@ -6,10 +6,33 @@ import contextlib
 import logging
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
-django_asgi_app = get_asgi_application()
+
+
+class SyncChainASGIHandler(ASGIHandler):
+    """Django's ASGI handler, with the middleware chain and the view run as one sync call.
+
+    Every view but the health check is sync, and so are most middleware, so Django's own
+    handler, which builds an async chain, crossed from the event loop into a thread for
+    the outer middleware, back to the loop below the last sync one, and into the thread
+    again for the view, restoring the request's context at each crossing. Here the chain
+    runs in the thread Django gives the request (one per request, the same one that later
+    closes the response), and the async health check is called from it as Django calls
+    any async view from a sync chain."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        super().load_middleware(is_async=False)
+
+    async def get_response_async(self, request):
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+
+django.setup(set_prefix=False)
+django_asgi_app = SyncChainASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
