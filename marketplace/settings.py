@@ -199,9 +199,12 @@ else:
     # prepared there: PostgreSQL then plans the same few hot statements once per connection
     # instead of once per call (its planning took as long as executing them). Off for a
     # pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+    # At least 1, and 1 by default: PostgreSQL refuses to prepare a string of several
+    # commands, which a migration runs once, so the second run is the earliest; every run
+    # before it is planned again on each new pooled connection (docs/performance.md).
     if _bool("DB_PREPARED_STATEMENTS", default=True):
         DATABASES["default"].setdefault("OPTIONS", {}).update(
-            server_side_binding=True, prepare_threshold=_int("DB_PREPARE_THRESHOLD", 5, 0)
+            server_side_binding=True, prepare_threshold=_int("DB_PREPARE_THRESHOLD", 1, 1)
         )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

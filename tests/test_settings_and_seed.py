@@ -321,8 +321,8 @@ def test_a_postgresql_database_is_pooled_unless_turned_off(env, pooled):
 @pytest.mark.parametrize(
     "env, expected",
     [
-        ({}, "True 5"),
-        ({"DB_PREPARE_THRESHOLD": "0"}, "True 0"),
+        ({}, "True 1"),
+        ({"DB_PREPARE_THRESHOLD": "5"}, "True 5"),
         ({"DB_PREPARED_STATEMENTS": "false"}, "None None"),
     ],
 )
@@ -335,10 +335,14 @@ def test_a_postgresql_database_prepares_its_statements_unless_turned_off(env, ex
     assert out.strip() == expected
 
 
-def test_a_bad_prepare_threshold_is_refused():
-    result = django_setup_with(DATABASE_URL="postgres://postgres@127.0.0.1:5432/anything", DB_PREPARE_THRESHOLD="-1")
+@pytest.mark.parametrize("threshold", ["-1", "0"])
+def test_a_bad_prepare_threshold_is_refused(threshold):
+    # 0 would prepare a migration's string of several commands, which PostgreSQL refuses.
+    result = django_setup_with(
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/anything", DB_PREPARE_THRESHOLD=threshold
+    )
     assert result.returncode != 0
-    assert "DB_PREPARE_THRESHOLD must be >= 0" in result.stderr
+    assert "DB_PREPARE_THRESHOLD must be >= 1" in result.stderr
 
 
 @pytest.mark.django_db
@@ -349,7 +353,7 @@ def test_a_statement_run_again_is_prepared_on_the_connection(brand):
 
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")
-    threshold = connection.settings_dict["OPTIONS"].get("prepare_threshold") or 5
+    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
 
     def prepared() -> list[str]:
         with connection.cursor() as cursor:
