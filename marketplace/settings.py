@@ -188,9 +188,13 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # psycopg's pool, on unless DB_POOL=false: under ASGI each request runs in a thread of
     # its own, so a persistent connection per thread is never reused and every request
-    # would open one. CONN_MAX_AGE must be 0 with the pool.
+    # would open one. CONN_MAX_AGE must be 0 with the pool. The pool's connections are
+    # checked for a server that hung up without the round trip CONN_HEALTH_CHECKS costs on
+    # every checkout (marketplace/postgresql/base.py).
     if _bool("DB_POOL", default=True):
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+            DATABASES["default"].update(ENGINE="marketplace.postgresql", CONN_HEALTH_CHECKS=False)
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": _int("DB_POOL_MIN", 2, 1),
             "max_size": _int("DB_POOL_MAX", 10, 1),

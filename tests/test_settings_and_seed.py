@@ -309,13 +309,20 @@ def postgresql_database_settings(code: str, prefix: str, env: dict) -> str:
     ],
 )
 def test_a_postgresql_database_is_pooled_unless_turned_off(env, pooled):
-    out = postgresql_database_settings("print(db.get('OPTIONS', {}).get('pool'), db['CONN_MAX_AGE'])", "DB_POOL", env)
-    pool, max_age = out.rsplit(" ", 1)
+    out = postgresql_database_settings(
+        "print(db['ENGINE'], db['CONN_HEALTH_CHECKS'], db['CONN_MAX_AGE'], db.get('OPTIONS', {}).get('pool'))",
+        "DB_POOL",
+        env,
+    )
+    engine, checks, max_age, pool = out.strip().split(" ", 3)
     if pooled:
         assert pool == f"{{'min_size': 2, 'max_size': {env.get('DB_POOL_MAX', '10')}}}"
-        assert max_age.strip() == "0"
+        assert max_age == "0"
+        # The pool's connections are checked by the backend, without a round trip.
+        assert (engine, checks) == ("marketplace.postgresql", "False")
     else:
         assert pool == "None"
+        assert (engine, checks) == ("django.db.backends.postgresql", "True")
 
 
 @pytest.mark.parametrize(
