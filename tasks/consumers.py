@@ -7,6 +7,7 @@ error never closes the connection unless the socket itself is not allowed.
 """
 
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -57,6 +58,7 @@ from .realtime import agent_group, customer_group
 log = logging.getLogger(__name__)
 
 
+@functools.cache
 def database_sync_to_async(func):
     """Run a service in the thread pool, not in the one shared "sync thread".
 
@@ -64,6 +66,7 @@ def database_sync_to_async(func):
     process through a single thread, so one slow transaction delays every agent. Services
     are independent transactions that claim their rows with locks, so they may run in
     parallel; each thread takes a connection from the pool and gives it back afterwards.
+    One wrapper per service, made once: building it inspects the function every time.
     """
     return DatabaseSyncToAsync(func, thread_sensitive=False)
 
