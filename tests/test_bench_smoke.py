@@ -18,44 +18,73 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_benchmark_smoke_run_keeps_integrity(tmp_path):
+def bench_database_url(suffix: str) -> str:
+    """A database of this test worker's own for the benchmark to recreate."""
     db = settings.DATABASES["default"]
     base = f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    database_url = urlunsplit(urlsplit(base)._replace(path=f"/{db['NAME']}_bench"))
-    out = tmp_path / "result.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--agents",
-            "8",
-            "--rate",
-            "4",
-            "--seconds",
-            "3",
-            "--overload-agents",
-            "2",
-            "--overload-rate",
-            "4",
-            "--overload-seconds",
-            "2",
-            "--port",
-            "0",
-            "--database-url",
-            database_url,
-            "--redis-url",
-            settings.REDIS_URL,
-            "--scale-out",
-            "2",
-            "--json",
-            str(out),
-            "--no-docs",
-        ],
+    return urlunsplit(urlsplit(base)._replace(path=f"/{db['NAME']}_{suffix}"))
+
+
+def run_bench(module: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` as `make bench` runs it, not as this test process is set up."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env={k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}},
         capture_output=True,
         text=True,
+        timeout=timeout,
+    )
+
+
+def test_the_calls_benchmark_takes_tickets_through_their_life_and_reports_each_call():
+    database_url = bench_database_url("calls")
+    result = run_bench(
+        "bench.calls",
+        "--lives",
+        "5",
+        "--agents",
+        "3",
+        "--database-url",
+        database_url,
+        "--redis-url",
+        settings.REDIS_URL,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    for phase in ("handover", "accept", "agent_message", "customer_message", "resolve", "rate"):
+        assert f"  {phase} " in result.stdout
+    assert "a life, the means" in result.stdout
+
+
+def test_benchmark_smoke_run_keeps_integrity(tmp_path):
+    database_url = bench_database_url("bench")
+    out = tmp_path / "result.json"
+    result = run_bench(
+        "bench",
+        "--agents",
+        "8",
+        "--rate",
+        "4",
+        "--seconds",
+        "3",
+        "--overload-agents",
+        "2",
+        "--overload-rate",
+        "4",
+        "--overload-seconds",
+        "2",
+        "--port",
+        "0",
+        "--database-url",
+        database_url,
+        "--redis-url",
+        settings.REDIS_URL,
+        "--scale-out",
+        "2",
+        "--json",
+        str(out),
+        "--no-docs",
         timeout=420,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
