@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 
 from .errors import DomainError
@@ -29,17 +29,17 @@ _save_record = PreparedSave(IdempotencyRecord)
 
 
 def _record_for(brand: Brand, key: str, digest: str) -> tuple[IdempotencyRecord, bool]:
-    """get_or_create, with the read compiled once: the brand's record under `key`, and
+    """get_or_create, with its statements made once: the brand's record under `key`, and
     whether this call created it. A concurrent request with the same key waits on the
-    unique index; when it commits first, its record is read instead."""
+    unique index; when it commits first, the INSERT writes nothing (ON CONFLICT DO NOTHING,
+    no savepoint needed) and its record is read instead."""
     record = _stored.first(None, brand_id=brand.pk, key=key)
     if record is not None:
         return record, False
-    try:
-        with transaction.atomic():
-            return _insert_record(IdempotencyRecord(brand=brand, key=key, request_hash=digest)), True
-    except IntegrityError:
-        return _stored.first(None, brand_id=brand.pk, key=key), False
+    created = _insert_record.if_new(IdempotencyRecord(brand=brand, key=key, request_hash=digest))
+    if created is not None:
+        return created, True
+    return _stored.first(None, brand_id=brand.pk, key=key), False
 
 
 def idempotent_response(

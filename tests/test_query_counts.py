@@ -24,15 +24,17 @@ def busy_brand(brand):
 
 
 # A handover's statements when an agent is free; tests/test_web_push.py holds it to the same.
-INTAKE_STATEMENTS = 13
+INTAKE_STATEMENTS = 11
 
 
 def test_ticket_create_and_dispatch_query_count(busy_brand, django_assert_max_num_queries):
     data = {**TICKET_BODY, "priority": 1}
-    # 11, plus one indexed read of the brand's open intake pauses (a supervisor may have
-    # paused intake; the partial unique index on open pauses serves it), plus one for
-    # picking the agent in two parts: those on shift, then everyone else read in the
-    # ranking's index order rather than sorted whole.
+    # The read of the brand's open intake pauses (the partial unique index on open pauses
+    # serves it); the customer's upsert and the ticket; a savepoint around the dispatch (a
+    # failed one leaves the ticket queued), picking the agent in two parts (those on shift,
+    # then everyone else in the ranking's index order), the rate card, the offer, the ticket
+    # and the agent's load, and its release. No savepoint of its own: inside the API's
+    # transaction a failure fails that anyway.
     with django_assert_max_num_queries(INTAKE_STATEMENTS):
         services.ticket_create(brand=busy_brand, data=data)
 
@@ -123,13 +125,20 @@ def test_accept_and_chat_messages_compile_no_orm_query(busy_brand, handover, mon
     assert Message.objects.get(pk=theirs.pk).author_id is None
 
 
-def test_a_handover_with_a_key_stores_its_record_and_response_without_compiling(brand_client, monkeypatch):
+def test_a_handover_with_a_key_stores_its_record_and_response_without_compiling(
+    brand_client, monkeypatch, django_assert_max_num_queries
+):
     """The record is read, inserted and given its response by statements made once
-    (marketplace/prepared.py); a retry answers from the stored response."""
+    (marketplace/prepared.py), with no savepoint of their own; a retry answers from the
+    stored response."""
     from marketplace.models import IdempotencyRecord
 
     first = brand_client.post("/api/v1/tickets/", TICKET_BODY, format="json", HTTP_IDEMPOTENCY_KEY="warm-1")
-    with orm_compilations(monkeypatch) as compiled:
+    # The brand key; the request's transaction (a savepoint here, inside the test's); the
+    # record read, inserted and given its response; and the intake with nobody online to
+    # offer it to (the pause read, the customer, the ticket, the dispatch's savepoint around
+    # the ranking's three reads).
+    with orm_compilations(monkeypatch) as compiled, django_assert_max_num_queries(1 + 2 + 3 + 8):
         second = brand_client.post(
             "/api/v1/tickets/", {**TICKET_BODY, "subject": "Second"}, format="json", HTTP_IDEMPOTENCY_KEY="key-2"
         )

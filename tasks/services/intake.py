@@ -31,13 +31,14 @@ def ticket_create(*, brand: Brand, data: dict[str, Any]) -> Ticket:
 
     `data` is already validated (see tasks.api.TicketCreateSerializer). Runs in the
     caller's transaction when there is one (the API stores the idempotency record in it),
-    so the ticket, its first offer and the stored response commit together.
+    so the ticket, its first offer and the stored response commit together; it takes no
+    savepoint there, since a failure fails the caller's transaction anyway.
 
     Refused with `503 intake_paused` (and nothing written) while a supervisor has paused
     the brand's intake for this language or for all of them.
     """
     _refuse_while_paused(brand, data["language"])
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         customer_data = data["customer"]
         # One upsert round trip instead of select-then-insert/update. Some brands use a card
         # number or IBAN as the customer id; stored masked, ids that mask alike share a row.
