@@ -151,5 +151,3 @@ def scale_out_table(steps: list[dict]) -> list[str]:
         )
     lines.append("")
     return lines
-
-

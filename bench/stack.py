@@ -50,6 +50,25 @@ def keep_migrated(database_url: str) -> str:
     return f"{name}_migrated"
 
 
+def uvicorn_command(port: int, *extra: str) -> list[str]:
+    """The command of one web process on 127.0.0.1:`port`, as the benchmark and the tests'
+    live servers start it."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "marketplace.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--lifespan",
+        "on",
+        "--no-access-log",
+        *extra,
+    ]
+
+
 def free_port() -> int:
     """A port nobody listens on right now (for --port 0)."""
     with socket.socket() as s:
@@ -139,23 +158,7 @@ class Stack:
             port = self.base_port + i if self.base_port else free_port()
             proc = self._spawn(
                 f"web{i}",
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "marketplace.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--lifespan",
-                    "on",
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                    "--ws-per-message-deflate",
-                    "false",
-                ],
+                uvicorn_command(port, "--log-level", "warning", "--ws-per-message-deflate", "false"),
             )
             self.web.append((f"http://127.0.0.1:{port}", proc))
         self.sweeper = self._spawn("sweeper", [sys.executable, "manage.py", "run_sweeper"])

@@ -203,7 +203,9 @@ class PayoutsView(APIView):
 
 class PayoutMethodInSerializer(serializers.Serializer):
     password = serializers.CharField(
-        max_length=200, write_only=True, help_text="The agent's current password: where the money goes is not changed by a token alone"
+        max_length=200,
+        write_only=True,
+        help_text="The agent's current password: where the money goes is not changed by a token alone",
     )
     kind = serializers.ChoiceField(choices=PayoutMethod.Kind.values)
     holder_name = serializers.CharField(max_length=70)

@@ -13,9 +13,7 @@ from .factories import AgentFactory, UserFactory, brand_with_key
 def pytest_configure(config):
     engine = settings.DATABASES["default"]["ENGINE"]
     if "postgresql" not in engine:
-        raise pytest.UsageError(
-            "The tests run on PostgreSQL: use `make test` (or set DATABASE_URL=postgres://...)."
-        )
+        raise pytest.UsageError("The tests run on PostgreSQL: use `make test` (or set DATABASE_URL=postgres://...).")
     # Without REDIS_URL the settings fall back to the in-process channel layer: the socket
     # tests would still pass while proving nothing about pushes between processes.
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"]

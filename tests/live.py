@@ -7,14 +7,13 @@ live_server (WSGI) does not. The subprocess gets the test database's URL, so a t
 
 import os
 import subprocess
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
 
-from bench.stack import free_port, wait_until_healthy
+from bench.stack import free_port, uvicorn_command, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,8 +51,7 @@ def asgi_server(*, sweeper: bool = True, log_path: Path | None = None, **env):
     }
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--lifespan", "on", "--no-access-log"],
+            uvicorn_command(port),
             cwd=ROOT,
             env=child_env,
             stdout=log,

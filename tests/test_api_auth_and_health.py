@@ -251,4 +251,3 @@ def test_openapi_schema_and_docs_are_served(client):
 def test_pages_send_a_content_security_policy(client):
     response = client.get("/")
     assert "script-src 'self'" in response["Content-Security-Policy"]
-

@@ -115,7 +115,16 @@ def test_same_customer_is_reused_and_updated(brand_client):
         ({"tags": ["not a slug"]}, "tags"),
         ({"tags": "billing"}, "tags"),
         # Valid addresses, but longer than the 254 characters of the e-mail column.
-        ({"customer": {"external_id": "x", "name": "X", "email": "a" * 64 + "@" + ("b" * 60 + ".") * 3 + "example.test"}}, "customer"),
+        (
+            {
+                "customer": {
+                    "external_id": "x",
+                    "name": "X",
+                    "email": "a" * 64 + "@" + ("b" * 60 + ".") * 3 + "example.test",
+                }
+            },
+            "customer",
+        ),
         ({"tags": ["x" * 41]}, "tags"),
         ({"category": "c" * 61}, "category"),
         ({"language": "en-" + "x" * 40}, "language"),

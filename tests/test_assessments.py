@@ -24,7 +24,9 @@ def _supervisors_without_mfa(settings):
 @pytest.fixture
 def questions(brand):
     choice = [
-        AssessmentQuestion.objects.create(brand=brand, kind="choice", prompt=f"Q{i}", options=["a", "b", "c"], correct_option=1)
+        AssessmentQuestion.objects.create(
+            brand=brand, kind="choice", prompt=f"Q{i}", options=["a", "b", "c"], correct_option=1
+        )
         for i in range(4)
     ]
     written = AssessmentQuestion.objects.create(brand=brand, kind="written", prompt="Help!", rubric="Be kind")
@@ -56,7 +58,9 @@ def test_assessment_starts_with_a_deadline_from_the_brand(sent, brand, questions
 def test_multiple_choice_is_scored_and_written_replies_wait_for_grading(sent, brand, questions, supervisor):
     choice, written = questions
     attempt = services.assessment_start(application=sent, brand=brand)
-    attempt = services.assessment_submit(attempt_id=attempt.pk, user=sent.user, answers=answers(choice, written, right=3))
+    attempt = services.assessment_submit(
+        attempt_id=attempt.pk, user=sent.user, answers=answers(choice, written, right=3)
+    )
     assert (attempt.status, attempt.choice_correct, attempt.choice_total) == ("submitted", 3, 4)
     graded = services.assessment_grade(attempt_id=attempt.pk, supervisor=supervisor, scores={str(written.pk): 4})
     assert graded.status == "graded" and graded.score_percent == 80 and graded.passed  # (3 + 1) / 5

@@ -111,8 +111,14 @@ def test_bad_customer_frames_are_refused_with_their_code(frame, code):
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [(None, "bad_frame"), ("{", "bad_json"), ("[" * 50_000, "frame_too_large"), ("[1]", "bad_frame"),
-     ("[" * 4000 + "]" * 4000, "bad_json"), ('"x"', "bad_frame")],
+    [
+        (None, "bad_frame"),
+        ("{", "bad_json"),
+        ("[" * 50_000, "frame_too_large"),
+        ("[1]", "bad_frame"),
+        ("[" * 4000 + "]" * 4000, "bad_json"),
+        ('"x"', "bad_frame"),
+    ],
 )
 def test_text_that_is_not_a_json_object_is_refused(text, code):
     with pytest.raises(DomainError) as refused:

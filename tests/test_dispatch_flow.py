@@ -312,7 +312,9 @@ def test_load_is_always_pending_offers_plus_assigned_tickets(brand, crew, handov
                 pending = Offer.objects.filter(agent=agent, state=Offer.State.PENDING).count()
                 assigned = Ticket.objects.filter(agent=agent, status=Ticket.Status.ASSIGNED).count()
                 assert agent.load == pending + assigned <= agent.capacity, (n, event, agent.pk)
-            assert not Ticket.objects.filter(status=Ticket.Status.OFFERED).exclude(
-                offers__state=Offer.State.PENDING
-            ).exists()
+            assert (
+                not Ticket.objects.filter(status=Ticket.Status.OFFERED)
+                .exclude(offers__state=Offer.State.PENDING)
+                .exists()
+            )
         transaction.set_rollback(True)  # the next example starts from the same crew

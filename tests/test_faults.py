@@ -29,7 +29,7 @@ import websockets
 from django.conf import settings
 
 from agents.models import AgentConnection, AgentProfile
-from bench.stack import free_port
+from bench.stack import free_port, uvicorn_command
 from marketplace.services import api_token_create
 from tasks.models import Message, Offer, Ticket
 
@@ -86,9 +86,11 @@ def web_process(redis_url: str, name: str):
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--lifespan", "on", "--no-access-log"],
-            cwd=live.ROOT, env=_env(redis_url), stdout=out, stderr=subprocess.STDOUT,
+            uvicorn_command(port),
+            cwd=live.ROOT,
+            env=_env(redis_url),
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         _wait_for_port(port, proc, log)
@@ -105,7 +107,10 @@ def sweeper_process(redis_url: str):
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run_sweeper"], cwd=live.ROOT, env=_env(redis_url), stdout=out,
+            [sys.executable, "manage.py", "run_sweeper"],
+            cwd=live.ROOT,
+            env=_env(redis_url),
+            stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
@@ -127,7 +132,8 @@ def own_redis(port: int):
     """A Redis server of this test's own on `port`, so stopping it disturbs nobody else."""
     proc = subprocess.Popen(
         [_redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         import redis
@@ -211,7 +217,9 @@ def test_killed_web_process_loses_nothing_and_releases_agents_who_never_return(b
                         status, ticket, _ = await asyncio.to_thread(_post, f"{first}/api/v1/tickets/", body, auth)
                         assert status == 201, ticket
                         offer = await _recv_until(sockets[a.pk], lambda f: f["type"] == "offer")
-                        answer = await _request(sockets[a.pk], {"type": "offer.accept", "offer_id": offer["offer_id"]}, "a")
+                        answer = await _request(
+                            sockets[a.pk], {"type": "offer.accept", "offer_id": offer["offer_id"]}, "a"
+                        )
                         assert answer["type"] == "ack", answer
                         created[a.pk] = ticket
                     for a in (agent, agent2):
@@ -219,10 +227,14 @@ def test_killed_web_process_loses_nothing_and_releases_agents_who_never_return(b
                         customer = await websockets.connect(_ws(first, f"/ws/customer/{ticket['customer_token']}/"))
                         for n in range(3):
                             text = f"customer {a.pk} line {n}"
-                            assert (await _request(customer, {"type": "message", "text": text}, f"m{n}"))["type"] == "ack"
+                            assert (await _request(customer, {"type": "message", "text": text}, f"m{n}"))[
+                                "type"
+                            ] == "ack"
                             sent.append(text)
                         text = f"agent {a.pk} reply"
-                        answer = await _request(sockets[a.pk], {"type": "message", "ticket_id": ticket["id"], "text": text}, "r")
+                        answer = await _request(
+                            sockets[a.pk], {"type": "message", "ticket_id": ticket["id"], "text": text}, "r"
+                        )
                         assert answer["type"] == "ack"
                         sent.append(text)
                     return created
@@ -242,9 +254,7 @@ def test_killed_web_process_loses_nothing_and_releases_agents_who_never_return(b
                 assigned = await _recv_until(ws, lambda f: f["type"] == "ticket.assigned")
                 assert assigned["ticket"]["id"] == created[agent.pk]["id"]
                 history = [m["text"] for m in assigned["ticket"]["messages"]]
-                customer = await websockets.connect(
-                    _ws(second, f"/ws/customer/{created[agent.pk]['customer_token']}/")
-                )
+                customer = await websockets.connect(_ws(second, f"/ws/customer/{created[agent.pk]['customer_token']}/"))
                 text = "agent after the crash"
                 await _request(ws, {"type": "message", "ticket_id": created[agent.pk]["id"], "text": text}, "again")
                 heard = await _recv_until(customer, lambda f: f["type"] == "message" and f["text"] == text)
@@ -276,9 +286,7 @@ def test_killed_web_process_loses_nothing_and_releases_agents_who_never_return(b
     stored = set(Message.objects.values_list("text", flat=True))
     lost = [t for t in sent if t not in stored]
     assert lost == []
-    doubled = [
-        t for t in (kept, released) if Offer.objects.filter(ticket=t, state=Offer.State.PENDING).count() > 1
-    ]
+    doubled = [t for t in (kept, released) if Offer.objects.filter(ticket=t, state=Offer.State.PENDING).count() > 1]
     assert doubled == []
     agent2.refresh_from_db()
     assert agent2.status == AgentProfile.Status.OFFLINE and agent2.connections == 0

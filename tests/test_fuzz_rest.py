@@ -208,6 +208,10 @@ def send_and_check(case, headers, record) -> None:
     record["cases"] += 1
     record["statuses"][str(response.status_code)] += 1
     if response.status_code >= 500:
-        request = case.as_curl_command(headers) if not isinstance(case.body, bytes) else f"{case.operation.label} <{len(case.body)} bytes>"
+        request = (
+            case.as_curl_command(headers)
+            if not isinstance(case.body, bytes)
+            else f"{case.operation.label} <{len(case.body)} bytes>"
+        )
         record["server_errors"].append({"status": response.status_code, "request": request})
     case.validate_response(response, checks=CHECKS, headers=headers)

@@ -61,7 +61,11 @@ JSON_VALUES = st.recursive(
 )
 REFS = st.one_of(st.text(max_size=120), st.integers(), JSON_VALUES)
 NOT_AN_ID = st.one_of(
-    st.none(), st.booleans(), st.floats(allow_nan=True), st.text(max_size=12), st.lists(st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=2),
     st.sampled_from([0, -1, 2**63, 10**30]),
 )
 
@@ -74,7 +78,10 @@ def bad_texts():
     """Message text no service may store: not text, blank, too long, or unstorable characters."""
     with_hostile = st.tuples(st.text(max_size=20), HOSTILE_TEXT, st.text(max_size=20)).map("".join)
     return st.one_of(
-        st.none(), st.integers(), st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        st.none(),
+        st.integers(),
+        st.lists(st.text(max_size=3), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
         st.sampled_from(["", " ", "\n\t "]),
         st.integers(min_value=4001, max_value=4300).map(lambda n: "y" * n),
         with_hostile,
@@ -91,19 +98,26 @@ def agent_frames(ticket_id: int, offer_id: int):
     """Frames for an agent who has `ticket_id` assigned and `offer_id` pending: every one
     of them must be refused (or only read)."""
     bad_reason = st.one_of(
-        st.integers().filter(bool), st.lists(st.integers(), min_size=1, max_size=2), st.text(min_size=201, max_size=260),
+        st.integers().filter(bool),
+        st.lists(st.integers(), min_size=1, max_size=2),
+        st.text(min_size=201, max_size=260),
         st.tuples(st.text(max_size=5), HOSTILE_TEXT).map("".join),
     )
     valid_statuses = {"available", "away", "offline"}
     return st.one_of(
-        frame_with("presence", status=st.one_of(JSON_VALUES.filter(lambda s: s not in valid_statuses if isinstance(s, str) else True))),
+        frame_with(
+            "presence",
+            status=st.one_of(JSON_VALUES.filter(lambda s: s not in valid_statuses if isinstance(s, str) else True)),
+        ),
         frame_with("offer.accept", offer_id=ids_except(offer_id)),
         frame_with("offer.decline", offer_id=ids_except(offer_id), reason=JSON_VALUES),
         frame_with("offer.decline", offer_id=st.just(offer_id), reason=bad_reason),
         frame_with("message", ticket_id=ids_except(ticket_id), text=st.text(max_size=20)),
         frame_with("message", ticket_id=st.just(ticket_id), text=bad_texts()),
         frame_with("ticket.resolve", ticket_id=ids_except(ticket_id)),
-        frame_with("history", ticket_id=st.one_of(st.just(ticket_id), JSON_VALUES), before=JSON_VALUES, limit=JSON_VALUES),
+        frame_with(
+            "history", ticket_id=st.one_of(st.just(ticket_id), JSON_VALUES), before=JSON_VALUES, limit=JSON_VALUES
+        ),
         frame_with("ping"),
         frame_with("rate", score=st.integers(1, 5)),  # a customer frame: unknown here
         frame_with(st.one_of(st.text(max_size=20), JSON_VALUES)),
@@ -119,7 +133,9 @@ def customer_frames(ticket_id: int):
         frame_with("reopen"),
         # An agent has the chat: refused whatever the address (invalid_email, ticket_not_waiting).
         frame_with("notify_me", email=st.one_of(JSON_VALUES, st.emails().map(str), HOSTILE_TEXT)),
-        frame_with("history", ticket_id=st.one_of(st.just(ticket_id), JSON_VALUES), before=JSON_VALUES, limit=JSON_VALUES),
+        frame_with(
+            "history", ticket_id=st.one_of(st.just(ticket_id), JSON_VALUES), before=JSON_VALUES, limit=JSON_VALUES
+        ),
         frame_with("ping"),
         frame_with("offer.accept", offer_id=st.integers()),  # an agent frame: unknown here
         frame_with(st.one_of(st.text(max_size=20), JSON_VALUES)),

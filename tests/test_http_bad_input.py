@@ -91,7 +91,10 @@ def test_nul_in_a_multipart_form_is_a_plain_400(db):
 
 
 def test_ordinary_requests_pass_the_character_check(brand_client):
-    assert brand_client.post("/api/v1/tickets/", {**TICKET_BODY, "subject": "Kort nekat ✓ 💳"}, format="json").status_code == 201
+    assert (
+        brand_client.post("/api/v1/tickets/", {**TICKET_BODY, "subject": "Kort nekat ✓ 💳"}, format="json").status_code
+        == 201
+    )
     assert Client().get("/accounts/login/?next=/agent/").status_code == 200
 
 

@@ -70,7 +70,11 @@ APPLY_STEPS = [
 def test_the_landing_page_speaks_swedish_to_a_swedish_browser(client):
     html = page(client, "/", SWEDISH)
     assert '<html lang="sv">' in html
-    assert_speaks(html, says=["Logga in", "Så fungerar det", "Flexibla tider"], never=["How it works", "Flexible hours", "Log in<"])
+    assert_speaks(
+        html,
+        says=["Logga in", "Så fungerar det", "Flexibla tider"],
+        never=["How it works", "Flexible hours", "Log in<"],
+    )
 
 
 @pytest.mark.parametrize("path", ["/accounts/login/", "/accounts/signup/"])

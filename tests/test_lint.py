@@ -15,3 +15,15 @@ def test_code_passes_ruff():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_code_is_formatted_as_ruff_formats_it():
+    """One layout everywhere, so that a diff shows changes, not reformatting."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -22,6 +22,7 @@ from .live import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
 # Users without a usable password: hashing one costs a second of CPU, and nobody logs in here.
 class Scene:
     """An agent with one assigned chat and one pending offer, and a second available agent
@@ -53,7 +54,9 @@ def actions(scene: Scene) -> dict:
         "message": lambda: services.message_send_agent(agent=agent, ticket_id=scene.assigned.pk, text="On it"),
         "resolve": lambda: services.ticket_resolve(agent=agent, ticket_id=scene.assigned.pk),
         "connect": lambda: services.agent_connected(agent_id=agent.pk, channel_name="second", server="test"),
-        "disconnect": lambda: services.agent_disconnected(agent_id=agent.pk, channel_name=TEST_CHANNEL.format(agent.pk)),
+        "disconnect": lambda: services.agent_disconnected(
+            agent_id=agent.pk, channel_name=TEST_CHANNEL.format(agent.pk)
+        ),
         "customer_message": lambda: services.message_send_customer(ticket=scene.offered, text="Still there?"),
         "brand_cancel_offered": lambda: services.ticket_cancel(ticket_id=scene.offered.pk, brand=scene.brand),
         "brand_cancel_assigned": lambda: services.ticket_cancel(ticket_id=scene.assigned.pk, brand=scene.brand),
@@ -137,7 +140,20 @@ def test_every_pair_of_agent_actions_races_without_deadlock_or_broken_invariant(
 
 
 ACTION_NAMES = [
-    "away", "available", "accept", "decline", "message", "resolve", "connect", "disconnect",
-    "customer_message", "brand_cancel_offered", "brand_cancel_assigned", "expiry_sweep",
-    "drop_and_release", "heartbeat", "heartbeat_lost", "new_ticket",
+    "away",
+    "available",
+    "accept",
+    "decline",
+    "message",
+    "resolve",
+    "connect",
+    "disconnect",
+    "customer_message",
+    "brand_cancel_offered",
+    "brand_cancel_assigned",
+    "expiry_sweep",
+    "drop_and_release",
+    "heartbeat",
+    "heartbeat_lost",
+    "new_ticket",
 ]

@@ -291,7 +291,14 @@ def digits(count: int):
 def phone_numbers(draw) -> str:
     template = draw(
         st.sampled_from(
-            ["+46 7{1} {3} {2} {2}", "07{1}-{3} {2} {2}", "+1 ({3}) {3}-{4}", "+44 {2} {4} {4}", "+49 {4} {7}", "+33 {1} {2} {2} {2} {2}"]
+            [
+                "+46 7{1} {3} {2} {2}",
+                "07{1}-{3} {2} {2}",
+                "+1 ({3}) {3}-{4}",
+                "+44 {2} {4} {4}",
+                "+49 {4} {7}",
+                "+33 {1} {2} {2} {2} {2}",
+            ]
         )
     )
     return re.sub(r"\{(\d)\}", lambda match: draw(digits(int(match.group(1)))), template)
@@ -309,7 +316,12 @@ def prices(draw) -> str:
     cents = draw(st.integers(0, 99))
     return draw(
         st.sampled_from(
-            [f"{amount:,} kr".replace(",", " "), f"${amount:,}.{cents:02d}", f"SEK {amount}", f"{amount:,},{cents:02d} €"]
+            [
+                f"{amount:,} kr".replace(",", " "),
+                f"${amount:,}.{cents:02d}",
+                f"SEK {amount}",
+                f"{amount:,},{cents:02d} €",
+            ]
         )
     )
 
@@ -321,7 +333,11 @@ def order_numbers_failing_luhn(draw) -> str:
     return valid[:-1] + str((int(valid[-1]) + draw(st.integers(1, 9))) % 10)
 
 
-@given(st.lists(st.one_of(phone_numbers(), dates_and_times(), prices(), order_numbers_failing_luhn()), min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.one_of(phone_numbers(), dates_and_times(), prices(), order_numbers_failing_luhn()), min_size=1, max_size=4
+    )
+)
 @property_test
 def test_phone_numbers_dates_prices_and_order_numbers_survive(parts):
     text = "Hi, " + ", then ".join(parts) + " please"

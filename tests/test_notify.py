@@ -41,13 +41,22 @@ async def test_the_operations_group_follows_a_ticket_from_offer_to_resolution(br
     assert [f["type"] for f in frames] == ["ticket.changed"] * 3
     assert [f["ticket"]["status"] for f in frames] == ["offered", "assigned", "resolved"]
     assert frames[1]["ticket"] == {
-        "id": ticket.pk, "brand": brand.pk, "brand_slug": "acme", "language": "en", "status": "assigned",
-        "agent_id": agent.pk, "waiting_seconds": frames[1]["ticket"]["waiting_seconds"],
-        "widen_level": 0, "subject": ticket.subject,
+        "id": ticket.pk,
+        "brand": brand.pk,
+        "brand_slug": "acme",
+        "language": "en",
+        "status": "assigned",
+        "agent_id": agent.pk,
+        "waiting_seconds": frames[1]["ticket"]["waiting_seconds"],
+        "widen_level": 0,
+        "subject": ticket.subject,
     }
     # The offer that made it "offered" goes with that change, for the live view's offers in flight.
     assert frames[0]["offer"] == {
-        "id": offer.pk, "ticket_id": ticket.pk, "agent_id": agent.pk, "expires_at": offer.expires_at.isoformat(),
+        "id": offer.pk,
+        "ticket_id": ticket.pk,
+        "agent_id": agent.pk,
+        "expires_at": offer.expires_at.isoformat(),
     }
     assert "offer" not in frames[1]
     # Another brand's supervisors hear nothing of it.
@@ -65,7 +74,13 @@ async def test_the_operations_group_hears_presence_and_a_ticket_back_in_the_queu
 
     frames = await _frames(layer, channel, 2)
     assert frames[0]["type"] == "agent.changed"
-    assert frames[0]["agent"] == {"id": agent.pk, "display_name": agent.display_name, "status": "away",
-                                  "load": 1, "capacity": agent.capacity, "connected": True}
+    assert frames[0]["agent"] == {
+        "id": agent.pk,
+        "display_name": agent.display_name,
+        "status": "away",
+        "load": 1,
+        "capacity": agent.capacity,
+        "connected": True,
+    }
     assert frames[1]["type"] == "ticket.changed" and frames[1]["ticket"]["status"] == "queued"
     assert await database_sync_to_async(Offer.objects.filter(state="rescinded").count)() == 1

@@ -73,7 +73,10 @@ def test_a_crashed_process_is_started_again_and_all_stop_when_asked(tmp_path):
 def test_a_process_that_exits_by_itself_is_started_again_too(tmp_path):
     log = tmp_path / "runs.log"
     wrapper = subprocess.Popen(
-        [str(RESPAWN), "sh", "-c", f"echo run >> {log}; exit 3"], start_new_session=True, stderr=subprocess.PIPE, text=True
+        [str(RESPAWN), "sh", "-c", f"echo run >> {log}; exit 3"],
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_for(lambda: len(lines(log)) >= 2, "a second run")

@@ -34,9 +34,7 @@ def test_concurrent_sampling_runs_review_each_case_exactly_once(brand):
     agent = AgentFactory(brands=[brand], tier=AgentProfile.Tier.STANDARD)
     low = [settled_case(agent, brand, rating=1) for _ in range(30)]
     good = [settled_case(agent, brand, rating=5) for _ in range(30)]
-    expected = {r.pk for r in low} | {
-        r.pk for r in good if rules.sampled(key=f"{r.ticket_id}:{r.number}", percent=50)
-    }
+    expected = {r.pk for r in low} | {r.pk for r in good if rules.sampled(key=f"{r.ticket_id}:{r.number}", percent=50)}
 
     def sample_until_done(i: int) -> int:
         opened = 0

@@ -167,7 +167,9 @@ def test_approval_certifies_only_brands_the_applicant_chose_and_the_approver_sup
 def attempt_due(brand):
     """Start an assessment (one multiple-choice question) for a new applicant; return a
     function that hands it in as if its deadline was `seconds_ago`."""
-    question = AssessmentQuestion.objects.create(brand=brand, kind="choice", prompt="Q", options=["a", "b"], correct_option=1)
+    question = AssessmentQuestion.objects.create(
+        brand=brand, kind="choice", prompt="Q", options=["a", "b"], correct_option=1
+    )
     made = 0
 
     def hand_in(seconds_ago: float):

@@ -72,7 +72,10 @@ def test_the_admin_login_page_sends_people_to_the_login_that_asks_for_the_code(c
 def test_opening_the_admin_anonymously_ends_at_the_allauth_login(client):
     response = client.get("/admin/", follow=True)
 
-    assert [url for url, _ in response.redirect_chain] == ["/admin/login/?next=/admin/", "/accounts/login/?next=%2Fadmin%2F"]
+    assert [url for url, _ in response.redirect_chain] == [
+        "/admin/login/?next=/admin/",
+        "/accounts/login/?next=%2Fadmin%2F",
+    ]
 
 
 def test_the_admin_login_does_not_forward_to_another_site(client):

@@ -55,9 +55,7 @@ LIMITED_PER_ADDRESS = (
 def test_thirty_token_attempts_with_a_fresh_forwarded_address_each_are_still_limited(db):
     """Not behind a proxy, X-Forwarded-For is the client's own invention. A fresh e-mail per
     try too, so that only the per-address limits can stop them."""
-    answers = [
-        token_attempt(f"guess{n}@example.test", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}") for n in range(30)
-    ]
+    answers = [token_attempt(f"guess{n}@example.test", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}") for n in range(30)]
 
     assert answers == LIMITED_PER_ADDRESS
 

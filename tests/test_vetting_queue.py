@@ -33,7 +33,9 @@ def sent_application(brand, *, email: str, status=Application.Status.SUBMITTED, 
 
 
 def queue_ids(client, query: str = "") -> list[int]:
-    return [row["application"].pk for row in client.get(f"/supervisor/applications/{query}").context["page"].object_list]
+    return [
+        row["application"].pk for row in client.get(f"/supervisor/applications/{query}").context["page"].object_list
+    ]
 
 
 def test_the_queue_reads_one_page_of_rows_from_the_database(client, supervisor, brand):

@@ -88,7 +88,9 @@ async def test_text_over_4000_characters_is_refused_and_not_stored(agent, brand)
     await drain(ws)
     error = await request(ws, {"type": "message", "ticket_id": ticket.pk, "text": "x" * 4001})
     assert error["code"] == "text_too_long"
-    assert (await request(ws, {"type": "message", "ticket_id": ticket.pk, "text": "   "}, ref="r2"))["code"] == "invalid_text"
+    assert (await request(ws, {"type": "message", "ticket_id": ticket.pk, "text": "   "}, ref="r2"))[
+        "code"
+    ] == "invalid_text"
     assert await database_sync_to_async(Message.objects.filter(ticket=ticket).count)() == 0
     ok = await request(ws, {"type": "message", "ticket_id": ticket.pk, "text": "x" * 4000}, ref="r3")
     assert ok["type"] == "ack"

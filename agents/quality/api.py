@@ -280,7 +280,10 @@ class ReviewsView(APIView):
         responses={
             200: inline_serializer(
                 "ReviewPage",
-                {"results": serializers.ListField(child=serializers.JSONField()), "next": serializers.CharField(allow_null=True)},
+                {
+                    "results": serializers.ListField(child=serializers.JSONField()),
+                    "next": serializers.CharField(allow_null=True),
+                },
             )
         },
     )
@@ -394,7 +397,9 @@ class SanctionLiftView(APIView):
 class AppealsView(APIView):
     @extend_schema(
         summary="Open appeals of the brands you supervise",
-        responses={200: inline_serializer("AppealList", {"results": serializers.ListField(child=serializers.JSONField())})},
+        responses={
+            200: inline_serializer("AppealList", {"results": serializers.ListField(child=serializers.JSONField())})
+        },
     )
     def get(self, request):
         user = _supervisor(request)
@@ -422,7 +427,9 @@ class AppealDecideView(APIView):
 class FlagsView(APIView):
     @extend_schema(
         summary="Open quality cases of the agents you supervise",
-        responses={200: inline_serializer("FlagList", {"results": serializers.ListField(child=serializers.JSONField())})},
+        responses={
+            200: inline_serializer("FlagList", {"results": serializers.ListField(child=serializers.JSONField())})
+        },
     )
     def get(self, request):
         user = _supervisor(request)

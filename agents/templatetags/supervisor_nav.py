@@ -14,6 +14,7 @@ from ..views.supervisor import may_vet
 
 register = template.Library()
 
+
 @dataclass(frozen=True)
 class NavItem:
     key: str
