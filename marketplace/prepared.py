@@ -348,14 +348,15 @@ class PreparedInsert(_RowWrite[M]):
         if bool(update_fields) != bool(unique_fields):
             raise PreparedQueryError("an upsert names the fields to update and the unique fields that clash")
         self.update_fields, self.unique_fields = list(update_fields), list(unique_fields)
+        self._on_conflict = OnConflict.UPDATE if update_fields else None
 
     def __call__(self, obj: M) -> M:
-        (stored,) = self._insert([obj], OnConflict.UPDATE if self.update_fields else None)
+        (stored,) = self._insert([obj], self._on_conflict)
         return stored
 
     def many(self, objs: Sequence[M]) -> list[M]:
         """Several new instances in one INSERT, each given its primary key."""
-        return self._insert(objs, OnConflict.UPDATE if self.update_fields else None) if objs else []
+        return self._insert(objs, self._on_conflict) if objs else []
 
     def if_new(self, obj: M) -> M | None:
         """The instance inserted, or None when a row it clashes with on a unique index exists."""

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -129,23 +129,23 @@ def _shift_earning(
 ) -> Earning:
     if amount_minor <= 0:
         raise ValueError("a shift's earning is a positive credit")
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            earning = Earning.objects.create(
-                agent_id=agent_id,
-                brand_id=brand_id,
-                ticket=None,
-                shift_id=shift_id,
-                booking_id=booking_id,
-                kind=kind,
-                amount_minor=amount_minor,
-                currency=currency,
-                available_at=now,
-                calculation=calculation,
-            )
-    except IntegrityError:
-        # The unique (booking_id, kind): credited already, and posted in that transaction.
+    # The unique (booking_id, kind) settles a repeated credit in the INSERT, as for a case.
+    earning = _insert_earning.if_new(
+        Earning(
+            agent_id=agent_id,
+            brand_id=brand_id,
+            ticket=None,
+            shift_id=shift_id,
+            booking_id=booking_id,
+            kind=kind,
+            amount_minor=amount_minor,
+            currency=currency,
+            available_at=timezone.now(),
+            calculation=calculation,
+        )
+    )
+    if earning is None:
+        # Credited already, and posted in that transaction.
         return Earning.objects.get(booking_id=booking_id, kind=kind)
     _earning_post(earning=earning)
     _release(earning)
